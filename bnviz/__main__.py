@@ -1,0 +1,7 @@
+"""``python -m bnviz``: see `bnviz.cli`."""
+
+import sys
+
+from bnviz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,125 @@
+"""Command line: ``python -m bnviz params`` and ``python -m bnviz run``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
+from bnviz.data import DataError
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per configuration field, with the field's own help and default."""
+    for name in field_names():
+        meta = field_meta(name)
+        flag = "--" + name.replace("_", "-")
+        text = f"{meta['help']} (default: {meta['default']})"
+        if meta["type"] is bool:
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
+                                default=None, help=text)
+        else:
+            parser.add_argument(flag, dest=name, default=None, metavar=name.upper(),
+                                choices=meta["choices"], help=text)
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """The configuration named by the options given; the others keep their defaults."""
+    given = {name: getattr(args, name) for name in field_names() if getattr(args, name) is not None}
+    return ExperimentConfig.from_mapping(given)
+
+
+def command_params(_: argparse.Namespace) -> int:
+    """Print both models' per-layer tables and totals, like Keras' summary()."""
+    from bnviz.models import MODEL_PLACEMENTS, model_label, param_counts
+
+    for placement in MODEL_PLACEMENTS:
+        table = param_counts(placement)
+        print(f"Model: {model_label(placement)} (placement={placement})")
+        print(table.to_string(index=False))
+        print(f"Total params: {table.params.sum():,}")
+        print(f"Trainable params: {table.trainable.sum():,}")
+        print(f"Non-trainable params: {table.non_trainable.sum():,}")
+        print()
+    return 0
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The convergence table as aligned text."""
+    shown = summary.copy()
+    for column in ("final_test_accuracy", "best_test_accuracy"):
+        shown[column] = shown[column].map("{:.3f}".format)
+    shown["seconds"] = shown["seconds"].map("{:.1f}".format)
+    return shown.to_string(index=False)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Train both models with a progress bar and write history.csv and summary.json."""
+    config = config_from_args(args)
+    out = Path(args.out)
+    from keras.utils import Progbar
+
+    from bnviz.training import train_comparison
+
+    progress = Progbar(target=config.epochs * 2, unit_name="epoch")
+    done = 0
+
+    def on_epoch(row: dict[str, Any]) -> None:
+        nonlocal done
+        done += 1
+        name = "base" if row["model"] == "baseline" else "bn"
+        progress.update(done, values=[(f"{name}_test_acc", row["test_accuracy"])], finalize=False)
+
+    result = train_comparison(config, on_epoch=on_epoch)
+    progress.update(done, finalize=True)
+    out.mkdir(parents=True, exist_ok=True)
+    result.history.to_csv(out / "history.csv", index=False)
+    summary = result.summary()
+    (out / "summary.json").write_text(json.dumps({
+        "config": config.to_dict(),
+        "config_hash": config.config_hash(),
+        "data_source": result.data_source,
+        "warnings": list(result.warnings),
+        # JSON has no NaN: a threshold never reached is null.
+        "models": summary.astype(object).where(summary.notna(), None).to_dict(orient="records"),
+    }, indent=2) + "\n")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"data: {result.data_source}")
+    print(format_summary(summary))
+    print(f"wrote {out / 'history.csv'} and {out / 'summary.json'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m bnviz``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bnviz",
+        description="Batch normalisation, compared: a baseline CNN against a BN CNN "
+        "on Fashion-MNIST.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    params = commands.add_parser("params", help="print both models' parameter tables")
+    params.set_defaults(handler=command_params)
+    run = commands.add_parser("run", help="train both models and write their histories")
+    _add_config_options(run)
+    run.add_argument("--out", required=True, help="directory for history.csv and summary.json")
+    run.set_defaults(handler=command_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ConfigError, DataError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,264 @@
+"""The experiment configuration: one typed place for every knob.
+
+`ExperimentConfig` is the single source of truth. Its field metadata holds the
+range, choices, label and help text that validation, the CLI and the app's
+sidebar all read; its defaults are the blog post's experiment. A config
+serialises to a flat ``{field: str}`` mapping (the app's URL query) and back,
+and has a stable hash used to cache and share results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Bump when a change to the trainer or data makes stored results stale.
+RESULTS_VERSION = 1
+
+PLACEMENTS = ("after", "before")
+OPTIMIZERS = ("adam", "sgd")
+SPLITS = ("blog", "official")
+
+
+class ConfigError(ValueError):
+    """A configuration value a person must correct; `field` names the culprit."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+def _spec(
+    default: Any,
+    *,
+    label: str,
+    help: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    log_scale: bool = False,
+) -> Any:
+    return field(
+        default=default,
+        metadata={
+            "label": label,
+            "help": help,
+            "min": minimum,
+            "max": maximum,
+            "choices": choices,
+            "log_scale": log_scale,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One comparison: a baseline CNN and a batch-norm CNN trained the same way.
+
+    Defaults reproduce the blog post: 100 epochs of Adam at batch size 64 on
+    the first 1000 Fashion-MNIST training images, raw 0..255 pixels, BN after
+    each activation.
+    """
+
+    epochs: int = _spec(
+        100, label="Epochs", minimum=1, maximum=300,
+        help="How many passes over the training images each model makes.",
+    )
+    batch_size: int = _spec(
+        64, label="Batch size", minimum=4, maximum=1024,
+        help="Images per gradient step; BN computes its statistics over one batch.",
+    )
+    placement: str = _spec(
+        "after", label="BN placement", choices=PLACEMENTS,
+        help="Where the BN model normalises: after each ReLU (the blog) or before it "
+        "(Ioffe & Szegedy).",
+    )
+    learning_rate: float = _spec(
+        0.001, label="Learning rate", minimum=1e-5, maximum=1.0, log_scale=True,
+        help="Step size of the optimizer; 0.001 is Adam's default.",
+    )
+    optimizer: str = _spec(
+        "adam", label="Optimizer", choices=OPTIMIZERS,
+        help="Adam adapts the step per weight; SGD uses one plain step size.",
+    )
+    train_size: int = _spec(
+        1000, label="Training images", minimum=100, maximum=50_000,
+        help="How many Fashion-MNIST images the models learn from.",
+    )
+    split: str = _spec(
+        "blog", label="Test set", choices=SPLITS,
+        help="'blog': 1000 more images from the training split, as the post does; "
+        "'official': images from Fashion-MNIST's own test split.",
+    )
+    scale_pixels: bool = _spec(
+        False, label="Scale pixels to [0, 1]",
+        help="The blog feeds raw 0..255 values; scaling is the usual practice.",
+    )
+    seed: int = _spec(
+        1, label="Seed", minimum=0, maximum=2**31 - 1,
+        help="Fixes initial weights, dropout and batch order: same seed, same curves.",
+    )
+
+    def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):
+            _check(spec, getattr(self, spec.name))
+
+    # -- serialisation -------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Field values as plain Python objects (JSON-ready)."""
+        return dataclasses.asdict(self)
+
+    def to_mapping(self) -> dict[str, str]:
+        """Flat ``{field: str}`` mapping, e.g. for URL query parameters."""
+        return {name: _format(value) for name, value in self.to_dict().items()}
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> ExperimentConfig:
+        """Strict parse: unknown keys or bad values raise `ConfigError`.
+
+        Missing keys take their defaults.
+        """
+        unknown = sorted(set(values) - set(field_names()))
+        if unknown:
+            raise ConfigError(unknown[0], f"unknown setting (known: {', '.join(field_names())})")
+        parsed = {name: _parse(_field(name), raw) for name, raw in values.items()}
+        return cls(**parsed)
+
+    @classmethod
+    def from_mapping_lenient(
+        cls, values: Mapping[str, Any]
+    ) -> tuple[ExperimentConfig, list[ConfigError]]:
+        """Forgiving parse for links: every bad or unknown key is reported and skipped.
+
+        Returns the config built from the good values (defaults elsewhere) and one
+        `ConfigError` per rejected key, so the page can name each one.
+        """
+        good: dict[str, Any] = {}
+        problems: list[ConfigError] = []
+        for name, raw in values.items():
+            if name not in field_names():
+                problems.append(ConfigError(str(name)[:40], "unknown setting, ignored"))
+                continue
+            try:
+                good[name] = _parse(_field(name), raw)
+            except ConfigError as problem:
+                problems.append(problem)
+        return cls(**good), problems
+
+    def replace(self, **changes: Any) -> ExperimentConfig:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    # -- identity ------------------------------------------------------------
+
+    def config_hash(self) -> str:
+        """Stable short hash of the values (and results version) for caching."""
+        canonical = json.dumps(
+            {"version": RESULTS_VERSION, **self.to_mapping()}, sort_keys=True
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def is_default(self) -> bool:
+        """True when every field has the blog post's value."""
+        return self == ExperimentConfig()
+
+
+def field_names() -> tuple[str, ...]:
+    """Names of the configuration fields, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(ExperimentConfig))
+
+
+def field_meta(name: str) -> Mapping[str, Any]:
+    """Label, help text, range and choices of one field (for UIs and CLIs)."""
+    spec = _field(name)
+    return {**spec.metadata, "default": spec.default, "type": _type_of(spec)}
+
+
+def _field(name: str) -> dataclasses.Field:
+    for spec in dataclasses.fields(ExperimentConfig):
+        if spec.name == name:
+            return spec
+    raise ConfigError(name, "unknown setting")
+
+
+def _type_of(spec: dataclasses.Field) -> type:
+    return type(spec.default)
+
+
+def _check(spec: dataclasses.Field, value: Any) -> None:
+    kind = _type_of(spec)
+    meta = spec.metadata
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(spec.name, f"must be true or false, not {value!r}")
+        return
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(spec.name, f"must be a whole number, not {value!r}")
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(spec.name, f"must be a number, not {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(spec.name, f"must be a finite number, not {value!r}")
+    if kind is str:
+        if value not in meta["choices"]:
+            raise ConfigError(
+                spec.name, f"must be one of {', '.join(meta['choices'])}, not {value!r}"
+            )
+        return
+    low, high = meta["min"], meta["max"]
+    if not low <= value <= high:
+        raise ConfigError(spec.name, f"must be between {_format(low)} and {_format(high)}, "
+                          f"not {_format(value)}")
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _parse(spec: dataclasses.Field, raw: Any) -> Any:
+    """Turn a string (or an already-typed value) into the field's type."""
+    kind = _type_of(spec)
+    if not isinstance(raw, str):
+        value = raw
+    else:
+        text = raw.strip()
+        shown = text if len(text) <= 30 else text[:30] + "…"
+        try:
+            if kind is bool:
+                if text.lower() in _TRUE:
+                    value = True
+                elif text.lower() in _FALSE:
+                    value = False
+                else:
+                    raise ValueError
+            elif kind is int:
+                value = int(text)
+            elif kind is float:
+                value = float(text)
+            else:
+                value = text.lower()
+        except ValueError:
+            raise ConfigError(spec.name, f"cannot read {shown!r} as {_kind_name(kind)}") from None
+    _check(spec, value)
+    return value
+
+
+def _kind_name(kind: type) -> str:
+    return {bool: "true/false", int: "a whole number", float: "a number"}.get(kind, "text")
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    return str(value)

@@ -1,0 +1,236 @@
+"""Fashion-MNIST, offline first.
+
+Sources, in order of preference:
+
+1. the four official IDX ``.gz`` files in ``$BNVIZ_DATA_DIR``;
+2. Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``);
+3. the real sample bundled with this package (``bnviz/data/fashion_mnist_sample.npz``);
+4. ``tensorflow_datasets`` (downloads; only tried when nothing local is big enough).
+
+A file that is missing, truncated or corrupt is reported by name, with what is
+wrong, and the loader falls back to the next source with a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+CLASS_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+NUM_CLASSES = len(CLASS_NAMES)
+IMAGE_SHAPE = (28, 28)
+TEST_SIZE = 1000  # the blog evaluates on 1000 images; both splits keep that size
+
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+SAMPLE_PATH = Path(__file__).with_name("data") / "fashion_mnist_sample.npz"
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
+_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
+
+
+class DataError(Exception):
+    """A data file that cannot be used; the message names the file and the fault."""
+
+
+@dataclass(frozen=True)
+class FashionMNIST:
+    """Images (N, 28, 28) uint8 and labels (N,) uint8 of both official splits."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    source: str
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Split:
+    """The images one experiment trains and evaluates on, ready for Keras."""
+
+    x_train: np.ndarray  # float32 (N, 28, 28, 1)
+    y_train: np.ndarray  # int32 (N,)
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+    warnings: tuple[str, ...] = field(default=())
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file (gzip or plain), checking magic number, header and size."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise DataError(f"{path}: cannot decompress ({error}); the file is truncated or corrupt") \
+            from None
+    if len(raw) < 8:
+        raise DataError(f"{path}: only {len(raw)} bytes, too short for an IDX header")
+    magic = int.from_bytes(raw[:4], "big")
+    if magic not in (_IMAGES_MAGIC, _LABELS_MAGIC):
+        raise DataError(f"{path}: magic number {magic:#010x} is not an IDX ubyte file "
+                        f"(expected {_IMAGES_MAGIC:#010x} or {_LABELS_MAGIC:#010x})")
+    ndim = magic & 0xFF
+    header_end = 4 + 4 * ndim
+    if len(raw) < header_end:
+        raise DataError(f"{path}: header is cut off")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape))
+    body = len(raw) - header_end
+    if body != expected:
+        raise DataError(f"{path}: header promises {expected} bytes of data for shape {shape}, "
+                        f"file holds {body}; it is truncated or corrupt")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_end).reshape(shape)
+
+
+def load_idx_dir(directory: Path) -> FashionMNIST:
+    """Load the four official IDX files from a directory and check them together."""
+    directory = Path(directory)
+    arrays = {key: read_idx(directory / name) for key, name in IDX_FILES.items()}
+    data = FashionMNIST(**arrays, source=f"IDX files in {directory}")
+    _validate(data, str(directory))
+    return data
+
+
+def load_bundled(path: Path = SAMPLE_PATH) -> FashionMNIST:
+    """The real Fashion-MNIST sample shipped inside the package."""
+    try:
+        with np.load(path) as archive:
+            arrays = {key: archive[key] for key in IDX_FILES}
+    except FileNotFoundError:
+        raise DataError(f"{path}: bundled sample is missing") from None
+    except Exception as error:  # zip, pickle and key errors all mean "corrupt"
+        raise DataError(f"{path}: bundled sample cannot be read ({error})") from None
+    data = FashionMNIST(**arrays, source="bundled sample")
+    _validate(data, str(path))
+    return data
+
+
+def load_tfds() -> FashionMNIST:  # pragma: no cover - needs network
+    """Download Fashion-MNIST with tensorflow-datasets, as the blog post does."""
+    try:
+        import tensorflow_datasets as tfds
+
+        train, test = tfds.as_numpy(
+            tfds.load("fashion_mnist", split=["train", "test"], batch_size=-1,
+                      as_supervised=True)
+        )
+    except Exception as error:
+        raise DataError(f"tensorflow-datasets could not provide fashion_mnist ({error})") \
+            from None
+    return FashionMNIST(
+        train_images=train[0][..., 0], train_labels=train[1].astype(np.uint8),
+        test_images=test[0][..., 0], test_labels=test[1].astype(np.uint8),
+        source="tensorflow-datasets",
+    )
+
+
+def _validate(data: FashionMNIST, where: str) -> None:
+    for part in ("train", "test"):
+        images = getattr(data, f"{part}_images")
+        labels = getattr(data, f"{part}_labels")
+        if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+            raise DataError(f"{where}: {part} images have shape {images.shape}, "
+                            f"expected (N, 28, 28)")
+        if labels.shape != (images.shape[0],):
+            raise DataError(f"{where}: {images.shape[0]} {part} images but "
+                            f"{labels.shape[0]} labels")
+        if labels.size and labels.max() >= NUM_CLASSES:
+            raise DataError(f"{where}: {part} labels go up to {labels.max()}, expected 0..9")
+
+
+def full_dataset_dirs() -> list[Path]:
+    """Directories that may hold the full dataset, most specific first."""
+    dirs = []
+    if os.environ.get("BNVIZ_DATA_DIR"):
+        dirs.append(Path(os.environ["BNVIZ_DATA_DIR"]))
+    dirs.append(DEBIAN_DIR)
+    return dirs
+
+
+@functools.lru_cache(maxsize=4)
+def load_dataset(min_train: int = 0, min_test: int = 0) -> FashionMNIST:
+    """The best local Fashion-MNIST holding at least the requested image counts.
+
+    Problems with a source become warnings on the result (and log lines); only
+    when no source at all is usable does this raise `DataError`.
+    """
+    warnings: list[str] = []
+    candidates = [d for d in full_dataset_dirs() if d.exists() or d != DEBIAN_DIR]
+    loaders = [functools.partial(load_idx_dir, d) for d in candidates] + [load_bundled]
+    for loader in loaders:
+        try:
+            data = loader()
+        except DataError as error:
+            warnings.append(f"{error}; falling back to the next source.")
+            log.warning("%s", error)
+            continue
+        if len(data.train_images) >= min_train and len(data.test_images) >= min_test:
+            return FashionMNIST(**{**data.__dict__, "warnings": tuple(warnings)})
+        warnings.append(f"{data.source} holds {len(data.train_images)} training images, "
+                        f"fewer than the {min_train} needed.")
+    try:
+        data = load_tfds()
+    except DataError as error:
+        warnings.append(str(error))
+        raise DataError(" ".join(warnings) + " Install Debian's dataset-fashion-mnist or set "
+                        "BNVIZ_DATA_DIR to a folder with the four official IDX files.") from None
+    return FashionMNIST(**{**data.__dict__, "warnings": tuple(warnings)})
+
+
+def blog_split_indices(train_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into the training split for the blog's train and test sets.
+
+    The blog trains on images 0..999 and tests on 1000..1999. The test set stays
+    fixed whatever the training size, so runs of different sizes compare on the
+    same images: smaller sets are a prefix, larger ones continue after image 1999.
+    """
+    test = np.arange(1000, 1000 + TEST_SIZE)
+    head = np.arange(min(train_size, 1000))
+    tail = np.arange(2000, 2000 + max(0, train_size - 1000))
+    return np.concatenate([head, tail]), test
+
+
+def make_split(split: str, train_size: int, scale_pixels: bool) -> Split:
+    """Train and test arrays for one experiment, as float32 NHWC and int labels."""
+    if split == "blog":
+        train_index, test_index = blog_split_indices(train_size)
+        data = load_dataset(min_train=int(train_index.max()) + 1)
+        x_train, y_train = data.train_images[train_index], data.train_labels[train_index]
+        x_test, y_test = data.train_images[test_index], data.train_labels[test_index]
+    elif split == "official":
+        data = load_dataset(min_train=train_size, min_test=TEST_SIZE)
+        x_train, y_train = data.train_images[:train_size], data.train_labels[:train_size]
+        x_test, y_test = data.test_images[:TEST_SIZE], data.test_labels[:TEST_SIZE]
+    else:
+        raise ValueError(f"unknown split {split!r}")
+    return Split(
+        x_train=_to_input(x_train, scale_pixels), y_train=y_train.astype(np.int32),
+        x_test=_to_input(x_test, scale_pixels), y_test=y_test.astype(np.int32),
+        source=data.source, warnings=data.warnings,
+    )
+
+
+def _to_input(images: np.ndarray, scale_pixels: bool) -> np.ndarray:
+    pixels = images.astype(np.float32)[..., np.newaxis]
+    return pixels / 255.0 if scale_pixels else pixels

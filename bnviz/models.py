@@ -1,0 +1,102 @@
+"""The two CNNs of the comparison, built with Keras layers.
+
+``placement="none"`` is the blog's baseline; ``"after"`` is the blog's BN model
+(BN after each conv block's ReLU and pooling, and on the flattened features);
+``"before"`` puts BN where Ioffe & Szegedy do, on each convolution's output
+before its ReLU (Conv → BN → ReLU). In ``"before"`` the convolutions drop their
+bias, since BN's beta replaces it, and the third block's BN is per channel on
+the 4×4×32 map (not on the 512 flattened features as in ``"after"``). The dense
+end is the same everywhere: Flatten → Dropout(0.2) → Dense(10) → softmax, no BN
+on the logits.
+
+TensorFlow is imported inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from bnviz.data import IMAGE_SHAPE, NUM_CLASSES
+
+if TYPE_CHECKING:
+    import keras
+
+MODEL_PLACEMENTS = ("none", "after", "before")
+BASELINE = "baseline"
+
+
+def model_label(placement: str) -> str:
+    """The name a model goes by in histories, tables and charts."""
+    return BASELINE if placement == "none" else f"BN {placement}"
+
+
+def build_model(placement: str, seed: int) -> keras.Sequential:
+    """Build one comparison model.
+
+    Weight layers draw their initial values from seeds derived from ``seed`` and
+    their position (conv 1..3, dense), so the baseline and the BN model built
+    with the same seed start from identical convolution and dense weights.
+    """
+    import keras
+    from keras import layers
+
+    if placement not in MODEL_PLACEMENTS:
+        raise ValueError(f"placement must be one of {MODEL_PLACEMENTS}, not {placement!r}")
+
+    def init(position: int) -> keras.initializers.Initializer:
+        return keras.initializers.GlorotUniform(seed=seed * 16 + position)
+
+    before = placement == "before"
+    after = placement == "after"
+    conv_activation = None if before else "relu"
+    stack: list[keras.layers.Layer] = [keras.Input(shape=(*IMAGE_SHAPE, 1))]
+
+    def conv_block(index: int, kernel: int, padding: str, pool: bool) -> None:
+        stack.append(layers.Conv2D(
+            32, kernel, padding=padding, activation=conv_activation, use_bias=not before,
+            kernel_initializer=init(index), name=f"conv{index}",
+        ))
+        if before:
+            stack.append(layers.BatchNormalization(name=f"bn{index}"))
+            stack.append(layers.ReLU(name=f"relu{index}"))
+        if pool:
+            stack.append(layers.MaxPooling2D(2, name=f"pool{index}"))
+            if after:
+                stack.append(layers.BatchNormalization(name=f"bn{index}"))
+
+    conv_block(1, 5, "valid", pool=True)
+    conv_block(2, 4, "same", pool=True)
+    conv_block(3, 3, "valid", pool=False)
+    stack.append(layers.Flatten(name="flatten"))
+    if after:
+        stack.append(layers.BatchNormalization(name="bn3"))
+    stack += [
+        layers.Dropout(0.2, seed=seed, name="dropout"),
+        layers.Dense(NUM_CLASSES, kernel_initializer=init(4), name="dense"),
+        layers.Activation("softmax", name="softmax"),
+    ]
+    return keras.Sequential(stack, name=model_label(placement).replace(" ", "_"))
+
+
+def layer_table(model: keras.Model) -> pd.DataFrame:
+    """Per-layer summary, as Keras' ``summary()`` prints it, as data."""
+    rows = []
+    for layer in model.layers:
+        trainable = sum(int(w.numpy().size) for w in layer.trainable_weights)
+        frozen = sum(int(w.numpy().size) for w in layer.non_trainable_weights)
+        rows.append({
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "output_shape": str(tuple(layer.output.shape)).replace("None", "batch"),
+            "params": trainable + frozen,
+            "trainable": trainable,
+            "non_trainable": frozen,
+        })
+    return pd.DataFrame(rows)
+
+
+def param_counts(placement: str) -> pd.DataFrame:
+    """The per-layer table of a freshly built model of this placement."""
+    return layer_table(build_model(placement, seed=0))

@@ -1,0 +1,37 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+
+
+def _cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "bnviz", *args], capture_output=True,
+                          text=True, timeout=600, **kwargs)
+
+
+def test_params_prints_the_blogs_totals():
+    out = _cli("params")
+    assert out.returncode == 0, out.stderr
+    assert "Total params: 31,626" in out.stdout
+    assert "Total params: 33,930" in out.stdout
+    assert "Trainable params: 32,778" in out.stdout
+    assert "Non-trainable params: 1,152" in out.stdout
+
+
+def test_run_writes_history_and_summary(tmp_path):
+    out = _cli("run", "--epochs", "2", "--train-size", "200", "--seed", "3",
+               "--placement", "before", "--out", str(tmp_path / "run"))
+    assert out.returncode == 0, out.stderr
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert len(history) == 4 and set(history.model) == {"baseline", "BN before"}
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["config"]["placement"] == "before"
+    assert {m["model"] for m in summary["models"]} == {"baseline", "BN before"}
+    assert "final_test_accuracy" in out.stdout
+
+
+def test_bad_argument_is_one_line_and_nonzero(tmp_path):
+    out = _cli("run", "--epochs", "0", "--out", str(tmp_path))
+    assert out.returncode != 0
+    assert out.stderr.strip() == "error: epochs: must be between 1 and 300, not 0"

@@ -1,0 +1,78 @@
+import math
+
+import pytest
+
+from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
+
+
+def test_defaults_are_the_blog_experiment():
+    config = ExperimentConfig()
+    assert (config.epochs, config.batch_size, config.placement) == (100, 64, "after")
+    assert (config.optimizer, config.learning_rate) == ("adam", 0.001)
+    assert (config.train_size, config.split, config.scale_pixels) == (1000, "blog", False)
+
+
+def test_mapping_keys_are_exactly_the_field_names():
+    assert tuple(ExperimentConfig().to_mapping()) == field_names()
+    assert set(field_names()) == {
+        "epochs", "batch_size", "placement", "learning_rate", "optimizer",
+        "train_size", "split", "scale_pixels", "seed",
+    }
+
+
+def test_round_trip_through_strings():
+    config = ExperimentConfig(epochs=7, batch_size=32, placement="before", learning_rate=3e-4,
+                              optimizer="sgd", train_size=2000, split="official",
+                              scale_pixels=True, seed=42)
+    mapping = config.to_mapping()
+    assert all(isinstance(v, str) for v in mapping.values())
+    assert ExperimentConfig.from_mapping(mapping) == config
+
+
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("epochs", "0", "between 1 and 300"),
+    ("epochs", "abc", "whole number"),
+    ("learning_rate", "nan", "finite"),
+    ("learning_rate", "5", "between"),
+    ("placement", "sideways", "must be one of after, before"),
+    ("scale_pixels", "maybe", "true/false"),
+    ("train_size", "10", "between 100"),
+])
+def test_bad_values_name_the_field(field, value, words):
+    with pytest.raises(ConfigError) as caught:
+        ExperimentConfig.from_mapping({field: value})
+    assert caught.value.field == field
+    assert words in str(caught.value)
+
+
+def test_unknown_key_is_rejected_strictly_and_reported_leniently():
+    with pytest.raises(ConfigError):
+        ExperimentConfig.from_mapping({"epochz": "3"})
+    config, problems = ExperimentConfig.from_mapping_lenient(
+        {"epochz": "3", "epochs": "5", "batch_size": "-1"})
+    assert config == ExperimentConfig(epochs=5)
+    assert sorted(p.field for p in problems) == ["batch_size", "epochz"]
+
+
+def test_direct_construction_is_validated():
+    with pytest.raises(ConfigError, match="batch_size"):
+        ExperimentConfig(batch_size=0)
+    with pytest.raises(ConfigError, match="seed"):
+        ExperimentConfig(seed=1.5)
+
+
+def test_hash_is_stable_and_distinguishes_configs():
+    assert ExperimentConfig().config_hash() == ExperimentConfig().config_hash()
+    assert ExperimentConfig(seed=2).config_hash() != ExperimentConfig().config_hash()
+    assert len(ExperimentConfig().config_hash()) == 16
+
+
+def test_every_field_has_help_and_a_range_or_choices():
+    for name in field_names():
+        meta = field_meta(name)
+        assert meta["help"] and meta["label"]
+        if meta["type"] in (int, float):
+            assert meta["min"] <= meta["default"] <= meta["max"]
+            assert math.isfinite(meta["max"])
+        elif meta["type"] is str:
+            assert meta["default"] in meta["choices"]

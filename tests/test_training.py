@@ -1,0 +1,53 @@
+import threading
+
+import pandas as pd
+import pytest
+
+from bnviz.results import HISTORY_COLUMNS
+from bnviz.training import TrainingStopped, train_comparison
+
+LEARNED = ["train_accuracy", "train_loss", "test_accuracy", "test_loss"]
+
+
+def _curves(result) -> pd.DataFrame:
+    return result.history.drop(columns="seconds")
+
+
+def test_history_is_tidy_and_arrives_epoch_by_epoch(tiny_config):
+    rows = []
+    result = train_comparison(tiny_config, on_epoch=rows.append)
+    assert list(result.history.columns) == list(HISTORY_COLUMNS)
+    assert [(r["model"], r["epoch"]) for r in rows] == [
+        ("baseline", 1), ("BN after", 1), ("baseline", 2), ("BN after", 2)]
+    assert result.probabilities["BN after"].shape == (1000, 10)
+    assert result.test_labels.shape == (1000,)
+    assert result.layer_tables["BN after"].params.sum() == 33_930
+
+
+def test_same_seed_same_history_other_seed_other_history(tiny_config):
+    first, second = train_comparison(tiny_config), train_comparison(tiny_config)
+    pd.testing.assert_frame_equal(_curves(first), _curves(second))
+    other = train_comparison(tiny_config.replace(seed=2))
+    assert not _curves(other)[LEARNED].equals(_curves(first)[LEARNED])
+
+
+def test_two_threads_match_runs_alone(tiny_config):
+    configs = [tiny_config, tiny_config.replace(seed=5, placement="before")]
+    alone = [train_comparison(c) for c in configs]
+    together: dict[int, object] = {}
+
+    def train(index):
+        together[index] = train_comparison(configs[index])
+
+    threads = [threading.Thread(target=train, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, result in enumerate(alone):
+        pd.testing.assert_frame_equal(_curves(together[index]), _curves(result))
+
+
+def test_stop_request_ends_training(tiny_config):
+    with pytest.raises(TrainingStopped):
+        train_comparison(tiny_config, should_stop=lambda: True)
