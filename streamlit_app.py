@@ -2,6 +2,41 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="bnviz: batch normalisation explained", layout="wide")
+from bnviz import explain
+from bnviz.jobs import FAILED
+from ui import sections
+from ui.sidebar import experiment_sidebar
+from ui.state import config_from_url, shared_job_manager, write_url
+
+st.set_page_config(page_title="bnviz: batch normalisation, side by side", page_icon="🧪",
+                   layout="wide")
+manager = shared_job_manager()
+
+url_config, link_problems, run_requested = config_from_url()
+config, train_pressed = experiment_sidebar(url_config)
+
 st.title("Batch normalisation, side by side")
-st.info("The interactive page is on its way. Meanwhile: `python -m bnviz run --out DIR`.")
+st.markdown(explain.INTRO)
+for problem in link_problems:
+    st.warning(f"Link parameter **{problem.field}** ignored: {problem.message}. "
+               "Using the default instead.")
+
+if train_pressed or run_requested:
+    write_url(config)
+    manager.submit(config)
+
+job = manager.get(config)
+result = job.result if job is not None and job.result is not None else manager.stored(config)
+
+if result is not None:
+    sections.results(result)
+elif job is not None and job.status == FAILED:
+    st.error(f"Training failed: {job.error}. Your settings are kept: press Train to try again.")
+    sections.about()
+elif job is not None:
+    sections.live_training(manager, config)
+else:
+    st.info("Choose a preset, or set the experiment in the sidebar and press **Train**. "
+            "The blog's full run (100 epochs, both models) takes about a minute.")
+    st.caption(sections.class_names_caption())
+    sections.about()

@@ -67,7 +67,9 @@ def command_run(args: argparse.Namespace) -> int:
 
     from bnviz.training import train_comparison
 
-    progress = Progbar(target=config.epochs * 2, unit_name="epoch")
+    # Test accuracies are shown as they are, not averaged over updates (Progbar's default).
+    progress = Progbar(target=config.epochs * 2, unit_name="epoch",
+                       stateful_metrics=["base_test_acc", "bn_test_acc"])
     done = 0
 
     def on_epoch(row: dict[str, Any]) -> None:

@@ -1,0 +1,63 @@
+"""Plain-words text shown next to each part of the page (kept apart from the layout)."""
+
+INTRO = (
+    "Two small convolutional networks learn to recognise clothes in "
+    "[Fashion-MNIST](https://github.com/zalandoresearch/fashion-mnist) images. They are identical "
+    "except that one has **batch normalisation** (BN) layers. Both see the same images in the "
+    "same order from the same starting weights, so any difference in how they learn is BN's doing."
+)
+
+WHAT_IS_BN = """
+**What BN does.** During training, a batch-norm layer takes each feature (each channel of a
+convolution) over the current mini-batch, subtracts the batch mean and divides by the batch
+standard deviation, then rescales with two learned numbers per feature, *gamma* (scale) and
+*beta* (shift). It also keeps running averages of the mean and variance; at test time it uses
+those instead of the batch, so a prediction does not depend on which other images share its batch.
+
+**Why it helps.** Each layer then receives inputs on a steady scale however the earlier layers
+change, so the optimiser can take larger, surer steps. Ioffe & Szegedy (2015) called the problem
+*internal covariate shift*; later work (Santurkar et al., 2018) argues the main gain is a smoother
+loss surface. Either way, the practical effect is the one you can watch here: faster convergence.
+
+**What the blog post found.** Trained on 1000 images for 100 epochs, the BN model reaches high
+training accuracy in far fewer epochs, and after both have converged it is marginally better on
+the test set. The blog also notes the BN model has a few more parameters, which could play a part.
+"""
+
+PLACEMENT = """
+**Before or after the activation?** Ioffe & Szegedy normalise *Wx + b*, the convolution's output,
+just before the nonlinearity: Conv → BN → ReLU (choose **before**; the convolution's bias is
+dropped, because BN's beta does its job). Many practitioners, and the blog post, put BN *after*
+the ReLU (and here after pooling), which standardises exactly what the next layer receives, like
+standardising a dataset. There is no consensus; try both and compare the curves.
+"""
+
+CURVES = (
+    "Solid lines are training accuracy and loss (measured during the epoch, with dropout on), "
+    "dashed lines are the test set (after the epoch, BN in inference mode). Look at how many "
+    "epochs each model needs to climb, and at the gap between train and test: a large gap means "
+    "memorising the 1000 training images rather than learning clothes. Click a legend entry to "
+    "highlight one series; hover a point to read its value."
+)
+
+CONVERGENCE = (
+    "The same story in numbers. *Epochs to 90 % / 99 %* count how soon training accuracy first "
+    "reaches that level (— means never). *Best* is the highest test accuracy in any epoch, "
+    "*final* the last. One run per model: differences of a point or two in test accuracy can "
+    "come from the seed alone, so try another seed before drawing conclusions."
+)
+
+PARAMETERS = (
+    "Where the extra parameters come from: every BN layer holds four numbers per feature. "
+    "*gamma* and *beta* are learned, so they are trainable; the moving mean and moving variance "
+    "are updated by averaging, not by gradients, so they are non-trainable. In the blog's model "
+    "BN covers 32 + 32 + 512 = 576 features: 1,152 trainable and 1,152 non-trainable parameters, "
+    "2,304 in all. Most of them sit on the 512 flattened features before the dense layer."
+)
+
+PREDICTIONS = (
+    "Test images with their true class and what each model says, with its confidence (the "
+    "softmax probability of the chosen class). *Models disagree* shows where BN changed the "
+    "answer; *both wrong* shows the hard cases, often shirts against T-shirts and pullovers. "
+    "The confusion matrices count, for each true class (row), which class was predicted."
+)

@@ -1,0 +1,21 @@
+"""Classroom presets: named configurations, each one change away from the blog's."""
+
+from __future__ import annotations
+
+from bnviz.config import ExperimentConfig
+
+_BLOG = ExperimentConfig()
+
+PRESETS: dict[str, tuple[ExperimentConfig, str]] = {
+    "The blog post": (_BLOG, "The post's experiment exactly: raw pixels, Adam 0.001, batch 64."),
+    "Quick look": (_BLOG.replace(epochs=20), "The blog's setup for 20 epochs: enough to see "
+                   "the BN model pull ahead, in a fraction of the time."),
+    "BN before ReLU": (_BLOG.replace(placement="before"), "Ioffe & Szegedy's placement: "
+                       "Conv → BN → ReLU."),
+    "Scaled pixels": (_BLOG.replace(scale_pixels=True), "Inputs scaled to [0, 1]: does BN "
+                      "still help when the data are already well scaled?"),
+    "High learning rate": (_BLOG.replace(learning_rate=0.01), "Ten times Adam's default "
+                           "step size: BN is said to tolerate larger steps."),
+    "Small batches": (_BLOG.replace(batch_size=8), "Batches of 8: BN's batch statistics "
+                      "become noisy."),
+}

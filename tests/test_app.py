@@ -1,0 +1,91 @@
+"""The page, run by Streamlit's AppTest (in-process, real training on a tiny config)."""
+
+import json
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+TINY = {"epochs": "2", "train_size": "256"}
+
+
+def _app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def _run_until_results(at: AppTest, timeout: float = 180) -> AppTest:
+    deadline = time.monotonic() + timeout
+    at.run()
+    while not at.tabs:
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+        if time.monotonic() > deadline:
+            pytest.fail("training did not finish in time")
+        time.sleep(0.5)
+        at.run()
+    return at
+
+
+def _series(at: AppTest) -> set[str]:
+    """The series drawn in the first chart (the learning curves), read from its Arrow data."""
+    chart = next(e for e in at.main if getattr(e, "type", "") == "vega_lite_chart")
+    assert json.loads(chart.proto.spec)["hconcat"][0]["title"] == "Accuracy"
+    series: set[str] = set()
+    for dataset in chart.proto.datasets:
+        table = pa.ipc.open_stream(dataset.data.data).read_all()
+        series.update(table.column("series").to_pylist())
+    return series
+
+
+def test_default_page_renders_without_training():
+    at = _app()
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Batch normalisation, side by side"
+    assert any("press **Train**" in i.value for i in at.info)
+    assert at.sidebar.form_submit_button[0].label == "Train"
+    assert not at.tabs  # nothing trains until asked
+
+
+def test_training_through_the_form_shows_curves_and_predictions():
+    at = _app()
+    at.run()
+    at.sidebar.slider(key="setting_epochs").set_value(2)
+    at.sidebar.number_input(key="setting_train_size").set_value(256)
+    at.sidebar.form_submit_button[0].click()
+    _run_until_results(at)
+    assert not at.exception
+    assert at.query_params["epochs"] == "2" and at.query_params["train_size"] == "256"
+    assert _series(at) == {
+        "baseline · train", "baseline · test", "BN after · train", "BN after · test"}
+    assert len(at.image[0].proto.imgs) == 32  # the predictions grid
+    assert "true:" in at.image[0].proto.imgs[0].caption
+    convergence = at.table[0]
+    assert "difference (BN − baseline)" in convergence.value.columns
+
+
+def test_a_link_with_run_trains_and_a_second_visit_is_served_from_the_store():
+    at = _run_until_results(_app(**TINY, placement="before", run="1"))
+    assert not at.exception
+    assert "BN before · test" in _series(at)
+    again = _app(**TINY, placement="before")
+    again.run()
+    assert len(again.tabs) == 5 and not again.exception
+    assert _series(again) == _series(at)
+
+
+def test_bad_link_parameters_are_named_and_defaults_used():
+    at = _app(epochs="-5", learning_rate="nan", placement="<script>alert(1)</script>",
+              colour="red")
+    at.run()
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    for name in ("epochs", "learning_rate", "placement", "colour"):
+        assert f"**{name}**" in warnings
+    assert at.sidebar.slider(key="setting_epochs").value == 100

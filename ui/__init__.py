@@ -1,0 +1,1 @@
+"""Streamlit building blocks of the page (the only package that imports streamlit)."""

@@ -1,0 +1,68 @@
+"""The sidebar: presets and a form with one control per configuration field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from bnviz.config import ExperimentConfig, field_meta, field_names
+from bnviz.presets import PRESETS
+
+LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+_KEY = "setting_"
+_PRESET_CHOSEN = "preset_chosen"
+
+
+def _load_into_widgets(config: ExperimentConfig) -> None:
+    for name, value in config.to_dict().items():
+        st.session_state[_KEY + name] = value
+
+
+def _choose_preset(name: str) -> None:
+    _load_into_widgets(PRESETS[name][0])
+    st.session_state[_PRESET_CHOSEN] = name
+
+
+def _control(name: str) -> Any:
+    meta = field_meta(name)
+    key, label, help_text = _KEY + name, meta["label"], meta["help"]
+    if meta["type"] is bool:
+        return st.toggle(label, key=key, help=help_text)
+    if meta["choices"]:
+        return st.segmented_control(label, meta["choices"], key=key, help=help_text) \
+            or meta["default"]
+    if meta["log_scale"]:
+        current = st.session_state[key]
+        options = sorted({*LEARNING_RATES, current})
+        return st.select_slider(label, options, key=key, help=help_text,
+                                format_func=lambda v: f"{v:g}")
+    if name == "epochs":
+        return st.slider(label, meta["min"], meta["max"], key=key, help=help_text)
+    return st.number_input(label, int(meta["min"]), int(meta["max"]), step=1, key=key,
+                           help=help_text)
+
+
+def experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentConfig, bool]:
+    """Draw presets and the settings form; returns the chosen config and whether to train.
+
+    Nothing trains until Train (or a preset) is pressed: the form holds changes back
+    until then.
+    """
+    if _KEY + "epochs" not in st.session_state:
+        _load_into_widgets(url_config)
+    st.sidebar.header("Experiment")
+    st.sidebar.caption("Presets train at once; or set each knob below and press Train.")
+    preset_columns = st.sidebar.columns(2)
+    for index, (name, (_, description)) in enumerate(PRESETS.items()):
+        preset_columns[index % 2].button(name, help=description, on_click=_choose_preset,
+                                         args=(name,), width="stretch")
+    with st.sidebar.form("settings"):
+        values = {name: _control(name) for name in field_names()}
+        pressed = st.form_submit_button("Train", type="primary", width="stretch")
+    preset = st.session_state.pop(_PRESET_CHOSEN, None)
+    if preset is not None:
+        return PRESETS[preset][0], True
+    if pressed:
+        return ExperimentConfig.from_mapping(values), True
+    return url_config, False
