@@ -13,6 +13,7 @@ import pandas as pd
 from bnviz.data import CLASS_NAMES
 
 METRICS = ("accuracy", "loss")
+SERIES_COLOURS = (("#1f4e8c", "#7fa7d9"), ("#d9480f", "#f4a261"))  # (train, test) per model
 SUBSETS = ("train", "test")
 
 
@@ -31,24 +32,28 @@ def curves_frame(history: pd.DataFrame) -> pd.DataFrame:
 def learning_curves(history: pd.DataFrame, width: int = 330, height: int = 260) -> alt.HConcatChart:
     """Accuracy and loss per epoch, train and test, both models, side by side.
 
-    Colour tells the model, dash tells train (solid) from test (dashed). Clicking
+    Hue tells the model, dash tells train (solid) from test (dashed). Clicking
     a legend entry highlights that series in both panels.
     """
     frame = curves_frame(history)
     highlight = alt.selection_point(name="highlight", fields=["series"], bind="legend")
-    series_order = [f"{m} · {s}" for m in frame["model"].unique() for s in SUBSETS]
+    models = list(frame["model"].unique())
+    series_order = [f"{m} · {s}" for m in models for s in SUBSETS]
+    # One hue per model, dark for train and light for test.
+    palette = [shade for m in range(len(models)) for shade in SERIES_COLOURS[m % 2]]
 
     def panel(metric: str) -> alt.Chart:
         return (
             alt.Chart(frame[frame["metric"] == metric], title=metric.capitalize())
             .mark_line(point=alt.OverlayMarkDef(size=18, filled=True))
             .encode(
-                x=alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domainMin=1)),
+                x=alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domainMin=1),
+                        axis=alt.Axis(format="d", tickMinStep=1)),
                 y=alt.Y("value:Q", title=metric,
                         scale=alt.Scale(zero=False, type="linear" if metric == "accuracy"
-                                        else "symlog")),
-                color=alt.Color("series:N", sort=series_order, title="Series",
-                                scale=alt.Scale(scheme="tableau10")),
+                                        else "log")),
+                color=alt.Color("series:N", title="Series",
+                                scale=alt.Scale(domain=series_order, range=palette)),
                 strokeDash=alt.StrokeDash("subset:N", sort=list(SUBSETS), legend=None),
                 opacity=alt.condition(highlight, alt.value(1.0), alt.value(0.15)),
                 tooltip=[

@@ -75,6 +75,25 @@ def convergence_summary(history: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def headline(summary: pd.DataFrame) -> str:
+    """One sentence on how much sooner (or later) the BN model learned, from the summary."""
+    baseline, bn = summary.iloc[0], summary.iloc[-1]
+    for level in (90, 99):
+        column = f"epochs_to_{level}_train"
+        base_epochs, bn_epochs = baseline[column], bn[column]
+        if not (np.isnan(base_epochs) and np.isnan(bn_epochs)):
+            break
+    else:
+        return "Neither model reached 90 % training accuracy; try more epochs."
+
+    def when(epochs: float) -> str:
+        return "never" if np.isnan(epochs) else f"after {epochs:.0f} epochs"
+
+    return (f"{bn['model']} reached {level} % training accuracy {when(bn_epochs)}, the baseline "
+            f"{when(base_epochs)}. Best test accuracy: {bn['best_test_accuracy']:.3f} with BN, "
+            f"{baseline['best_test_accuracy']:.3f} without.")
+
+
 # -- persistence --------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from bnviz import charts, explain
 from bnviz.config import ExperimentConfig
 from bnviz.data import CLASS_NAMES, DataError, make_split
 from bnviz.jobs import DONE, FAILED, QUEUED, JobManager
-from bnviz.results import ComparisonResult
+from bnviz.results import ComparisonResult, headline
 
 GRID_SIZE = 32
 
@@ -124,6 +124,7 @@ def results(result: ComparisonResult) -> None:
     """Everything the page shows about a finished comparison, in tabs."""
     for warning in result.warnings:
         st.warning(f"Data: {warning}")
+    st.success(headline(result.summary()))
     tabs = st.tabs(["Learning curves", "Convergence", "Parameters", "Predictions",
                     "About batch norm"])
     with tabs[0]:

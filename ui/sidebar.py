@@ -19,9 +19,11 @@ def _load_into_widgets(config: ExperimentConfig) -> None:
         st.session_state[_KEY + name] = value
 
 
-def _choose_preset(name: str) -> None:
-    _load_into_widgets(PRESETS[name][0])
-    st.session_state[_PRESET_CHOSEN] = name
+def _choose_preset() -> None:
+    name = st.session_state.get("preset")
+    if name is not None:
+        _load_into_widgets(PRESETS[name][0])
+        st.session_state[_PRESET_CHOSEN] = name
 
 
 def _control(name: str) -> Any:
@@ -52,11 +54,12 @@ def experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentConfig, 
     if _KEY + "epochs" not in st.session_state:
         _load_into_widgets(url_config)
     st.sidebar.header("Experiment")
-    st.sidebar.caption("Presets train at once; or set each knob below and press Train.")
-    preset_columns = st.sidebar.columns(2)
-    for index, (name, (_, description)) in enumerate(PRESETS.items()):
-        preset_columns[index % 2].button(name, help=description, on_click=_choose_preset,
-                                         args=(name,), width="stretch")
+    st.sidebar.pills(
+        "Presets", list(PRESETS), key="preset", on_change=_choose_preset,
+        help="A preset trains at once. " + " ".join(
+            f"**{name}**: {description}" for name, (_, description) in PRESETS.items()),
+    )
+    st.sidebar.caption("Or set each knob below and press Train.")
     with st.sidebar.form("settings"):
         values = {name: _control(name) for name in field_names()}
         pressed = st.form_submit_button("Train", type="primary", width="stretch")

@@ -1,0 +1,37 @@
+"""The real page in headless Debian chromium, driven by Playwright, against `streamlit run`."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import sync_playwright
+
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
+
+
+def test_a_run_link_trains_and_draws_the_charts(tmp_path):
+    require_chromium()
+    log_path = tmp_path / "streamlit.log"
+    with streamlit_server(tmp_path / "cache", log_path) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        started = time.monotonic()
+        page.goto(f"{url}/?epochs=2&train_size=256&placement=before&run=1")
+        page.get_by_text("Batch normalisation, side by side").first.wait_for(timeout=30_000)
+        first_paint = time.monotonic() - started
+        page.get_by_role("tab", name="Learning curves").wait_for(timeout=180_000)
+        chart = page.locator("[data-testid='stVegaLiteChart']").first
+        chart.locator("canvas, svg").first.wait_for(timeout=30_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+        assert "BN before" in page.content()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        screenshot = ARTIFACTS / "browser-run-link.png"
+        page.screenshot(path=str(screenshot), full_page=True)
+        print(f"\nscreenshot: {screenshot} (first paint {first_paint:.1f} s)")
+
+        # The same link again, in a new page: served from the store, no second training.
+        second = browser.new_page()
+        second.goto(f"{url}/?epochs=2&train_size=256&placement=before")
+        second.get_by_role("tab", name="Learning curves").wait_for(timeout=30_000)
+        browser.close()
+    assert log_path.read_text().count("training started config=") == 1
