@@ -159,6 +159,17 @@ def _validate(data: FashionMNIST, where: str) -> None:
             raise DataError(f"{where}: {part} labels go up to {labels.max()}, expected 0..9")
 
 
+# Each source is read once per process; a failed read is not cached and is retried.
+_cached_idx_dir = functools.lru_cache(maxsize=4)(load_idx_dir)
+_cached_bundled = functools.lru_cache(maxsize=1)(load_bundled)
+
+
+def clear_cache() -> None:
+    """Forget the sources read so far (after the files on disk changed)."""
+    _cached_idx_dir.cache_clear()
+    _cached_bundled.cache_clear()
+
+
 def full_dataset_dirs() -> list[Path]:
     """Directories that may hold the full dataset, most specific first."""
     dirs = []
@@ -168,7 +179,6 @@ def full_dataset_dirs() -> list[Path]:
     return dirs
 
 
-@functools.lru_cache(maxsize=4)
 def load_dataset(min_train: int = 0, min_test: int = 0) -> FashionMNIST:
     """The best local Fashion-MNIST holding at least the requested image counts.
 
@@ -177,7 +187,7 @@ def load_dataset(min_train: int = 0, min_test: int = 0) -> FashionMNIST:
     """
     warnings: list[str] = []
     candidates = [d for d in full_dataset_dirs() if d.exists() or d != DEBIAN_DIR]
-    loaders = [functools.partial(load_idx_dir, d) for d in candidates] + [load_bundled]
+    loaders = [functools.partial(_cached_idx_dir, d) for d in candidates] + [_cached_bundled]
     for loader in loaders:
         try:
             data = loader()

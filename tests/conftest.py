@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bnviz.config import ExperimentConfig
-from bnviz.data import load_dataset
+from bnviz.data import clear_cache
 
 
 @pytest.fixture
@@ -22,6 +22,6 @@ def tiny_config() -> ExperimentConfig:
 def isolated_cache(tmp_path, monkeypatch):
     """Every test gets its own results store and a fresh dataset cache."""
     monkeypatch.setenv("BNVIZ_CACHE_DIR", str(tmp_path / "cache"))
-    load_dataset.cache_clear()
+    clear_cache()
     yield tmp_path / "cache"
-    load_dataset.cache_clear()
+    clear_cache()

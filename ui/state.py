@@ -10,6 +10,7 @@ import streamlit as st
 from bnviz.config import ConfigError, ExperimentConfig
 from bnviz.jobs import JobManager
 from bnviz.results import ResultsStore, default_cache_dir
+from bnviz.worker import default_trainer
 
 RUN_PARAM = "run"
 
@@ -23,7 +24,8 @@ def job_manager(cache_dir: str, max_running: int) -> JobManager:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-    return JobManager(ResultsStore(cache_dir), max_running=max_running)
+    return JobManager(ResultsStore(cache_dir), max_running=max_running,
+                      trainer=default_trainer())
 
 
 def shared_job_manager() -> JobManager:

@@ -1,0 +1,257 @@
+"""Training speed and memory: the blog's plain ``model.fit`` against bnviz's trainer.
+
+    .venv/bin/python bench/speed.py                 # the blog's setup: 100 epochs, 3 seeds
+    .venv/bin/python bench/speed.py --epochs 10 --seeds 1 --memory-trainings 3   # a quick look
+
+Every measurement runs in a fresh subprocess (so peak memory and import costs are
+its own), reference and bnviz alternate within each seed and repeat (so drift of
+the machine falls on both), and the reference runs with TensorFlow's default
+settings, as the blog's reader would run it. Prints per model and in total:
+seconds, reference / bnviz, achieved GFLOP/s and share of the machine's fp32
+peak, time from request to the first finished epoch, and peak resident memory;
+then test accuracies per seed with the reference's spread; then resident memory
+over many trainings in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+MODELS = ("baseline", "BN after")
+
+
+# -- the machine -------------------------------------------------------------
+
+
+def fp32_peak() -> tuple[float, str]:
+    """Peak fp32 GFLOP/s of this machine's cores, and how it was derived."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    flags = set(re.search(r"^flags\s*:(.*)$", info, re.M).group(1).split()) if info else set()
+    mhz_values = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", info, re.M)]
+    mhz = max(mhz_values) if mhz_values else 2000.0
+    cores = os.cpu_count() or 1
+    lanes, isa = (16, "AVX-512") if "avx512f" in flags else (8, "AVX2") if "avx2" in flags \
+        else (4, "SSE")
+    fma = 2 if "fma" in flags else 1
+    units = 2  # two FMA/vector pipes per core on current x86 server cores (Zen 2+, Skylake-SP)
+    peak = cores * mhz / 1000 * lanes * fma * units
+    how = (f"{cores} cores × {mhz:.0f} MHz × {lanes} fp32 lanes ({isa}) × {fma} (FMA) × "
+           f"{units} vector units = {peak:.1f} GFLOP/s")
+    return peak, how
+
+
+def model_flops(placement: str, train_images: int, test_images: int, epochs: int) -> float:
+    """FLOPs of training one model: 3 × forward per training image, 1 × per test image."""
+    from bnviz.models import build_model
+
+    forward = 0
+    for layer in build_model(placement, seed=0).layers:
+        kind = type(layer).__name__
+        out = layer.output.shape
+        if kind == "Conv2D":
+            kh, kw, cin, cout = layer.kernel.shape
+            forward += 2 * out[1] * out[2] * cout * kh * kw * cin
+        elif kind == "Dense":
+            forward += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+        elif kind == "BatchNormalization":
+            forward += 4 * int(_size(out))
+    return epochs * forward * (3 * train_images + test_images)
+
+
+def _size(shape) -> int:
+    total = 1
+    for dim in shape[1:]:
+        total *= dim
+    return total
+
+
+# -- the two workers (each in its own process) ----------------------------------
+
+
+def worker_reference(epochs: int, seed: int) -> dict:
+    """The blog's code path: Sequential, compile, fit with validation_data, batch 64."""
+    started = time.perf_counter()
+    import keras
+
+    from bnviz.data import make_split
+    from bnviz.models import build_model
+
+    keras.utils.set_random_seed(seed)
+    split = make_split("blog", 1000, scale_pixels=False)
+    y_train = keras.utils.to_categorical(split.y_train, 10)
+    y_test = keras.utils.to_categorical(split.y_test, 10)
+    first_epoch: list[float] = []
+    marker = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda *_: first_epoch.append(time.perf_counter() - started))
+    out: dict = {"models": {}}
+    for label, placement in zip(MODELS, ("none", "after"), strict=True):
+        model = build_model(placement, seed)
+        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+        start = time.perf_counter()
+        history = model.fit(split.x_train, y_train, validation_data=(split.x_test, y_test),
+                            batch_size=64, epochs=epochs, verbose=0, callbacks=[marker])
+        out["models"][label] = {
+            "seconds": time.perf_counter() - start,
+            "final_test_accuracy": history.history["val_accuracy"][-1],
+            "best_test_accuracy": max(history.history["val_accuracy"]),
+        }
+    out["total_seconds"] = sum(m["seconds"] for m in out["models"].values())
+    out["first_epoch_seconds"] = first_epoch[0]
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def worker_bnviz(epochs: int, seed: int) -> dict:
+    """bnviz's trainer on the same configuration."""
+    started = time.perf_counter()
+    from bnviz.config import ExperimentConfig
+    from bnviz.training import train_comparison
+
+    first_epoch: list[float] = []
+    config = ExperimentConfig(epochs=epochs, seed=seed)
+    start = time.perf_counter()
+    result = train_comparison(
+        config, on_epoch=lambda _: first_epoch.append(time.perf_counter() - started))
+    total = time.perf_counter() - start
+    summary = result.summary().set_index("model")
+    return {
+        "models": {label: {
+            "seconds": float(summary.loc[label, "seconds"]),
+            "final_test_accuracy": float(summary.loc[label, "final_test_accuracy"]),
+            "best_test_accuracy": float(summary.loc[label, "best_test_accuracy"]),
+        } for label in MODELS},
+        "total_seconds": total,
+        "first_epoch_seconds": first_epoch[0],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def worker_memory(trainings: int, epochs: int) -> dict:
+    """Resident memory before, after the first and after the last of many trainings."""
+    from bnviz.config import ExperimentConfig
+    from bnviz.training import train_comparison
+
+    def rss_mb() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") \
+            / 2**20
+
+    before = rss_mb()
+    after: list[float] = []
+    for index in range(trainings):
+        placement = ("after", "before")[index % 2]
+        train_comparison(ExperimentConfig(epochs=epochs, seed=100 + index, placement=placement))
+        after.append(rss_mb())
+    return {"before_mb": before, "after_first_mb": after[0], "after_last_mb": after[-1],
+            "trainings": trainings}
+
+
+WORKERS = {"reference": worker_reference, "bnviz": worker_bnviz}
+
+
+def run_worker(*args: str, env: dict | None = None) -> dict:
+    """Run this script as a worker subprocess and parse its JSON answer."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    done = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True,
+                          text=True, env=environment, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"worker {args} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- the report ----------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N, each run both ways")
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs per seed and side")
+    parser.add_argument("--memory-trainings", type=int, default=20)
+    parser.add_argument("--memory-epochs", type=int, default=3)
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        kind, *rest = args.worker
+        if kind == "memory":
+            print(json.dumps(worker_memory(int(rest[0]), int(rest[1]))))
+        else:
+            print(json.dumps(WORKERS[kind](int(rest[0]), int(rest[1]))))
+        return
+
+    peak, how = fp32_peak()
+    flops = {label: model_flops(p, 1000, 1000, args.epochs)
+             for label, p in zip(MODELS, ("none", "after"), strict=True)}
+    print(f"machine: {how}")
+    print(f"work: {args.epochs} epochs, 1000 train + 1000 test images, batch 64; FLOPs per "
+          f"model: " + ", ".join(f"{k} {v / 1e12:.2f} TFLOP" for k, v in flops.items()))
+    runs: dict[str, list[dict]] = {"reference": [], "bnviz": []}
+    for seed in range(1, args.seeds + 1):
+        for repeat in range(args.repeats):
+            order = ("reference", "bnviz") if (seed + repeat) % 2 else ("bnviz", "reference")
+            for kind in order:
+                result = run_worker(kind, str(args.epochs), str(seed))
+                result["seed"] = seed
+                runs[kind].append(result)
+                print(f"  seed {seed} run {repeat + 1}: {kind:9s} {result['total_seconds']:6.1f} s",
+                      flush=True)
+
+    def median(kind: str, key: str, model: str | None = None) -> float:
+        values = [r["models"][model][key] if model else r[key] for r in runs[kind]]
+        return statistics.median(values)
+
+    print("\nspeed (medians over runs)")
+    print(f"{'':22s}{'reference s':>12s}{'bnviz s':>10s}{'ratio':>8s}"
+          f"{'ref GFLOP/s':>13s}{'bnviz GFLOP/s':>15s}{'bnviz % peak':>14s}")
+    for model in MODELS:
+        ref, ours = median("reference", "seconds", model), median("bnviz", "seconds", model)
+        print(f"{model:22s}{ref:12.1f}{ours:10.1f}{ref / ours:8.2f}{flops[model] / ref / 1e9:13.1f}"
+              f"{flops[model] / ours / 1e9:15.1f}{100 * flops[model] / ours / 1e9 / peak:13.0f}%")
+    ref, ours = median("reference", "total_seconds"), median("bnviz", "total_seconds")
+    total_flops = sum(flops.values())
+    print(f"{'total (wall clock)':22s}{ref:12.1f}{ours:10.1f}{ref / ours:8.2f}"
+          f"{total_flops / ref / 1e9:13.1f}{total_flops / ours / 1e9:15.1f}"
+          f"{100 * total_flops / ours / 1e9 / peak:13.0f}%")
+    print("  (bnviz trains both models at once: its per-model seconds overlap, the total is "
+          "wall clock)")
+    print(f"{'first epoch (cold)':22s}{median('reference', 'first_epoch_seconds'):12.1f}"
+          f"{median('bnviz', 'first_epoch_seconds'):10.1f}   seconds from start of the process's "
+          "work, TensorFlow import included")
+    print(f"{'peak resident memory':22s}{median('reference', 'peak_rss_mb'):12.0f}"
+          f"{median('bnviz', 'peak_rss_mb'):10.0f}   MB")
+
+    print("\ntest accuracy per seed (final / best)")
+    for model in MODELS:
+        for key in ("final_test_accuracy", "best_test_accuracy"):
+            ref_values = [r["models"][model][key] for r in runs["reference"]]
+            our_values = [r["models"][model][key] for r in runs["bnviz"]]
+            low, high = min(ref_values), max(ref_values)
+            inside = all(low - 1e-9 <= v <= high + 1e-9 for v in our_values)
+            mean_inside = low - 1e-9 <= statistics.mean(our_values) <= high + 1e-9
+            print(f"  {model:9s} {key:20s} reference {low:.3f}–{high:.3f} "
+                  f"(mean {statistics.mean(ref_values):.3f}); bnviz "
+                  + " ".join(f"{v:.3f}" for v in our_values)
+                  + f" (mean {statistics.mean(our_values):.3f}) "
+                  + ("all inside" if inside else "mean inside" if mean_inside else "OUTSIDE"))
+
+    if args.memory_trainings:
+        memory = run_worker("memory", str(args.memory_trainings), str(args.memory_epochs))
+        growth = memory["after_last_mb"] - memory["after_first_mb"]
+        print(f"\nmemory over {memory['trainings']} trainings in one process "
+              f"({args.memory_epochs} epochs each, placements alternating): "
+              f"{memory['before_mb']:.0f} MB before, {memory['after_first_mb']:.0f} MB after the "
+              f"first, {memory['after_last_mb']:.0f} MB after the last: growth {growth:+.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

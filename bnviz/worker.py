@@ -1,0 +1,143 @@
+"""Train in a separate process, one process per training, with a warm spare.
+
+Why: TensorFlow's resident memory grows with every model a process builds and
+it cannot hand it back, and a training that crashes (out of memory, a fault
+in a native kernel) must not take the page server down with it. So the server
+never imports TensorFlow: each training runs in a fresh ``python -m
+bnviz.worker`` process that exits when done, and one spare process waits
+with TensorFlow already imported, so a new training starts without paying the
+import.
+
+Protocol over a socket pair (``multiprocessing.connection``): the parent sends
+the config as a ``{field: str}`` mapping; the child sends ``("epoch", row)`` per
+finished epoch, then ``("done", ComparisonResult)`` or ``("error", message)``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from bnviz.config import ExperimentConfig
+from bnviz.results import ComparisonResult
+
+
+class TrainingCrashed(RuntimeError):
+    """The training process died or reported an error."""
+
+
+class _Process:
+    def __init__(self) -> None:
+        parent, child = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bnviz.worker", str(child.fileno())],
+            pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL",
+                                                                        "2")})
+        child.close()
+        self.connection = Connection(parent.detach())
+
+    def close(self) -> None:
+        self.connection.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class ProcessTrainer:
+    """A drop-in for `train_comparison` that runs each training in its own process."""
+
+    def __init__(self, keep_spare: bool = True) -> None:
+        self.keep_spare = keep_spare
+        self._lock = threading.Lock()
+        self._spare: _Process | None = None
+        self.active: list[subprocess.Popen] = []  # processes training now (for operators, tests)
+        self._replenish()
+
+    def _replenish(self) -> None:
+        # The spare warms up between trainings, not during one, so it never steals CPU
+        # from a running job on a two-core machine.
+        with self._lock:
+            if self.keep_spare and (self._spare is None or self._spare.process.poll() is not None):
+                self._spare = _Process()
+
+    def _take(self) -> _Process:
+        with self._lock:
+            taken, self._spare = self._spare, None
+            if taken is None or taken.process.poll() is not None:
+                taken = _Process()
+            self.active.append(taken.process)
+            return taken
+
+    def __call__(self, config: ExperimentConfig,
+                 on_epoch: Callable[[dict[str, Any]], None] | None = None) -> ComparisonResult:
+        """Train ``config`` in a fresh process, passing each epoch's row to ``on_epoch``."""
+        worker = self._take()
+        try:
+            worker.connection.send(config.to_mapping())
+            while True:
+                try:
+                    kind, payload = worker.connection.recv()
+                except (EOFError, OSError):
+                    code = worker.process.wait()
+                    raise TrainingCrashed(
+                        f"the training process stopped unexpectedly (exit code {code})") from None
+                if kind == "epoch":
+                    if on_epoch is not None:
+                        on_epoch(payload)
+                elif kind == "done":
+                    return payload
+                else:
+                    raise TrainingCrashed(payload)
+        finally:
+            worker.close()
+            with self._lock:
+                self.active.remove(worker.process)
+            self._replenish()
+
+    def close(self) -> None:
+        """Stop the spare process."""
+        with self._lock:
+            if self._spare is not None:
+                self._spare.close()
+                self._spare = None
+
+
+def default_trainer() -> Callable[..., ComparisonResult]:
+    """Process isolation where the platform passes sockets to children, else in-process."""
+    if os.name == "posix":
+        return ProcessTrainer()
+    from bnviz.training import train_comparison
+
+    return train_comparison
+
+
+def _serve(fd: int) -> None:
+    connection = Connection(fd)
+    from bnviz.training import train_comparison  # sets TensorFlow's options before its import
+
+    # Warm up while no job waits: TensorFlow's import, its one-time kernel set-up and the
+    # data files cost seconds that would otherwise delay the first visible epoch.
+    train_comparison(ExperimentConfig(epochs=1, train_size=100))
+    try:
+        mapping = connection.recv()
+    except EOFError:
+        return  # the parent closed a spare it no longer needs
+    try:
+        config = ExperimentConfig.from_mapping(mapping)
+        result = train_comparison(config, on_epoch=lambda row: connection.send(("epoch", row)))
+        connection.send(("done", result))
+    except Exception as error:
+        connection.send(("error", f"{type(error).__name__}: {error}"))
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))
