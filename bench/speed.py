@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MODELS = ("baseline", "BN after")
 
+from bnviz.worker import WORKER_ENVIRONMENT  # noqa: E402  (after the path set-up)
 
 # -- the machine -------------------------------------------------------------
 
@@ -156,6 +157,44 @@ def worker_memory(trainings: int, epochs: int) -> dict:
             "trainings": trainings}
 
 
+def worker_memory_jobs(trainings: int, epochs: int) -> dict:
+    """The app's way: a JobManager whose trainings run in worker processes.
+
+    Reports the server process's resident memory (it never imports TensorFlow)
+    before and after, and the largest peak of any training process.
+    """
+    import tempfile
+
+    from bnviz.config import ExperimentConfig
+    from bnviz.jobs import DONE, JobManager
+    from bnviz.results import ResultsStore
+    from bnviz.worker import ProcessTrainer
+
+    def rss_mb() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") \
+            / 2**20
+
+    trainer = ProcessTrainer()
+    with tempfile.TemporaryDirectory() as cache:
+        manager = JobManager(ResultsStore(Path(cache)), trainer=trainer)
+        before = rss_mb()
+        after: list[float] = []
+        for index in range(trainings):
+            placement = ("after", "before")[index % 2]
+            job = manager.submit(ExperimentConfig(epochs=epochs, seed=200 + index,
+                                                  placement=placement))
+            while job.status not in (DONE, "failed"):
+                time.sleep(0.05)
+            if job.status != DONE:
+                raise SystemExit(f"training failed: {job.error}")
+            after.append(rss_mb())
+    trainer.close()
+    return {"before_mb": before, "after_first_mb": after[0], "after_last_mb": after[-1],
+            "trainings": trainings,
+            "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "tensorflow_in_server": "tensorflow" in sys.modules}
+
+
 WORKERS = {"reference": worker_reference, "bnviz": worker_bnviz}
 
 
@@ -183,8 +222,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         kind, *rest = args.worker
-        if kind == "memory":
-            print(json.dumps(worker_memory(int(rest[0]), int(rest[1]))))
+        if kind in ("memory", "memory-jobs"):
+            measure = worker_memory if kind == "memory" else worker_memory_jobs
+            print(json.dumps(measure(int(rest[0]), int(rest[1]))))
         else:
             print(json.dumps(WORKERS[kind](int(rest[0]), int(rest[1]))))
         return
@@ -200,7 +240,9 @@ def main() -> None:
         for repeat in range(args.repeats):
             order = ("reference", "bnviz") if (seed + repeat) % 2 else ("bnviz", "reference")
             for kind in order:
-                result = run_worker(kind, str(args.epochs), str(seed))
+                # bnviz runs with the environment its training processes get in the app.
+                env = WORKER_ENVIRONMENT if kind == "bnviz" else None
+                result = run_worker(kind, str(args.epochs), str(seed), env=env)
                 result["seed"] = seed
                 runs[kind].append(result)
                 print(f"  seed {seed} run {repeat + 1}: {kind:9s} {result['total_seconds']:6.1f} s",
@@ -245,12 +287,21 @@ def main() -> None:
                   + ("all inside" if inside else "mean inside" if mean_inside else "OUTSIDE"))
 
     if args.memory_trainings:
-        memory = run_worker("memory", str(args.memory_trainings), str(args.memory_epochs))
+        memory = run_worker("memory", str(args.memory_trainings), str(args.memory_epochs),
+                            env=WORKER_ENVIRONMENT)
         growth = memory["after_last_mb"] - memory["after_first_mb"]
-        print(f"\nmemory over {memory['trainings']} trainings in one process "
-              f"({args.memory_epochs} epochs each, placements alternating): "
+        print(f"\nmemory, {memory['trainings']} trainings in one process calling the trainer "
+              f"directly ({args.memory_epochs} epochs each, placements alternating): "
               f"{memory['before_mb']:.0f} MB before, {memory['after_first_mb']:.0f} MB after the "
               f"first, {memory['after_last_mb']:.0f} MB after the last: growth {growth:+.0f} MB")
+        jobs = run_worker("memory-jobs", str(args.memory_trainings), str(args.memory_epochs))
+        growth = jobs["after_last_mb"] - jobs["after_first_mb"]
+        print(f"memory, {jobs['trainings']} trainings through the app's JobManager (each in a "
+              f"worker process): server {jobs['before_mb']:.0f} MB before, "
+              f"{jobs['after_first_mb']:.0f} MB after the first, {jobs['after_last_mb']:.0f} MB "
+              f"after the last: growth {growth:+.0f} MB; largest training process peak "
+              f"{jobs['worker_peak_mb']:.0f} MB; TensorFlow imported by the server: "
+              f"{jobs['tensorflow_in_server']}")
 
 
 if __name__ == "__main__":

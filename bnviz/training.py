@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 EpochCallback = Callable[[dict[str, Any]], None]
+EVAL_SLICE = 250  # test images per forward pass: 1000 at once costs ~150 MB of activations
 
 
 class TrainingStopped(Exception):
@@ -92,12 +93,25 @@ class ModelTrainer:
             loss_sum += loss * batch_count
             correct += _count_correct(y, probabilities)
         total = tf.cast(count, tf.float32)
-        test_probabilities = self.model(self.x_test, training=False)
-        test_loss = tf.reduce_mean(
-            keras.losses.categorical_crossentropy(self.y_test, test_probabilities))
-        test_accuracy = _count_correct(self.y_test, test_probabilities) / tf.cast(
-            tf.shape(self.y_test)[0], tf.float32)
+        test_loss, test_accuracy = self._evaluate()
         return loss_sum / total, correct / total, test_loss, test_accuracy
+
+    def _evaluate(self) -> tuple[Any, Any]:
+        """Test loss and accuracy in inference mode, in slices to bound activation memory."""
+        import keras
+        import tensorflow as tf
+
+        count = tf.shape(self.y_test)[0]
+        loss_sum = tf.constant(0.0)
+        correct = tf.constant(0.0)
+        for start in tf.range(0, count, EVAL_SLICE):
+            x = self.x_test[start: start + EVAL_SLICE]
+            y = self.y_test[start: start + EVAL_SLICE]
+            probabilities = self.model(x, training=False)
+            loss_sum += tf.reduce_sum(keras.losses.categorical_crossentropy(y, probabilities))
+            correct += _count_correct(y, probabilities)
+        total = tf.cast(count, tf.float32)
+        return loss_sum / total, correct / total
 
     def run_epoch(self, order: np.ndarray) -> dict[str, float]:
         """Train one epoch in the given image order, then evaluate on the test set."""
@@ -113,7 +127,7 @@ class ModelTrainer:
 
     def test_probabilities(self) -> np.ndarray:
         """Softmax outputs on the test set, BN in inference mode."""
-        return self.model(self.x_test, training=False).numpy()
+        return self.model.predict(self.x_test, batch_size=EVAL_SLICE, verbose=0)
 
 
 def _count_correct(y: Any, probabilities: Any) -> Any:
