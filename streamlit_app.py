@@ -29,7 +29,7 @@ job = manager.get(config)
 result = job.result if job is not None and job.result is not None else manager.stored(config)
 
 if result is not None:
-    sections.results(result)
+    sections.results(result, manager)
 elif job is not None and job.status == FAILED:
     st.error(f"Training failed: {job.error}. Your settings are kept: press Train to try again.")
     sections.about()
@@ -37,6 +37,6 @@ elif job is not None:
     sections.live_training(manager, config)
 else:
     st.info("Choose a preset, or set the experiment in the sidebar and press **Train**. "
-            "The blog's full run (100 epochs, both models) takes about a minute.")
+            "The blog's full run (100 epochs, both models) takes about a minute and a half.")
     st.caption(sections.class_names_caption())
     sections.about()

@@ -29,44 +29,152 @@ def curves_frame(history: pd.DataFrame) -> pd.DataFrame:
     return long.drop(columns="column")
 
 
+def curve_bands(history: pd.DataFrame) -> pd.DataFrame:
+    """Per model, epoch, metric and subset: mean over seeds, min and max, and the seed count."""
+    grouped = curves_frame(history).groupby(["model", "series", "subset", "metric", "epoch"],
+                                            sort=False)["value"]
+    bands = grouped.agg(mean="mean", low="min", high="max", seeds="count").reset_index()
+    return bands
+
+
 def learning_curves(history: pd.DataFrame, width: int = 330, height: int = 260) -> alt.HConcatChart:
     """Accuracy and loss per epoch, train and test, both models, side by side.
 
-    Hue tells the model, dash tells train (solid) from test (dashed). Clicking
-    a legend entry highlights that series in both panels.
+    Hue tells the model, dash tells train (solid) from test (dashed). With several
+    seeds the line is the mean over seeds and the shaded band runs from the lowest
+    to the highest seed. Clicking a legend entry highlights that series in both panels.
     """
-    frame = curves_frame(history)
+    frame = curve_bands(history)
+    several = int(frame["seeds"].max()) > 1
     highlight = alt.selection_point(name="highlight", fields=["series"], bind="legend")
     models = list(frame["model"].unique())
     series_order = [f"{m} · {s}" for m in models for s in SUBSETS]
     # One hue per model, dark for train and light for test.
     palette = [shade for m in range(len(models)) for shade in SERIES_COLOURS[m % 2]]
+    colour = alt.Color("series:N", title="Series" + (" (mean, band min–max)" if several else ""),
+                       scale=alt.Scale(domain=series_order, range=palette))
 
-    def panel(metric: str) -> alt.Chart:
-        return (
-            alt.Chart(frame[frame["metric"] == metric], title=metric.capitalize())
-            .mark_line(point=alt.OverlayMarkDef(size=18, filled=True))
-            .encode(
-                x=alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domainMin=1),
-                        axis=alt.Axis(format="d", tickMinStep=1)),
-                y=alt.Y("value:Q", title=metric,
-                        scale=alt.Scale(zero=False, type="linear" if metric == "accuracy"
-                                        else "log")),
-                color=alt.Color("series:N", title="Series",
-                                scale=alt.Scale(domain=series_order, range=palette)),
-                strokeDash=alt.StrokeDash("subset:N", sort=list(SUBSETS), legend=None),
-                opacity=alt.condition(highlight, alt.value(1.0), alt.value(0.15)),
-                tooltip=[
-                    alt.Tooltip("series:N", title="Series"),
-                    alt.Tooltip("epoch:Q", title="Epoch"),
-                    alt.Tooltip("value:Q", title=metric.capitalize(), format=".4f"),
-                ],
-            )
-            .properties(width=width, height=height)
+    def panel(metric: str) -> alt.LayerChart | alt.Chart:
+        log = metric == "loss"
+        base = alt.Chart(frame[frame["metric"] == metric], title=metric.capitalize()).encode(
+            x=alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domainMin=1),
+                    axis=alt.Axis(format="d", tickMinStep=1)),
+            color=colour,
         )
+        y_scale = alt.Scale(zero=False, type="log" if log else "linear")
+        tooltip = [alt.Tooltip("series:N", title="Series"), alt.Tooltip("epoch:Q", title="Epoch"),
+                   alt.Tooltip("mean:Q", title=metric.capitalize() + (" (mean)" if several else ""),
+                               format=".4f")]
+        if several:
+            tooltip += [alt.Tooltip("low:Q", title="lowest seed", format=".4f"),
+                        alt.Tooltip("high:Q", title="highest seed", format=".4f"),
+                        alt.Tooltip("seeds:Q", title="seeds")]
+        line = base.mark_line(point=alt.OverlayMarkDef(size=18, filled=True)).encode(
+            y=alt.Y("mean:Q", title=metric, scale=y_scale),
+            strokeDash=alt.StrokeDash("subset:N", sort=list(SUBSETS), legend=None),
+            opacity=alt.condition(highlight, alt.value(1.0), alt.value(0.15)),
+            tooltip=tooltip,
+        )
+        chart = line
+        if several:
+            band = base.mark_area(opacity=0.18).encode(
+                y=alt.Y("low:Q", scale=y_scale), y2="high:Q",
+                opacity=alt.condition(highlight, alt.value(0.18), alt.value(0.03)),
+            )
+            chart = band + line
+        return chart.properties(width=width, height=height)
 
     # The selection lives in one panel; Vega-Lite makes it visible to both.
     return alt.hconcat(panel("accuracy").add_params(highlight), panel("loss"))
+
+
+def relu_input_chart(relu_inputs: pd.DataFrame, width: int = 300,
+                     height: int = 220) -> alt.FacetChart:
+    """15th–85th percentile band and median of the last ReLU's input, per model, over epochs.
+
+    With several seeds, the first seed's run is drawn (percentiles of different runs
+    do not average meaningfully).
+    """
+    data = relu_inputs[relu_inputs["seed"] == relu_inputs["seed"].min()]
+    base = alt.Chart(data).encode(x=alt.X("epoch:Q", title="Epoch",
+                                          axis=alt.Axis(format="d", tickMinStep=1)))
+    band = base.mark_area(opacity=0.3).encode(
+        y=alt.Y("p15:Q", title="Input to the last ReLU"), y2="p85:Q",
+        tooltip=["epoch:Q", alt.Tooltip("p15:Q", format=".3f"), alt.Tooltip("p50:Q", format=".3f"),
+                 alt.Tooltip("p85:Q", format=".3f")],
+    )
+    median = base.mark_line(point=alt.OverlayMarkDef(size=14)).encode(
+        y="p50:Q", tooltip=["epoch:Q", alt.Tooltip("p50:Q", title="median", format=".3f")])
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[3, 3],
+                                                           color="gray").encode(y="y:Q")
+    return (band + median + zero).properties(width=width, height=height).facet(
+        column=alt.Column("model:N", title=None, sort=list(data["model"].unique())),
+        data=data,
+    )
+
+
+def bn_layers_chart(bn_layers: pd.DataFrame) -> alt.FacetChart:
+    """Each BN layer's gamma, beta, moving mean and moving variance, one tick per feature."""
+    long = bn_layers.melt(id_vars=["model", "layer", "feature"],
+                          value_vars=["gamma", "beta", "moving_mean", "moving_variance"],
+                          var_name="quantity", value_name="value")
+    return (
+        alt.Chart(long)
+        .mark_tick(thickness=1.5, opacity=0.6)
+        .encode(
+            x=alt.X("value:Q", title=None, scale=alt.Scale(zero=False)),
+            y=alt.Y("layer:N", title=None),
+            color=alt.Color("layer:N", legend=None),
+            tooltip=["layer:N", "feature:Q", "quantity:N", alt.Tooltip("value:Q", format=".4f")],
+        )
+        .properties(width=200, height=90)
+        .facet(column=alt.Column("quantity:N", title=None,
+                                 sort=["gamma", "beta", "moving_mean", "moving_variance"]))
+        .resolve_scale(x="independent")
+    )
+
+
+def bn_modes_chart(bn_modes: pd.DataFrame) -> alt.LayerChart:
+    """Test accuracy with batch statistics per evaluation batch size, against moving averages."""
+    training = bn_modes[bn_modes["mode"].str.startswith("training")].copy()
+    training["batch"] = training["batch_size"].astype(str)
+    inference = bn_modes[bn_modes["mode"].str.startswith("inference")]
+    bars = alt.Chart(training).mark_bar().encode(
+        x=alt.X("batch:N", title="Evaluation batch size (batch statistics)",
+                sort=list(training["batch"])),
+        y=alt.Y("accuracy:Q", title="Test accuracy", scale=alt.Scale(domain=[0, 1])),
+        tooltip=["mode:N", "batch_size:Q", alt.Tooltip("accuracy:Q", format=".3f")],
+    )
+    rule = alt.Chart(inference).mark_rule(color="#d9480f", strokeWidth=2).encode(
+        y="accuracy:Q", tooltip=["mode:N", alt.Tooltip("accuracy:Q", format=".3f")])
+    label = rule.mark_text(align="left", dx=4, dy=-6, color="#d9480f").encode(
+        text=alt.value("moving averages (inference)"), x=alt.value(0))
+    return (bars + rule + label).properties(height=240, width=380)
+
+
+def sweep_chart(sweep: pd.DataFrame) -> alt.LayerChart:
+    """Best test accuracy against learning rate, one line per model; diverged runs marked."""
+    data = sweep.assign(shown=sweep["best_test_accuracy"].fillna(0.0))
+    base = alt.Chart(data).encode(
+        x=alt.X("learning_rate:Q", title="Learning rate", scale=alt.Scale(type="log")),
+        y=alt.Y("shown:Q", title="Best test accuracy", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("model:N", title="Model", sort=list(sweep["model"].unique())),
+        tooltip=["model:N", alt.Tooltip("learning_rate:Q", format="g"), "outcome:N",
+                 alt.Tooltip("best_test_accuracy:Q", format=".3f"), "epochs_run:Q"],
+    )
+    lines = base.mark_line()
+    points = base.mark_point(size=90, filled=True).encode(
+        shape=alt.Shape("outcome:N", title="Outcome",
+                        scale=alt.Scale(domain=["trained", "stuck at chance", "diverged"],
+                                        range=["circle", "square", "cross"])))
+    return (lines + points).properties(width=460, height=260)
+
+
+def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
+    """The chart as PNG bytes (rendered by vl-convert, no browser needed)."""
+    import vl_convert
+
+    return vl_convert.vegalite_to_png(chart.to_json(), scale=scale)
 
 
 def parameters_chart(layer_tables: dict[str, pd.DataFrame]) -> alt.Chart:

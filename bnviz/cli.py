@@ -13,11 +13,14 @@ import pandas as pd
 
 from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
 from bnviz.data import DataError
+from bnviz.results import headline, seed_summary
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
     """One option per configuration field, with the field's own help and default."""
     for name in field_names():
+        if name in skip:
+            continue
         meta = field_meta(name)
         flag = "--" + name.replace("_", "-")
         text = f"{meta['help']} (default: {meta['default']})"
@@ -31,7 +34,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     """The configuration named by the options given; the others keep their defaults."""
-    given = {name: getattr(args, name) for name in field_names() if getattr(args, name) is not None}
+    given = {name: getattr(args, name) for name in field_names()
+             if getattr(args, name, None) is not None}
     return ExperimentConfig.from_mapping(given)
 
 
@@ -68,7 +72,7 @@ def command_run(args: argparse.Namespace) -> int:
     from bnviz.training import train_comparison
 
     # Test accuracies are shown as they are, not averaged over updates (Progbar's default).
-    progress = Progbar(target=config.epochs * 2, unit_name="epoch",
+    progress = Progbar(target=config.epochs * 2 * config.seeds, unit_name="epoch",
                        stateful_metrics=["base_test_acc", "bn_test_acc"])
     done = 0
 
@@ -82,6 +86,9 @@ def command_run(args: argparse.Namespace) -> int:
     progress.update(done, finalize=True)
     out.mkdir(parents=True, exist_ok=True)
     result.history.to_csv(out / "history.csv", index=False)
+    written = [out / "history.csv", out / "summary.json"]
+    if args.png:
+        written += write_pngs(result, out)
     summary = result.summary()
     (out / "summary.json").write_text(json.dumps({
         "config": config.to_dict(),
@@ -95,7 +102,63 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"data: {result.data_source}")
     print(format_summary(summary))
-    print(f"wrote {out / 'history.csv'} and {out / 'summary.json'}")
+    if config.seeds > 1:
+        print(format_seed_summary(seed_summary(summary)))
+    print(headline(summary))
+    print("wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def format_seed_summary(spread: pd.DataFrame) -> str:
+    """Mean ± sd (and how many seeds reached a threshold) per model and figure."""
+    table = spread.assign(value=[
+        f"{row['mean']:.3f} ± {row['sd']:.3f}" if "accuracy" in row["figure"]
+        else f"{row['mean']:.1f} ± {row['sd']:.1f}" + (
+            f" ({row['reached']}/{row['seeds']} reached)" if row["reached"] < row["seeds"] else "")
+        for _, row in spread.iterrows()])
+    return table.pivot(index="figure", columns="model", values="value").to_string()
+
+
+def write_pngs(result: Any, out: Path) -> list[Path]:
+    """The page's charts of a comparison as PNG files (vl-convert)."""
+    from bnviz import charts
+
+    figures = {
+        "curves.png": charts.learning_curves(result.history),
+        "parameters.png": charts.parameters_chart(result.layer_tables),
+        "relu_inputs.png": charts.relu_input_chart(result.relu_inputs),
+        "bn_modes.png": charts.bn_modes_chart(result.bn_modes),
+    }
+    paths = []
+    for name, chart in figures.items():
+        (out / name).write_bytes(charts.to_png(chart))
+        paths.append(out / name)
+    return paths
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    """Both models at each learning rate; writes sweep.csv (and sweep.png with --png)."""
+    from bnviz.sweep import SweepRequest, parse_rates, sweep_learning_rates
+
+    request = SweepRequest(config_from_args(args), parse_rates(args.learning_rates),
+                           args.sweep_epochs)
+    out = Path(args.out)
+
+    def on_point(row: dict[str, Any]) -> None:
+        shown = "—" if row["diverged"] else f"{row['best_test_accuracy']:.3f}"
+        print(f"  lr {row['learning_rate']:<8g} {row['model']:10s} best test {shown:>6s}  "
+              f"{row['outcome']} ({row['epochs_run']} epochs)", flush=True)
+
+    result = sweep_learning_rates(request, on_point=on_point)
+    out.mkdir(parents=True, exist_ok=True)
+    result.table.to_csv(out / "sweep.csv", index=False)
+    written = [out / "sweep.csv"]
+    if args.png:
+        from bnviz import charts
+
+        (out / "sweep.png").write_bytes(charts.to_png(charts.sweep_chart(result.table)))
+        written.append(out / "sweep.png")
+    print("wrote " + ", ".join(str(path) for path in written))
     return 0
 
 
@@ -111,7 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="train both models and write their histories")
     _add_config_options(run)
     run.add_argument("--out", required=True, help="directory for history.csv and summary.json")
+    run.add_argument("--png", action="store_true", help="also write the charts as PNG files")
     run.set_defaults(handler=command_run)
+    sweep = commands.add_parser("sweep-lr", help="both models over a grid of learning rates")
+    _add_config_options(sweep, skip=("learning_rate", "epochs", "seeds"))
+    sweep.add_argument("--learning-rates", default="1e-4,1e-3,1e-2,1e-1",
+                       help="comma-separated learning rates (default: 1e-4,1e-3,1e-2,1e-1)")
+    sweep.add_argument("--epochs", dest="sweep_epochs", type=int, default=10,
+                       help="epochs per run (default: 10, at most 30)")
+    sweep.add_argument("--out", required=True, help="directory for sweep.csv")
+    sweep.add_argument("--png", action="store_true", help="also write sweep.png")
+    sweep.set_defaults(handler=command_sweep)
     return parser
 
 

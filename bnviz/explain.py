@@ -61,3 +61,49 @@ PREDICTIONS = (
     "answer; *both wrong* shows the hard cases, often shirts against T-shirts and pullovers. "
     "The confusion matrices count, for each true class (row), which class was predicted."
 )
+
+SEEDS = (
+    "Each seed is a different random start: other initial weights, other dropout masks, "
+    "another batch order. The spread across seeds is the noise any single run carries; a "
+    "difference smaller than it is not evidence of anything. Figures are mean ± standard "
+    "deviation over seeds; epochs-to-threshold count only the seeds that got there."
+)
+
+INSIDE = (
+    "What the last ReLU of each network receives, on a fixed set of 256 test images after "
+    "every epoch: the shaded band runs from the 15th to the 85th percentile, the line is the "
+    "median (Ioffe & Szegedy 2015, Fig. 1). Without BN this distribution drifts and stretches "
+    "as the layers below it learn, so the layer above must keep adapting to a moving target. "
+    "With BN placed *before* the ReLU it stays centred and scaled (by the learned gamma and "
+    "beta); with BN *after* the ReLU the convolution's input is normalised instead, which "
+    "steadies it less directly. With several seeds, the first seed's run is shown."
+)
+
+BN_LAYERS = (
+    "Each tick is one feature (a channel, or one of the 512 flattened features) of a BN layer "
+    "at the end of training. *gamma* and *beta* are learned: gamma far from 1 or beta far from 0 "
+    "means the network chose to undo part of the normalisation. *moving_mean* and "
+    "*moving_variance* are the running averages of the batch statistics that BN uses at test "
+    "time (first seed's BN model)."
+)
+
+MODES = (
+    "A BN layer has two modes. In training it normalises with the mean and variance of the "
+    "current batch; at inference it uses the moving averages gathered during training. The "
+    "bars evaluate the trained BN model on the test set *with batch statistics* for several "
+    "evaluation batch sizes (dropout off, so BN is the only difference); the line is the usual "
+    "inference-mode accuracy, the one Keras reports. With one image per batch, the batch "
+    "statistics of a feature are that image's own value: normalising removes the information "
+    "and accuracy collapses. A deployed model that predicts one image at a time must therefore "
+    "use the moving averages. Large batches come close to them; short trainings whose moving "
+    "averages have not caught up can even score better with batch statistics."
+)
+
+SWEEP = (
+    "Both models trained briefly at each learning rate of a log grid; the chart shows the best "
+    "test accuracy reached. A cross marks a run that *diverged*: its loss became infinite or "
+    "exploded (the run was stopped at once), or it ended at chance-level training accuracy. "
+    "The claim to test: BN keeps training at rates that break the baseline, because "
+    "normalisation stops the activations from blowing up when the weights take large steps. "
+    "Sweeps are shared like single runs: whoever asks first trains, everyone sees it."
+)

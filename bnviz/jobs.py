@@ -21,24 +21,24 @@ from typing import Any
 
 import pandas as pd
 
-from bnviz.config import ExperimentConfig
-from bnviz.results import HISTORY_COLUMNS, ComparisonResult, ResultsStore
+from bnviz.results import HISTORY_COLUMNS, ResultsStore
+from bnviz.tasks import Request, Result
 
 log = logging.getLogger(__name__)
 
-Trainer = Callable[..., ComparisonResult]
+Trainer = Callable[..., Result]
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
 
 @dataclass
 class Job:
-    """One configuration's training, as every viewer sees it."""
+    """One request's training (a comparison or a sweep), as every viewer sees it."""
 
-    config: ExperimentConfig
+    config: Request
     status: str = QUEUED
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    result: ComparisonResult | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)  # progress rows as they come
+    result: Result | None = None
     error: str | None = None
     submitted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None
@@ -74,23 +74,23 @@ class JobManager:
         self._queue: list[str] = []
         self._running = 0
 
-    def _train(self, config: ExperimentConfig, on_epoch: Callable[[dict], None]) -> Any:
+    def _train(self, config: Request, on_epoch: Callable[[dict], None]) -> Any:
         if self._trainer is None:
-            from bnviz.training import train_comparison  # TensorFlow only when training
+            from bnviz.tasks import run_request  # TensorFlow only when training
 
-            self._trainer = train_comparison
+            self._trainer = run_request
         return self._trainer(config, on_epoch=on_epoch)
 
-    def stored(self, config: ExperimentConfig) -> ComparisonResult | None:
+    def stored(self, config: Request) -> Result | None:
         """The finished result of ``config`` from the store, if any."""
         return self.store.load(config)
 
-    def get(self, config: ExperimentConfig) -> Job | None:
+    def get(self, config: Request) -> Job | None:
         """The job of ``config`` known to this process, if any."""
         with self._lock:
             return self._jobs.get(config.config_hash())
 
-    def submit(self, config: ExperimentConfig) -> Job:
+    def submit(self, config: Request) -> Job:
         """Ask for ``config`` to be trained: joins an existing job, or queues a new one.
 
         A job that failed is replaced by a fresh one; a stored result comes back
@@ -107,8 +107,7 @@ class JobManager:
             if job is not None and job.status != FAILED:
                 return job
             if stored is not None:
-                job = Job(config, status=DONE, result=stored,
-                          rows=stored.history.to_dict(orient="records"))
+                job = Job(config, status=DONE, result=stored)
                 self._jobs[key] = job
                 return job
             job = Job(config)

@@ -19,9 +19,11 @@ import numpy as np
 import pandas as pd
 
 from bnviz.config import ExperimentConfig
+from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult
 
 log = logging.getLogger(__name__)
 
+FRAMES = ("relu_inputs", "bn_layers", "bn_modes")  # extra tables kept with a result
 HISTORY_COLUMNS = (
     "model", "seed", "epoch", "train_accuracy", "train_loss",
     "test_accuracy", "test_loss", "seconds",
@@ -37,6 +39,12 @@ class ComparisonResult:
     test_labels: np.ndarray  # (n_test,) int
     probabilities: dict[str, np.ndarray]  # model label -> (n_test, 10) softmax outputs
     layer_tables: dict[str, pd.DataFrame]  # model label -> per-layer parameter table
+    # model, seed, epoch, p15, p50, p85 of the input to each model's last ReLU
+    relu_inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # model, layer, feature, gamma, beta, moving_mean, moving_variance (BN model, first seed)
+    bn_layers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # mode, batch_size, accuracy: the BN model evaluated with moving averages or batch statistics
+    bn_modes: pd.DataFrame = field(default_factory=pd.DataFrame)
     data_source: str = ""
     warnings: tuple[str, ...] = field(default=())
 
@@ -75,23 +83,77 @@ def convergence_summary(history: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+FIGURES = ("epochs_to_90_train", "epochs_to_99_train", "best_test_accuracy",
+           "final_test_accuracy", "seconds")
+
+
+def seed_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per model and figure: mean, sd (NaN for one seed), min, max and how many seeds counted.
+
+    Epochs-to-threshold figures count only the seeds that reached the threshold;
+    ``reached`` says how many did.
+    """
+    rows = []
+    for model, runs in summary.groupby("model", sort=False):
+        for figure in FIGURES:
+            values = runs[figure].dropna()
+            rows.append({
+                "model": model, "figure": figure, "mean": values.mean(),
+                "sd": values.std(ddof=1) if len(values) > 1 else float("nan"),
+                "low": values.min(), "high": values.max(),
+                "reached": len(values), "seeds": len(runs),
+            })
+    return pd.DataFrame(rows)
+
+
+def clearly_different(a: pd.Series, b: pd.Series) -> bool | None:
+    """True if two `seed_summary` rows differ by more than their spreads (ranges do not
+    overlap); None when there is a single seed and no spread to judge by."""
+    if a["seeds"] < 2 or b["seeds"] < 2:
+        return None
+    return bool(a["high"] < b["low"] or b["high"] < a["low"])
+
+
 def headline(summary: pd.DataFrame) -> str:
-    """One sentence on how much sooner (or later) the BN model learned, from the summary."""
-    baseline, bn = summary.iloc[0], summary.iloc[-1]
-    for level in (90, 99):
-        column = f"epochs_to_{level}_train"
-        base_epochs, bn_epochs = baseline[column], bn[column]
-        if not (np.isnan(base_epochs) and np.isnan(bn_epochs)):
-            break
+    """Plain words on how soon each model reached 90 % training accuracy, honest about spread."""
+    spread = seed_summary(summary).set_index(["model", "figure"])
+    baseline, bn = summary["model"].iloc[0], summary["model"].iloc[-1]
+    seeds = int(spread.loc[(baseline, "seconds"), "seeds"])
+
+    def value(model: str, figure: str, digits: int) -> str:
+        row = spread.loc[(model, figure)]
+        if row["reached"] == 0:
+            return "never"
+        text = f"{row['mean']:.{digits}f}"
+        if seeds > 1:
+            text += f" ± {row['sd']:.{digits}f}" if row["reached"] > 1 else ""
+            if row["reached"] < row["seeds"]:
+                text += f" ({row['reached']} of {row['seeds']} seeds)"
+        return text
+
+    reached = "90 % train accuracy"
+    base_90, bn_90 = spread.loc[(baseline, "epochs_to_90_train")], spread.loc[
+        (bn, "epochs_to_90_train")]
+    if base_90["reached"] == 0 and bn_90["reached"] == 0:
+        epochs_sentence = "Neither model reached 90 % training accuracy; try more epochs."
     else:
-        return "Neither model reached 90 % training accuracy; try more epochs."
-
-    def when(epochs: float) -> str:
-        return "never" if np.isnan(epochs) else f"after {epochs:.0f} epochs"
-
-    return (f"{bn['model']} reached {level} % training accuracy {when(bn_epochs)}, the baseline "
-            f"{when(base_epochs)}. Best test accuracy: {bn['best_test_accuracy']:.3f} with BN, "
-            f"{baseline['best_test_accuracy']:.3f} without.")
+        epochs_sentence = (f"{bn}: {reached} after {value(bn, 'epochs_to_90_train', 0)} epochs; "
+                           f"baseline: after {value(baseline, 'epochs_to_90_train', 0)}.")
+    test_sentence = (f"Best test accuracy {value(bn, 'best_test_accuracy', 3)} with BN, "
+                     f"{value(baseline, 'best_test_accuracy', 3)} without.")
+    if seeds == 1:
+        verdict = "One run per model: add seeds to see whether the differences are real."
+    else:
+        verdicts = []
+        for figure, words in (("epochs_to_90_train", "speed to 90 % train accuracy"),
+                              ("best_test_accuracy", "best test accuracy")):
+            different = clearly_different(spread.loc[(bn, figure)], spread.loc[(baseline, figure)])
+            if spread.loc[(bn, figure)]["reached"] and spread.loc[(baseline, figure)]["reached"]:
+                verdicts.append(f"{words}: " + ("a clear difference (the seeds' ranges do not "
+                                                "overlap)" if different else
+                                                "no clear difference (the ranges overlap)"))
+        verdict = f"Over {seeds} seeds, " + "; ".join(verdicts) + "." if verdicts else ""
+    return " ".join(part for part in (epochs_sentence, test_sentence, verdict) if part)
 
 
 # -- persistence --------------------------------------------------------------
@@ -115,22 +177,44 @@ class ResultsStore:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = Path(directory) if directory else default_cache_dir()
 
-    def path_for(self, config: ExperimentConfig) -> Path:
-        """Where the results of ``config`` live."""
-        return self.directory / f"{config.config_hash()}.npz"
+    def path_for(self, config: ExperimentConfig | SweepRequest) -> Path:
+        """Where the results of ``config`` (or of a sweep) live."""
+        suffix = ".csv" if isinstance(config, SweepRequest) else ".npz"
+        return self.directory / f"{config.config_hash()}{suffix}"
 
-    def __contains__(self, config: ExperimentConfig) -> bool:
+    def __contains__(self, config: ExperimentConfig | SweepRequest) -> bool:
         return self.path_for(config).exists()
 
-    def save(self, result: ComparisonResult) -> Path:
-        """Persist a result atomically; returns its path."""
+    def _write_atomically(self, target: Path, content: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(content)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def _discard(self, path: Path, error: Exception) -> None:
+        log.warning("results store: discarding unreadable entry %s (%s)", path, error)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+    def save(self, result: ComparisonResult | SweepResult) -> Path:
+        """Persist a result atomically (temporary file, then rename); returns its path."""
         target = self.path_for(result.config)
+        if isinstance(result, SweepResult):
+            self._write_atomically(target, result.table.to_csv(index=False).encode())
+            return target
         meta = {
             "config": result.config.to_mapping(),
             "history": result.history.to_dict(orient="list"),
             "models": result.models,
             "layer_tables": {k: v.to_dict(orient="list") for k, v in result.layer_tables.items()},
+            "frames": {name: getattr(result, name).to_dict(orient="list") for name in FRAMES},
             "data_source": result.data_source,
             "warnings": list(result.warnings),
         }
@@ -138,23 +222,24 @@ class ResultsStore:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, meta=np.array(json.dumps(meta)),
                             test_labels=result.test_labels, **arrays)
-        handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(buffer.getvalue())
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        self._write_atomically(target, buffer.getvalue())
         return target
 
-    def load(self, config: ExperimentConfig) -> ComparisonResult | None:
-        """The stored result of ``config``, or None if absent or unreadable."""
+    def load(self, config: ExperimentConfig | SweepRequest
+             ) -> ComparisonResult | SweepResult | None:
+        """The stored result of ``config`` (or of a sweep), or None if absent or unreadable."""
         path = self.path_for(config)
         if not path.exists():
             return None
+        if isinstance(config, SweepRequest):
+            try:
+                table = pd.read_csv(path)
+                if tuple(table.columns) != SWEEP_COLUMNS:
+                    raise ValueError(f"columns {list(table.columns)}")
+                return SweepResult(config, table)
+            except Exception as error:
+                self._discard(path, error)
+                return None
         try:
             with np.load(path, allow_pickle=False) as archive:
                 meta = json.loads(str(archive["meta"]))
@@ -171,11 +256,10 @@ class ResultsStore:
                 test_labels=test_labels,
                 probabilities=probabilities,
                 layer_tables={k: pd.DataFrame(v) for k, v in meta["layer_tables"].items()},
+                **{name: pd.DataFrame(meta["frames"][name]) for name in FRAMES},
                 data_source=meta.get("data_source", ""),
                 warnings=tuple(meta.get("warnings", ())),
             )
         except Exception as error:  # any fault in an entry means: recompute it
-            log.warning("results store: discarding unreadable entry %s (%s)", path, error)
-            with contextlib.suppress(OSError):
-                path.unlink(missing_ok=True)
+            self._discard(path, error)
             return None

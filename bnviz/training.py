@@ -147,40 +147,55 @@ def train_comparison(
     on_epoch: EpochCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ComparisonResult:
-    """Train the baseline and the configured BN model, interleaving their epochs.
+    """Train the baseline and the configured BN model, once per seed.
 
     Both models run each epoch at the same time (one thread each); ``seconds``
     in the history is each model's own wall time for the epoch, so the two
     overlap. ``on_epoch`` receives each new history row (a dict with
     `HISTORY_COLUMNS`) as soon as an epoch ends, baseline first, so viewers
-    see both curves grow together.
-    ``should_stop`` is polled between epochs; returning True raises
-    `TrainingStopped`.
+    see both curves grow together. ``should_stop`` is polled between epochs;
+    returning True raises `TrainingStopped`.
+
+    Besides the history, every epoch records the percentiles of what each
+    model's last ReLU receives (`bnviz.inside`). Predictions, parameter tables,
+    BN layer values and the BN mode comparison come from the first seed's run.
     """
+    from bnviz.inside import ReluInputProbe, bn_layer_values, mode_accuracies
+
     split = make_split(config.split, config.train_size, config.scale_pixels)
-    placements = ("none", config.placement)
-    trainers = {
-        model_label(p): ModelTrainer(build_model(p, config.seed), config, split)
-        for p in placements
-    }
     rows: list[dict[str, Any]] = []
-    with ThreadPoolExecutor(max_workers=len(trainers), thread_name_prefix="bnviz-epoch") as pool:
-        for epoch in range(1, config.epochs + 1):
-            if should_stop is not None and should_stop():
-                raise TrainingStopped(f"stopped before epoch {epoch}")
-            order = epoch_order(config.seed, epoch, len(split.y_train))
-            futures = {label: pool.submit(t.run_epoch, order) for label, t in trainers.items()}
-            for label, future in futures.items():
-                row = {"model": label, "seed": config.seed, "epoch": epoch, **future.result()}
-                rows.append(row)
-                if on_epoch is not None:
-                    on_epoch(row)
+    relu_inputs: list[dict[str, Any]] = []
+    first: dict[str, ModelTrainer] = {}
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bnviz-epoch") as pool:
+        for seed in config.seed_list:
+            trainers = {
+                model_label(p): ModelTrainer(build_model(p, seed), config, split)
+                for p in ("none", config.placement)
+            }
+            probes = {label: ReluInputProbe(t.model, split.x_test) for label, t in trainers.items()}
+            first = first or trainers
+            for epoch in range(1, config.epochs + 1):
+                if should_stop is not None and should_stop():
+                    raise TrainingStopped(f"stopped before epoch {epoch} of seed {seed}")
+                order = epoch_order(seed, epoch, len(split.y_train))
+                futures = {label: pool.submit(t.run_epoch, order) for label, t in trainers.items()}
+                for label, future in futures.items():
+                    row = {"model": label, "seed": seed, "epoch": epoch, **future.result()}
+                    rows.append(row)
+                    relu_inputs.append({"model": label, "seed": seed, "epoch": epoch,
+                                        **probes[label].percentiles()})
+                    if on_epoch is not None:
+                        on_epoch(row)
+    bn_label = model_label(config.placement)
     return ComparisonResult(
         config=config,
         history=pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)),
         test_labels=split.y_test,
-        probabilities={label: t.test_probabilities() for label, t in trainers.items()},
-        layer_tables={label: layer_table(t.model) for label, t in trainers.items()},
+        probabilities={label: t.test_probabilities() for label, t in first.items()},
+        layer_tables={label: layer_table(t.model) for label, t in first.items()},
+        relu_inputs=pd.DataFrame(relu_inputs),
+        bn_layers=bn_layer_values(first[bn_label].model, bn_label),
+        bn_modes=mode_accuracies(first[bn_label].model, split.x_test, split.y_test),
         data_source=split.source,
         warnings=split.warnings,
     )

@@ -9,8 +9,9 @@ with TensorFlow already imported, so a new training starts without paying the
 import.
 
 Protocol over a socket pair (``multiprocessing.connection``): the parent sends
-the config as a ``{field: str}`` mapping; the child sends ``("epoch", row)`` per
-finished epoch, then ``("done", ComparisonResult)`` or ``("error", message)``.
+the request (an `ExperimentConfig` or a `SweepRequest`); the child sends
+``("epoch", row)`` per progress row, then ``("done", result)`` or ``("error",
+message)``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bnviz.config import ExperimentConfig
-from bnviz.results import ComparisonResult
+from bnviz.tasks import Request, Result, run_request
 
 # Defaults for training processes (the caller's environment wins): quiet TensorFlow, and
 # glibc malloc with few arenas that hands freed memory back, which keeps the resident size
@@ -85,12 +86,12 @@ class ProcessTrainer:
             self.active.append(taken.process)
             return taken
 
-    def __call__(self, config: ExperimentConfig,
-                 on_epoch: Callable[[dict[str, Any]], None] | None = None) -> ComparisonResult:
-        """Train ``config`` in a fresh process, passing each epoch's row to ``on_epoch``."""
+    def __call__(self, request: Request,
+                 on_epoch: Callable[[dict[str, Any]], None] | None = None) -> Result:
+        """Run ``request`` in a fresh process, passing each progress row to ``on_epoch``."""
         worker = self._take()
         try:
-            worker.connection.send(config.to_mapping())
+            worker.connection.send(request)
             while True:
                 try:
                     kind, payload = worker.connection.recv()
@@ -119,13 +120,9 @@ class ProcessTrainer:
                 self._spare = None
 
 
-def default_trainer() -> Callable[..., ComparisonResult]:
+def default_trainer() -> Callable[..., Result]:
     """Process isolation where the platform passes sockets to children, else in-process."""
-    if os.name == "posix":
-        return ProcessTrainer()
-    from bnviz.training import train_comparison
-
-    return train_comparison
+    return ProcessTrainer() if os.name == "posix" else run_request
 
 
 def _serve(fd: int) -> None:
@@ -136,12 +133,13 @@ def _serve(fd: int) -> None:
     # data files cost seconds that would otherwise delay the first visible epoch.
     train_comparison(ExperimentConfig(epochs=1, train_size=100))
     try:
-        mapping = connection.recv()
+        request = connection.recv()
     except EOFError:
         return  # the parent closed a spare it no longer needs
     try:
-        config = ExperimentConfig.from_mapping(mapping)
-        result = train_comparison(config, on_epoch=lambda row: connection.send(("epoch", row)))
+        if isinstance(request, ExperimentConfig):  # re-validate what crossed the process line
+            request = ExperimentConfig.from_mapping(request.to_mapping())
+        result = run_request(request, on_epoch=lambda row: connection.send(("epoch", row)))
         connection.send(("done", result))
     except Exception as error:
         connection.send(("error", f"{type(error).__name__}: {error}"))

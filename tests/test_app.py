@@ -76,8 +76,21 @@ def test_a_link_with_run_trains_and_a_second_visit_is_served_from_the_store():
     assert "BN before · test" in _series(at)
     again = _app(**TINY, placement="before")
     again.run()
-    assert len(again.tabs) == 5 and not again.exception
+    assert len(again.tabs) == 8 and not again.exception
     assert _series(again) == _series(at)
+
+
+def test_seeds_and_the_new_sections_render():
+    at = _run_until_results(_app(**TINY, seeds="2", run="1"))
+    assert not at.exception
+    assert [t.label for t in at.tabs] == [
+        "Learning curves", "Convergence", "Parameters", "Predictions", "Inside BN",
+        "Train vs inference", "Learning rates", "About batch norm"]
+    assert "Over 2 seeds" in at.success[0].value
+    charts = [e for e in at.main if getattr(e, "type", "") == "vega_lite_chart"]
+    titles = json.dumps([json.loads(c.proto.spec) for c in charts])
+    assert "Input to the last ReLU" in titles and "Evaluation batch size" in titles
+    assert "Run sweep" in [button.label for button in at.form_submit_button]
 
 
 def test_bad_link_parameters_are_named_and_defaults_used():

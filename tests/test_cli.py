@@ -35,3 +35,28 @@ def test_bad_argument_is_one_line_and_nonzero(tmp_path):
     out = _cli("run", "--epochs", "0", "--out", str(tmp_path))
     assert out.returncode != 0
     assert out.stderr.strip() == "error: epochs: must be between 1 and 300, not 0"
+
+
+def test_run_with_seeds_and_png(tmp_path):
+    out = _cli("run", "--epochs", "2", "--train-size", "200", "--seeds", "2", "--png",
+               "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert sorted(history.seed.unique()) == [1, 2] and len(history) == 8
+    assert "±" in out.stdout
+    for name in ("curves.png", "parameters.png", "relu_inputs.png", "bn_modes.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_lr_writes_the_table(tmp_path):
+    out = _cli("sweep-lr", "--learning-rates", "1e-3,1", "--epochs", "1", "--train-size", "200",
+               "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    sweep = pd.read_csv(tmp_path / "sweep.csv")
+    assert list(sweep.columns[:4]) == ["model", "learning_rate", "best_test_accuracy", "diverged"]
+    assert len(sweep) == 4
+
+
+def test_sweep_lr_rejects_bad_rates(tmp_path):
+    out = _cli("sweep-lr", "--learning-rates", "fast", "--out", str(tmp_path))
+    assert out.returncode == 2 and "learning_rates" in out.stderr

@@ -16,7 +16,7 @@ def test_mapping_keys_are_exactly_the_field_names():
     assert tuple(ExperimentConfig().to_mapping()) == field_names()
     assert set(field_names()) == {
         "epochs", "batch_size", "placement", "learning_rate", "optimizer",
-        "train_size", "split", "scale_pixels", "seed",
+        "train_size", "split", "scale_pixels", "seed", "seeds",
     }
 
 

@@ -1,7 +1,6 @@
 import os
 import signal
 import threading
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -38,9 +37,10 @@ def test_a_killed_training_process_is_reported_not_raised_elsewhere(trainer, tin
     assert len(trainer(tiny_config).history) == 4
 
 
-def test_an_error_in_the_child_comes_back_as_its_message(trainer):
-    # What the child receives is a plain mapping: send one it must refuse.
-    unusable = SimpleNamespace(to_mapping=lambda: {"epochs": "0"})
+def test_an_error_in_the_child_comes_back_as_its_message(trainer, tiny_config):
+    # The child re-validates what it receives: smuggle in a value validation forbids.
+    unusable = tiny_config.replace()
+    object.__setattr__(unusable, "epochs", 0)
     with pytest.raises(TrainingCrashed, match="ConfigError: epochs: must be between 1 and 300"):
         trainer(unusable)
 

@@ -10,14 +10,25 @@ from bnviz import charts, explain
 from bnviz.config import ExperimentConfig
 from bnviz.data import CLASS_NAMES, DataError, make_split
 from bnviz.jobs import DONE, FAILED, QUEUED, JobManager
-from bnviz.results import ComparisonResult, headline
+from bnviz.results import ComparisonResult, headline, seed_summary
+from bnviz.sweep import DEFAULT_RATES, MAX_RATES, MAX_SWEEP_EPOCHS, SweepRequest
+from ui.sidebar import LEARNING_RATES
 
 GRID_SIZE = 32
 
 
 def learning_curves(history: pd.DataFrame, key: str) -> None:
     """The curves chart (accuracy and loss, both models, train and test)."""
-    st.altair_chart(charts.learning_curves(history), key=key, theme="streamlit")
+    chart(charts.learning_curves(history), key=key)
+
+
+def chart(figure: charts.alt.TopLevelMixin, key: str, png_name: str | None = None) -> None:
+    """An Altair chart in Streamlit's theme, with an optional PNG download made on click."""
+    st.altair_chart(figure, key=key, theme="streamlit")
+    if png_name:
+        st.download_button("Download chart (PNG)", data=lambda: charts.to_png(figure),
+                           file_name=png_name, mime="image/png", on_click="ignore",
+                           key=f"{key}_png")
 
 
 @st.fragment(run_every=1.0)
@@ -31,9 +42,12 @@ def live_training(manager: JobManager, config: ExperimentConfig) -> None:
         st.info(f"Waiting for a free trainer: place {position} in the queue. "
                 f"{manager.running_count()} training(s) running now. This page updates by itself.")
         return
-    done = job.epochs_done
-    st.progress(done / config.epochs,
-                text=f"Training both models: epoch {done} of {config.epochs} · "
+    done, total = job.epochs_done, config.epochs * config.seeds
+    epoch = done - (max(done - 1, 0) // config.epochs) * config.epochs  # within this seed
+    seed_note = f" of seed {min(done // config.epochs + 1, config.seeds)} of {config.seeds}" \
+        if config.seeds > 1 else ""
+    st.progress(min(done / total, 1.0),
+                text=f"Training both models: epoch {epoch} of {config.epochs}{seed_note} · "
                      f"{job.elapsed:.0f} s elapsed")
     if job.rows:
         learning_curves(job.history(), key="live_curves")
@@ -41,40 +55,69 @@ def live_training(manager: JobManager, config: ExperimentConfig) -> None:
         st.caption("Preparing data and compiling the models…")
 
 
+FIGURE_LABELS = {
+    "epochs_to_90_train": "Epochs to 90 % train accuracy",
+    "epochs_to_99_train": "Epochs to 99 % train accuracy",
+    "best_test_accuracy": "Best test accuracy",
+    "final_test_accuracy": "Final test accuracy",
+    "seconds": "Training seconds",
+}
+
+
+def _format(figure: str, value: float, signed: bool = False) -> str:
+    if pd.isna(value):
+        return "—"
+    digits = 3 if "accuracy" in figure else 1 if figure == "seconds" else 0
+    return f"{value:{'+' if signed else ''}.{digits}f}"
+
+
 def convergence_table(result: ComparisonResult) -> pd.DataFrame:
-    """Figures per model in columns, with the BN − baseline difference."""
+    """One run per model: figures in rows, models in columns, and the BN − baseline difference."""
     summary = result.summary().set_index("model")
-    figures = {
-        "Epochs to 90 % train accuracy": "epochs_to_90_train",
-        "Epochs to 99 % train accuracy": "epochs_to_99_train",
-        "Best test accuracy": "best_test_accuracy",
-        "Final test accuracy": "final_test_accuracy",
-        "Training seconds": "seconds",
-    }
-    table = pd.DataFrame({label: summary[column] for label, column in figures.items()}).T
     baseline, bn = result.models
-    table["difference (BN − baseline)"] = table[bn] - table[baseline]
-    return table
+    rows = {}
+    for figure, label in FIGURE_LABELS.items():
+        difference = summary.loc[bn, figure] - summary.loc[baseline, figure]
+        rows[label] = {baseline: _format(figure, summary.loc[baseline, figure]),
+                       bn: _format(figure, summary.loc[bn, figure]),
+                       "difference (BN − baseline)": _format(figure, difference, signed=True)}
+    return pd.DataFrame(rows).T
+
+
+def seed_spread_table(result: ComparisonResult) -> pd.DataFrame:
+    """Several seeds: mean ± sd per model and figure (thresholds: only seeds that got there)."""
+    spread = seed_summary(result.summary())
+
+    def cell(row: pd.Series) -> str:
+        if row["reached"] == 0:
+            return "never"
+        text = _format(row["figure"], row["mean"])
+        if row["reached"] > 1:
+            text += " ± " + _format(row["figure"], row["sd"])
+        if row["reached"] < row["seeds"]:
+            text += f" ({row['reached']} of {row['seeds']} seeds)"
+        return text
+
+    table = spread.assign(value=spread.apply(cell, axis=1),
+                          figure=spread["figure"].map(FIGURE_LABELS))
+    return table.pivot(index="figure", columns="model", values="value").reindex(
+        list(FIGURE_LABELS.values()))[result.models]
 
 
 def _show_convergence(result: ComparisonResult) -> None:
     st.markdown(explain.CONVERGENCE)
-    table = convergence_table(result)
-    accuracy_rows = [i for i in table.index if "accuracy" in i and "Epochs" not in i]
-    formatted = table.astype(object)
-    for label in table.index:
-        fmt = "{:+.3f}" if label in accuracy_rows else "{:+.1f}"
-        plain = "{:.3f}" if label in accuracy_rows else "{:.1f}" if "seconds" in label else "{:.0f}"
-        for column in table.columns:
-            value = table.loc[label, column]
-            style = fmt if column.startswith("difference") else plain
-            formatted.loc[label, column] = "—" if pd.isna(value) else style.format(value)
-    st.table(formatted)
+    if result.config.seeds == 1:
+        st.table(convergence_table(result))
+        return
+    st.markdown(explain.SEEDS)
+    st.table(seed_spread_table(result))
+    with st.expander("Each seed"):
+        st.dataframe(result.summary(), hide_index=True)
 
 
 def _show_parameters(result: ComparisonResult) -> None:
     st.markdown(explain.PARAMETERS)
-    st.altair_chart(charts.parameters_chart(result.layer_tables), theme="streamlit")
+    chart(charts.parameters_chart(result.layer_tables), key="parameters")
     columns = st.columns(len(result.layer_tables))
     for column, (model, table) in zip(columns, result.layer_tables.items(), strict=True):
         with column:
@@ -115,21 +158,94 @@ def _show_predictions(result: ComparisonResult) -> None:
     columns = st.columns(len(result.models))
     for column, model in zip(columns, result.models, strict=True):
         with column:
-            st.altair_chart(charts.confusion_chart(confusion, model), theme="streamlit")
+            chart(charts.confusion_chart(confusion, model), key=f"confusion_{model}")
     st.markdown("**Accuracy per class**")
     st.dataframe(charts.per_class_accuracy(confusion).style.format("{:.0%}"))
 
 
-def results(result: ComparisonResult) -> None:
+def _show_inside(result: ComparisonResult) -> None:
+    st.markdown(explain.INSIDE)
+    if result.relu_inputs.empty:
+        st.info("This result was stored before bnviz recorded inside the networks; train again.")
+        return
+    chart(charts.relu_input_chart(result.relu_inputs), key="relu_inputs",
+          png_name="bnviz-relu-inputs.png")
+    st.markdown(explain.BN_LAYERS)
+    chart(charts.bn_layers_chart(result.bn_layers), key="bn_layers",
+          png_name="bnviz-bn-layers.png")
+
+
+def _show_modes(result: ComparisonResult) -> None:
+    st.markdown(explain.MODES)
+    chart(charts.bn_modes_chart(result.bn_modes), key="bn_modes", png_name="bnviz-bn-modes.png")
+    st.dataframe(result.bn_modes, hide_index=True)
+
+
+@st.fragment(run_every=1.0)
+def _sweep_progress(manager: JobManager, request: SweepRequest) -> None:
+    job = manager.get(request)
+    if job is None or job.status in (DONE, FAILED):
+        st.rerun()
+    if job.status == QUEUED:
+        st.info(f"Sweep waiting for a free trainer: place {manager.queue_position(job)} in the "
+                "queue.")
+        return
+    runs = 2 * len(request.learning_rates)
+    st.progress(len(job.rows) / runs, text=f"Sweep: {len(job.rows)} of {runs} runs done · "
+                                           f"{job.elapsed:.0f} s elapsed")
+    if job.rows:
+        chart(charts.sweep_chart(pd.DataFrame(job.rows)), key="sweep_live")
+
+
+def learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
+    """The sweep tab: choose rates and epochs, run (shared, cached), see the chart."""
+    st.markdown(explain.SWEEP)
+    with st.form("sweep"):
+        rates = st.multiselect("Learning rates", LEARNING_RATES, default=list(DEFAULT_RATES),
+                               format_func=lambda v: f"{v:g}", max_selections=MAX_RATES,
+                               help="A log grid; every rate trains both models.")
+        epochs = st.slider("Epochs per run", 1, MAX_SWEEP_EPOCHS, 10,
+                           help="Short runs are enough to see which rates break a model.")
+        pressed = st.form_submit_button("Run sweep")
+    if not rates:
+        st.warning("Choose at least one learning rate.")
+        return
+    request = SweepRequest(config, tuple(sorted(rates)), epochs)
+    if pressed:
+        manager.submit(request)
+    job = manager.get(request)
+    result = job.result if job is not None and job.result is not None else manager.stored(request)
+    if result is not None:
+        chart(charts.sweep_chart(result.table), key="sweep", png_name="bnviz-sweep.png")
+        broke = result.table[result.table["outcome"] != "trained"]
+        if broke.empty:
+            st.caption("No run diverged at these rates.")
+        else:
+            st.caption("Broke: " + "; ".join(
+                f"{row.model} at {row.learning_rate:g} ({row.outcome})"
+                for row in broke.itertuples()) + ".")
+        st.download_button("Download sweep (CSV)", result.table.to_csv(index=False),
+                           file_name=f"bnviz-{request.config_hash()}.csv", mime="text/csv")
+    elif job is not None and job.status == FAILED:
+        st.error(f"Sweep failed: {job.error}")
+    elif job is not None:
+        _sweep_progress(manager, request)
+    else:
+        st.caption("Press **Run sweep**: both models, each learning rate, "
+                   f"{epochs} epochs per run, on this page's other settings.")
+
+
+def results(result: ComparisonResult, manager: JobManager) -> None:
     """Everything the page shows about a finished comparison, in tabs."""
     for warning in result.warnings:
         st.warning(f"Data: {warning}")
     st.success(headline(result.summary()))
-    tabs = st.tabs(["Learning curves", "Convergence", "Parameters", "Predictions",
-                    "About batch norm"])
+    tabs = st.tabs(["Learning curves", "Convergence", "Parameters", "Predictions", "Inside BN",
+                    "Train vs inference", "Learning rates", "About batch norm"])
     with tabs[0]:
         st.markdown(explain.CURVES)
-        learning_curves(result.history, key="curves")
+        chart(charts.learning_curves(result.history), key="curves",
+              png_name=f"bnviz-{result.config.config_hash()}-curves.png")
         st.download_button("Download history (CSV)", result.history.to_csv(index=False),
                            file_name=f"bnviz-{result.config.config_hash()}-history.csv",
                            mime="text/csv")
@@ -140,6 +256,12 @@ def results(result: ComparisonResult) -> None:
     with tabs[3]:
         _show_predictions(result)
     with tabs[4]:
+        _show_inside(result)
+    with tabs[5]:
+        _show_modes(result)
+    with tabs[6]:
+        learning_rate_sweep(manager, result.config)
+    with tabs[7]:
         about()
     st.caption(f"Data: {result.data_source}. Configuration {result.config.config_hash()}.")
 

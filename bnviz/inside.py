@@ -1,0 +1,115 @@
+"""Looking inside the networks: what a nonlinearity receives, BN's own numbers, BN's two modes.
+
+* `ReluInputProbe`: the input of each model's last ReLU (the third convolution's
+  pre-activation, Wx + b, or in the ``before`` model the BN output that feeds
+  the ReLU) on a fixed batch of test images, summarised per epoch by its 15th,
+  50th and 85th percentiles, as in Ioffe & Szegedy (2015), Fig. 1 (b, c).
+* `bn_layer_values`: each BN layer's learned gamma and beta and its moving mean
+  and variance, per feature.
+* `mode_accuracies`: the BN model's test accuracy with BN using its moving
+  averages (inference, how Keras evaluates) against using the statistics of
+  the evaluation batch (training mode), for several evaluation batch sizes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import keras
+
+PERCENTILES = (15, 50, 85)
+PROBE_IMAGES = 256
+MODE_BATCH_SIZES = (1, 8, 64, 1000)
+
+
+class ReluInputProbe:
+    """Values entering a model's last ReLU, on a fixed batch of test images."""
+
+    def __init__(self, model: keras.Model, x_test: np.ndarray) -> None:
+        import keras
+        import tensorflow as tf
+
+        self.images = tf.constant(x_test[:PROBE_IMAGES])
+        conv = model.get_layer("conv3")
+        names = [layer.name for layer in model.layers]
+        if "relu3" in names:  # "before": BN output feeds a separate ReLU layer
+            self.description = "BN output entering the last ReLU (bn3 → relu3)"
+            feature = keras.Model(model.inputs, model.get_layer("relu3").input)
+            self._values = tf.function(lambda x: feature(x, training=False))
+        else:  # the ReLU is built into conv3: recompute Wx + b without it
+            self.description = "third convolution's Wx + b, entering its ReLU"
+            feature = keras.Model(model.inputs, conv.input)
+
+            def pre_activation(x: Any) -> Any:
+                return conv.convolution_op(feature(x, training=False), conv.kernel) + conv.bias
+
+            self._values = tf.function(pre_activation)
+
+    def percentiles(self) -> dict[str, float]:
+        """The 15th, 50th and 85th percentiles of the probed values now."""
+        values = self._values(self.images).numpy().ravel()
+        return {f"p{q}": float(v) for q, v in zip(PERCENTILES, np.percentile(values, PERCENTILES),
+                                                  strict=True)}
+
+
+def bn_layer_values(model: keras.Model, model_label: str) -> pd.DataFrame:
+    """Per BN layer and feature: gamma, beta, moving mean and moving variance."""
+    from keras import layers
+
+    frames = []
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            frames.append(pd.DataFrame({
+                "model": model_label,
+                "layer": layer.name,
+                "feature": np.arange(layer.gamma.shape[0]),
+                "gamma": layer.gamma.numpy(),
+                "beta": layer.beta.numpy(),
+                "moving_mean": layer.moving_mean.numpy(),
+                "moving_variance": layer.moving_variance.numpy(),
+            }))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def mode_accuracies(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray,
+                    batch_sizes: tuple[int, ...] = MODE_BATCH_SIZES) -> pd.DataFrame:
+    """Test accuracy with BN's moving averages, and with batch statistics per batch size.
+
+    In training mode only the BN layers use batch statistics; dropout stays off so
+    that BN is the only difference. BN's moving averages are put back afterwards,
+    since a training-mode call updates them.
+    """
+    import tensorflow as tf
+    from keras import layers
+
+    saved = [variable.numpy() for variable in model.non_trainable_variables]
+
+    @tf.function(reduce_retracing=True)
+    def forward(x: Any, batch_statistics: bool) -> Any:
+        for layer in model.layers:
+            uses_batch = batch_statistics and isinstance(layer, layers.BatchNormalization)
+            x = layer(x, training=uses_batch)
+        return x
+
+    def accuracy(batch_size: int, batch_statistics: bool) -> float:
+        hits = 0
+        for start in range(0, len(x_test), batch_size):
+            probabilities = forward(tf.constant(x_test[start: start + batch_size]),
+                                    batch_statistics)
+            hits += int(np.sum(np.argmax(probabilities, axis=1) ==
+                               y_test[start: start + batch_size]))
+        return hits / len(x_test)
+
+    rows = [{"mode": "inference (moving averages)", "batch_size": len(x_test),
+             "accuracy": accuracy(len(x_test), False)}]
+    try:
+        rows += [{"mode": "training (batch statistics)", "batch_size": size,
+                  "accuracy": accuracy(size, True)} for size in batch_sizes]
+    finally:
+        for variable, value in zip(model.non_trainable_variables, saved, strict=True):
+            variable.assign(value)
+    return pd.DataFrame(rows)

@@ -1,0 +1,118 @@
+"""Seeds, inside the network, BN's two modes, the learning-rate sweep, PNG export."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from bnviz import charts
+from bnviz.config import ConfigError, ExperimentConfig
+from bnviz.data import make_split
+from bnviz.inside import PERCENTILES, mode_accuracies
+from bnviz.models import build_model
+from bnviz.results import ResultsStore, headline, seed_summary
+from bnviz.sweep import SweepRequest, sweep_learning_rates
+from bnviz.training import ModelTrainer, epoch_order, train_comparison
+
+
+@pytest.fixture(scope="module")
+def two_seeds() -> object:
+    return train_comparison(ExperimentConfig(epochs=3, train_size=256, seeds=2, seed=7))
+
+
+def test_each_seed_gives_its_own_history(two_seeds):
+    history = two_seeds.history
+    assert sorted(history.seed.unique()) == [7, 8]
+    curves = history.drop(columns="seconds").set_index(["model", "epoch"])
+    first, second = curves[curves.seed == 7], curves[curves.seed == 8]
+    assert not first["train_loss"].equals(second["train_loss"])
+
+
+def test_bands_hold_min_mean_max(two_seeds):
+    bands = charts.curve_bands(two_seeds.history)
+    assert (bands["seeds"] == 2).all()
+    assert (bands["low"] <= bands["mean"]).all() and (bands["mean"] <= bands["high"]).all()
+    assert (bands["low"] < bands["high"]).any()
+    spec = charts.learning_curves(two_seeds.history).to_dict()
+    assert spec["hconcat"][0]["layer"][0]["mark"]["type"] == "area"
+
+
+def test_seed_summary_and_headline_speak_of_spread(two_seeds):
+    spread = seed_summary(two_seeds.summary())
+    row = spread[(spread.model == "baseline") & (spread.figure == "best_test_accuracy")].iloc[0]
+    assert row["low"] <= row["mean"] <= row["high"] and row["seeds"] == 2
+    words = headline(two_seeds.summary())
+    assert "Over 2 seeds" in words
+    assert "clear difference" in words  # either "a clear difference" or "no clear difference"
+
+
+def test_relu_input_percentiles_every_epoch_both_models(two_seeds):
+    relu = two_seeds.relu_inputs
+    assert len(relu) == 3 * 2 * 2  # epochs x models x seeds
+    assert set(relu.model) == {"baseline", "BN after"}
+    columns = [f"p{q}" for q in PERCENTILES]
+    assert (relu[columns[0]] <= relu[columns[1]]).all()
+    assert (relu[columns[1]] <= relu[columns[2]]).all()
+    assert charts.relu_input_chart(relu).to_dict()["facet"]
+
+
+def test_bn_layer_values_cover_every_feature(two_seeds):
+    layers = two_seeds.bn_layers
+    assert layers.groupby("layer").size().to_dict() == {"bn1": 32, "bn2": 32, "bn3": 512}
+    assert (layers.moving_variance > 0).all()
+
+
+def test_inference_mode_matches_keras_evaluate_and_batch_of_one_collapses():
+    config = ExperimentConfig(epochs=2, train_size=256)
+    split = make_split(config.split, config.train_size, config.scale_pixels)
+    trainer = ModelTrainer(build_model("after", seed=3), config, split)
+    for epoch in (1, 2):
+        trainer.run_epoch(epoch_order(3, epoch, len(split.y_train)))
+    model = trainer.model
+    before = [v.numpy().copy() for v in model.non_trainable_variables]
+    modes = mode_accuracies(model, split.x_test, split.y_test)
+    model.compile(loss="categorical_crossentropy", metrics=["accuracy"])
+    _, evaluated = model.evaluate(split.x_test, keras.utils.to_categorical(split.y_test, 10),
+                                  verbose=0)
+    inference = modes[modes["mode"].str.startswith("inference")]["accuracy"].item()
+    assert inference == pytest.approx(evaluated, abs=1e-6)
+    by_batch = modes[modes["mode"].str.startswith("training")].set_index("batch_size")["accuracy"]
+    assert list(by_batch.index) == [1, 8, 64, 1000]
+    assert by_batch[1] < by_batch[1000]  # one image per batch: BN erases the information
+    for variable, value in zip(model.non_trainable_variables, before, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), value)  # moving averages restored
+
+
+def test_huge_learning_rate_is_reported_as_diverged_not_raised(tmp_path):
+    request = SweepRequest(ExperimentConfig(train_size=256), (1e-3, 1.0), epochs=2)
+    result = sweep_learning_rates(request)
+    table = result.table.set_index(["model", "learning_rate"])
+    assert bool(table.loc[("baseline", 1.0), "diverged"])
+    assert table.loc[("baseline", 1e-3), "outcome"] != "diverged"
+    assert table.loc[("baseline", 1.0), "epochs_run"] <= 2
+    assert len(result.table) == 4
+    store = ResultsStore(tmp_path)
+    store.save(result)
+    pd.testing.assert_frame_equal(store.load(request).table, result.table, check_dtype=False)
+    assert charts.sweep_chart(result.table).to_dict()["layer"]
+
+
+def test_sweep_request_is_validated():
+    with pytest.raises(ConfigError, match="learning_rates"):
+        SweepRequest(ExperimentConfig(), (float("nan"),))
+    with pytest.raises(ConfigError, match="epochs"):
+        SweepRequest(ExperimentConfig(), (1e-3,), epochs=0)
+
+
+def test_png_export_is_a_real_png(two_seeds):
+    png = charts.to_png(charts.learning_curves(two_seeds.history))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_work_cap_rejects_requests_that_are_too_large():
+    with pytest.raises(ConfigError, match="cap"):
+        ExperimentConfig(epochs=300, train_size=50_000)
+    config, problems = ExperimentConfig.from_mapping_lenient(
+        {"epochs": "300", "train_size": "50000", "seeds": "10"})
+    assert config.work <= 2_000_000
+    assert {p.field for p in problems} >= {"seeds"}
