@@ -96,8 +96,9 @@ def relu_input_chart(relu_inputs: pd.DataFrame, width: int = 300,
     do not average meaningfully).
     """
     data = relu_inputs[relu_inputs["seed"] == relu_inputs["seed"].min()]
-    base = alt.Chart(data).encode(x=alt.X("epoch:Q", title="Epoch",
-                                          axis=alt.Axis(format="d", tickMinStep=1)))
+    # Layers carry no data of their own, so the facet splits them by model.
+    base = alt.Chart().encode(x=alt.X("epoch:Q", title="Epoch",
+                                      axis=alt.Axis(format="d", tickMinStep=1)))
     band = base.mark_area(opacity=0.3).encode(
         y=alt.Y("p15:Q", title="Input to the last ReLU"), y2="p85:Q",
         tooltip=["epoch:Q", alt.Tooltip("p15:Q", format=".3f"), alt.Tooltip("p50:Q", format=".3f"),
@@ -105,9 +106,8 @@ def relu_input_chart(relu_inputs: pd.DataFrame, width: int = 300,
     )
     median = base.mark_line(point=alt.OverlayMarkDef(size=14)).encode(
         y="p50:Q", tooltip=["epoch:Q", alt.Tooltip("p50:Q", title="median", format=".3f")])
-    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[3, 3],
-                                                           color="gray").encode(y="y:Q")
-    return (band + median + zero).properties(width=width, height=height).facet(
+    zero = alt.Chart().mark_rule(strokeDash=[3, 3], color="gray").encode(y=alt.datum(0))
+    return alt.layer(band, median, zero).properties(width=width, height=height).facet(
         column=alt.Column("model:N", title=None, sort=list(data["model"].unique())),
         data=data,
     )

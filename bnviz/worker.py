@@ -125,13 +125,25 @@ def default_trainer() -> Callable[..., Result]:
     return ProcessTrainer() if os.name == "posix" else run_request
 
 
+def _warm_up() -> None:
+    from bnviz.data import make_split
+    from bnviz.models import build_model
+    from bnviz.training import ModelTrainer, epoch_order
+
+    config = ExperimentConfig(epochs=1, train_size=100)
+    split = make_split(config.split, config.train_size, config.scale_pixels)
+    trainer = ModelTrainer(build_model("after", seed=0), config, split)
+    trainer.run_epoch(epoch_order(0, 1, len(split.y_train)))
+
+
 def _serve(fd: int) -> None:
     connection = Connection(fd)
-    from bnviz.training import train_comparison  # sets TensorFlow's options before its import
+    import bnviz.training  # noqa: F401  - sets TensorFlow's options before its first import
 
-    # Warm up while no job waits: TensorFlow's import, its one-time kernel set-up and the
-    # data files cost seconds that would otherwise delay the first visible epoch.
-    train_comparison(ExperimentConfig(epochs=1, train_size=100))
+    # Warm up while no job waits: TensorFlow's import and its one-time kernel set-up cost
+    # seconds that would otherwise delay the first visible epoch. One small epoch is
+    # enough; a whole comparison would leave memory behind for the real one.
+    _warm_up()
     try:
         request = connection.recv()
     except EOFError:

@@ -53,7 +53,10 @@ def test_relu_input_percentiles_every_epoch_both_models(two_seeds):
     columns = [f"p{q}" for q in PERCENTILES]
     assert (relu[columns[0]] <= relu[columns[1]]).all()
     assert (relu[columns[1]] <= relu[columns[2]]).all()
-    assert charts.relu_input_chart(relu).to_dict()["facet"]
+    spec = charts.relu_input_chart(relu).to_dict()
+    assert spec["facet"]["column"]["field"] == "model"
+    # every layer takes the facet's data, so each panel shows only its own model
+    assert all("data" not in layer for layer in spec["spec"]["layer"])
 
 
 def test_bn_layer_values_cover_every_feature(two_seeds):
