@@ -9,9 +9,10 @@ import streamlit as st
 from bnviz import charts, explain
 from bnviz.config import ExperimentConfig
 from bnviz.data import CLASS_NAMES, DataError, make_split
-from bnviz.jobs import DONE, FAILED, QUEUED, JobManager
+from bnviz.jobs import DONE, FAILED, QUEUED, Job, JobManager
 from bnviz.results import ComparisonResult, headline, seed_summary
 from bnviz.sweep import DEFAULT_RATES, MAX_RATES, MAX_SWEEP_EPOCHS, SweepRequest
+from bnviz.tasks import Request
 from ui.sidebar import LEARNING_RATES
 
 GRID_SIZE = 32
@@ -31,16 +32,25 @@ def chart(figure: charts.alt.TopLevelMixin, key: str, png_name: str | None = Non
                            key=f"{key}_png")
 
 
-@st.fragment(run_every=1.0)
-def live_training(manager: JobManager, config: ExperimentConfig) -> None:
-    """Progress of the job training ``config``, redrawn every second until it ends."""
-    job = manager.get(config)
+def _running_job(manager: JobManager, request: Request, what: str) -> Job | None:
+    """The job of ``request`` while it trains; the page reruns once it has ended, and while
+    it waits its place in the queue is shown (and None returned)."""
+    job = manager.get(request)
     if job is None or job.status in (DONE, FAILED):
         st.rerun()
     if job.status == QUEUED:
-        position = manager.queue_position(job)
-        st.info(f"Waiting for a free trainer: place {position} in the queue. "
-                f"{manager.running_count()} training(s) running now. This page updates by itself.")
+        st.info(f"{what} is waiting for a free trainer: place {manager.queue_position(job)} in "
+                f"the queue, {manager.running_count()} training(s) running now. This page "
+                "updates by itself.")
+        return None
+    return job
+
+
+@st.fragment(run_every=1.0)
+def live_training(manager: JobManager, config: ExperimentConfig) -> None:
+    """Progress of the job training ``config``, redrawn every second until it ends."""
+    job = _running_job(manager, config, "This comparison")
+    if job is None:
         return
     done, total = job.epochs_done, config.epochs * config.seeds
     epoch = done - (max(done - 1, 0) // config.epochs) * config.epochs  # within this seed
@@ -183,12 +193,8 @@ def _show_modes(result: ComparisonResult) -> None:
 
 @st.fragment(run_every=1.0)
 def _sweep_progress(manager: JobManager, request: SweepRequest) -> None:
-    job = manager.get(request)
-    if job is None or job.status in (DONE, FAILED):
-        st.rerun()
-    if job.status == QUEUED:
-        st.info(f"Sweep waiting for a free trainer: place {manager.queue_position(job)} in the "
-                "queue.")
+    job = _running_job(manager, request, "This sweep")
+    if job is None:
         return
     runs = 2 * len(request.learning_rates)
     st.progress(len(job.rows) / runs, text=f"Sweep: {len(job.rows)} of {runs} runs done · "
