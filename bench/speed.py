@@ -179,10 +179,16 @@ def worker_memory_jobs(trainings: int, epochs: int) -> dict:
         manager = JobManager(ResultsStore(Path(cache)), trainer=trainer)
         before = rss_mb()
         after: list[float] = []
+        first_epoch: list[float] = []
         for index in range(trainings):
             placement = ("after", "before")[index % 2]
+            time.sleep(3)  # a pause between requests, as between clicks: the spare warms up
+            submitted = time.perf_counter()
             job = manager.submit(ExperimentConfig(epochs=epochs, seed=200 + index,
                                                   placement=placement))
+            while not job.rows and job.status not in (DONE, "failed"):
+                time.sleep(0.01)
+            first_epoch.append(time.perf_counter() - submitted)
             while job.status not in (DONE, "failed"):
                 time.sleep(0.05)
             if job.status != DONE:
@@ -190,7 +196,8 @@ def worker_memory_jobs(trainings: int, epochs: int) -> dict:
             after.append(rss_mb())
     trainer.close()
     return {"before_mb": before, "after_first_mb": after[0], "after_last_mb": after[-1],
-            "trainings": trainings,
+            "trainings": trainings, "first_epoch_median_s": statistics.median(first_epoch),
+            "first_epoch_max_s": max(first_epoch),
             "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "tensorflow_in_server": "tensorflow" in sys.modules}
 
@@ -218,6 +225,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per seed and side")
     parser.add_argument("--memory-trainings", type=int, default=20)
     parser.add_argument("--memory-epochs", type=int, default=3)
+    parser.add_argument("--memory-only", action="store_true",
+                        help="skip the speed comparison, measure memory and latency only")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -236,7 +245,7 @@ def main() -> None:
     print(f"work: {args.epochs} epochs, 1000 train + 1000 test images, batch 64; FLOPs per "
           f"model: " + ", ".join(f"{k} {v / 1e12:.2f} TFLOP" for k, v in flops.items()))
     runs: dict[str, list[dict]] = {"reference": [], "bnviz": []}
-    for seed in range(1, args.seeds + 1):
+    for seed in range(1, 0 if args.memory_only else args.seeds + 1):
         for repeat in range(args.repeats):
             order = ("reference", "bnviz") if (seed + repeat) % 2 else ("bnviz", "reference")
             for kind in order:
@@ -247,6 +256,15 @@ def main() -> None:
                 runs[kind].append(result)
                 print(f"  seed {seed} run {repeat + 1}: {kind:9s} {result['total_seconds']:6.1f} s",
                       flush=True)
+
+    if not args.memory_only:
+        report_speed(runs, flops, peak)
+    if args.memory_trainings:
+        report_memory(args)
+
+
+def report_speed(runs: dict[str, list[dict]], flops: dict[str, float], peak: float) -> None:
+    """Speed, first epoch, peak memory and accuracy tables of the timed runs."""
 
     def median(kind: str, key: str, model: str | None = None) -> float:
         values = [r["models"][model][key] if model else r[key] for r in runs[kind]]
@@ -286,22 +304,28 @@ def main() -> None:
                   + f" (mean {statistics.mean(our_values):.3f}) "
                   + ("all inside" if inside else "mean inside" if mean_inside else "OUTSIDE"))
 
-    if args.memory_trainings:
-        memory = run_worker("memory", str(args.memory_trainings), str(args.memory_epochs),
-                            env=WORKER_ENVIRONMENT)
-        growth = memory["after_last_mb"] - memory["after_first_mb"]
-        print(f"\nmemory, {memory['trainings']} trainings in one process calling the trainer "
-              f"directly ({args.memory_epochs} epochs each, placements alternating): "
-              f"{memory['before_mb']:.0f} MB before, {memory['after_first_mb']:.0f} MB after the "
-              f"first, {memory['after_last_mb']:.0f} MB after the last: growth {growth:+.0f} MB")
-        jobs = run_worker("memory-jobs", str(args.memory_trainings), str(args.memory_epochs))
-        growth = jobs["after_last_mb"] - jobs["after_first_mb"]
-        print(f"memory, {jobs['trainings']} trainings through the app's JobManager (each in a "
-              f"worker process): server {jobs['before_mb']:.0f} MB before, "
-              f"{jobs['after_first_mb']:.0f} MB after the first, {jobs['after_last_mb']:.0f} MB "
-              f"after the last: growth {growth:+.0f} MB; largest training process peak "
-              f"{jobs['worker_peak_mb']:.0f} MB; TensorFlow imported by the server: "
-              f"{jobs['tensorflow_in_server']}")
+
+
+def report_memory(args: argparse.Namespace) -> None:
+    """Resident memory over many trainings: in one process, and through the JobManager."""
+    memory = run_worker("memory", str(args.memory_trainings), str(args.memory_epochs),
+                        env=WORKER_ENVIRONMENT)
+    growth = memory["after_last_mb"] - memory["after_first_mb"]
+    print(f"\nmemory, {memory['trainings']} trainings in one process calling the trainer "
+          f"directly ({args.memory_epochs} epochs each, placements alternating): "
+          f"{memory['before_mb']:.0f} MB before, {memory['after_first_mb']:.0f} MB after the "
+          f"first, {memory['after_last_mb']:.0f} MB after the last: growth {growth:+.0f} MB")
+    jobs = run_worker("memory-jobs", str(args.memory_trainings), str(args.memory_epochs))
+    growth = jobs["after_last_mb"] - jobs["after_first_mb"]
+    print(f"memory, {jobs['trainings']} trainings through the app's JobManager (each in a "
+          f"worker process): server {jobs['before_mb']:.0f} MB before, "
+          f"{jobs['after_first_mb']:.0f} MB after the first, {jobs['after_last_mb']:.0f} MB "
+          f"after the last: growth {growth:+.0f} MB; largest training process peak "
+          f"{jobs['worker_peak_mb']:.0f} MB; TensorFlow imported by the server: "
+          f"{jobs['tensorflow_in_server']}")
+    print(f"first epoch through the app's JobManager (warm spare worker): median "
+          f"{jobs['first_epoch_median_s']:.1f} s, slowest {jobs['first_epoch_max_s']:.1f} s "
+          "from request to the first finished epoch")
 
 
 if __name__ == "__main__":
