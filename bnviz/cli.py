@@ -111,11 +111,18 @@ def command_run(args: argparse.Namespace) -> int:
 
 def format_seed_summary(spread: pd.DataFrame) -> str:
     """Mean ± sd (and how many seeds reached a threshold) per model and figure."""
-    table = spread.assign(value=[
-        f"{row['mean']:.3f} ± {row['sd']:.3f}" if "accuracy" in row["figure"]
-        else f"{row['mean']:.1f} ± {row['sd']:.1f}" + (
-            f" ({row['reached']}/{row['seeds']} reached)" if row["reached"] < row["seeds"] else "")
-        for _, row in spread.iterrows()])
+
+    def cell(row: pd.Series) -> str:
+        if row["reached"] == 0:
+            return f"never (0/{row['seeds']})"
+        digits = 3 if "accuracy" in row["figure"] else 1
+        text = f"{row['mean']:.{digits}f} ± {row['sd']:.{digits}f}" if row["reached"] > 1 \
+            else f"{row['mean']:.{digits}f}"
+        if row["reached"] < row["seeds"]:
+            text += f" ({row['reached']}/{row['seeds']} reached)"
+        return text
+
+    table = spread.assign(value=spread.apply(cell, axis=1))
     return table.pivot(index="figure", columns="model", values="value").to_string()
 
 

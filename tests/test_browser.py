@@ -33,7 +33,8 @@ def test_a_run_link_trains_and_draws_the_charts(tmp_path):
         second = browser.new_page()
         started = time.monotonic()
         second.goto(f"{url}/?epochs=2&train_size=256&placement=before")
-        second.locator("[data-testid='stVegaLiteChart'] canvas").first.wait_for(timeout=30_000)
+        drawn = second.locator("[data-testid='stVegaLiteChart']").first.locator("canvas, svg")
+        drawn.first.wait_for(timeout=30_000)
         cached = time.monotonic() - started
         print(f"stored configuration: charts drawn {cached:.1f} s after opening the link")
         browser.close()
