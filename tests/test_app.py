@@ -32,6 +32,14 @@ def _run_until_results(at: AppTest, timeout: float = 180) -> AppTest:
     return at
 
 
+def _open(at: AppTest, section: str) -> AppTest:
+    """Open one tab of the results (only the open tab is drawn)."""
+    at.session_state["section"] = section
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def _series(at: AppTest) -> set[str]:
     """The series drawn in the first chart (the learning curves), read from its Arrow data."""
     chart = next(e for e in at.main if getattr(e, "type", "") == "vega_lite_chart")
@@ -64,10 +72,12 @@ def test_training_through_the_form_shows_curves_and_predictions():
     assert at.query_params["epochs"] == "2" and at.query_params["train_size"] == "256"
     assert _series(at) == {
         "baseline · train", "baseline · test", "BN after · train", "BN after · test"}
+    assert not at.image  # only the open tab is drawn
+    _open(at, "Predictions")
     assert len(at.image[0].proto.imgs) == 32  # the predictions grid
     assert "true:" in at.image[0].proto.imgs[0].caption
-    convergence = at.table[0]
-    assert "difference (BN − baseline)" in convergence.value.columns
+    _open(at, "Convergence")
+    assert "difference (BN − baseline)" in at.table[0].value.columns
 
 
 def test_a_link_with_run_trains_and_a_second_visit_is_served_from_the_store():
@@ -87,10 +97,15 @@ def test_seeds_and_the_new_sections_render():
         "Learning curves", "Convergence", "Parameters", "Predictions", "Inside BN",
         "Train vs inference", "Learning rates", "About batch norm"]
     assert "Over 2 seeds" in at.success[0].value
-    charts = [e for e in at.main if getattr(e, "type", "") == "vega_lite_chart"]
-    titles = json.dumps([json.loads(c.proto.spec) for c in charts])
-    assert "Input to the last ReLU" in titles and "Evaluation batch size" in titles
-    assert "Run sweep" in [button.label for button in at.form_submit_button]
+
+    def chart_text(at: AppTest) -> str:
+        return json.dumps([json.loads(e.proto.spec) for e in at.main
+                           if getattr(e, "type", "") == "vega_lite_chart"])
+
+    assert "Input to the last ReLU" in chart_text(_open(at, "Inside BN"))
+    assert "Evaluation batch size" in chart_text(_open(at, "Train vs inference"))
+    assert "Run sweep" in [b.label for b in _open(at, "Learning rates").form_submit_button]
+    assert "±" in _open(at, "Convergence").table[0].value.loc["Best test accuracy"].iloc[0]
 
 
 def test_bad_link_parameters_are_named_and_defaults_used():

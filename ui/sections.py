@@ -241,34 +241,42 @@ def learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
                    f"{epochs} epochs per run, on this page's other settings.")
 
 
+def _show_curves(result: ComparisonResult) -> None:
+    st.markdown(explain.CURVES)
+    chart(charts.learning_curves(result.history), key="curves",
+          png_name=f"bnviz-{result.config.config_hash()}-curves.png")
+    st.download_button("Download history (CSV)", result.history.to_csv(index=False),
+                       file_name=f"bnviz-{result.config.config_hash()}-history.csv",
+                       mime="text/csv")
+
+
+SECTION_KEY = "section"
+
+
 def results(result: ComparisonResult, manager: JobManager) -> None:
-    """Everything the page shows about a finished comparison, in tabs."""
+    """Everything the page shows about a finished comparison, one tab at a time.
+
+    Only the open tab is computed and sent (a click on another tab reruns the page),
+    so a stored configuration draws one section's charts, not eight.
+    """
     for warning in result.warnings:
         st.warning(f"Data: {warning}")
     st.success(headline(result.summary()))
-    tabs = st.tabs(["Learning curves", "Convergence", "Parameters", "Predictions", "Inside BN",
-                    "Train vs inference", "Learning rates", "About batch norm"])
-    with tabs[0]:
-        st.markdown(explain.CURVES)
-        chart(charts.learning_curves(result.history), key="curves",
-              png_name=f"bnviz-{result.config.config_hash()}-curves.png")
-        st.download_button("Download history (CSV)", result.history.to_csv(index=False),
-                           file_name=f"bnviz-{result.config.config_hash()}-history.csv",
-                           mime="text/csv")
-    with tabs[1]:
-        _show_convergence(result)
-    with tabs[2]:
-        _show_parameters(result)
-    with tabs[3]:
-        _show_predictions(result)
-    with tabs[4]:
-        _show_inside(result)
-    with tabs[5]:
-        _show_modes(result)
-    with tabs[6]:
-        learning_rate_sweep(manager, result.config)
-    with tabs[7]:
-        about()
+    sections = {
+        "Learning curves": lambda: _show_curves(result),
+        "Convergence": lambda: _show_convergence(result),
+        "Parameters": lambda: _show_parameters(result),
+        "Predictions": lambda: _show_predictions(result),
+        "Inside BN": lambda: _show_inside(result),
+        "Train vs inference": lambda: _show_modes(result),
+        "Learning rates": lambda: learning_rate_sweep(manager, result.config),
+        "About batch norm": about,
+    }
+    tabs = st.tabs(list(sections), key=SECTION_KEY, on_change="rerun")
+    for tab, show in zip(tabs, sections.values(), strict=True):
+        with tab:
+            if tab.open:
+                show()
     st.caption(f"Data: {result.data_source}. Configuration {result.config.config_hash()}.")
 
 
