@@ -22,7 +22,7 @@ def test_learning_curves_have_four_series_with_tooltips_and_legend_highlight():
     assert sorted(frame.series.unique()) == [
         "BN after · test", "BN after · train", "baseline · test", "baseline · train"]
     assert len(frame) == 2 * 3 * 4  # models x epochs x (accuracy, loss) x (train, test)
-    assert {t["field"] for t in accuracy["encoding"]["tooltip"]} == {"series", "epoch", "value"}
+    assert {t["field"] for t in accuracy["encoding"]["tooltip"]} == {"series", "epoch", "mean"}
     assert spec["params"][0]["bind"] == "legend"
 
 
