@@ -157,7 +157,7 @@ def worker_memory(trainings: int, epochs: int) -> dict:
             "trainings": trainings}
 
 
-def worker_memory_jobs(trainings: int, epochs: int) -> dict:
+def worker_memory_jobs(trainings: int, epochs: int, pause: float) -> dict:
     """The app's way: a JobManager whose trainings run in worker processes.
 
     Reports the server process's resident memory (it never imports TensorFlow)
@@ -182,7 +182,7 @@ def worker_memory_jobs(trainings: int, epochs: int) -> dict:
         first_epoch: list[float] = []
         for index in range(trainings):
             placement = ("after", "before")[index % 2]
-            time.sleep(3)  # a pause between requests, as between clicks: the spare warms up
+            time.sleep(pause)  # between requests, as between clicks: the spare warms up
             submitted = time.perf_counter()
             job = manager.submit(ExperimentConfig(epochs=epochs, seed=200 + index,
                                                   placement=placement))
@@ -225,15 +225,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per seed and side")
     parser.add_argument("--memory-trainings", type=int, default=20)
     parser.add_argument("--memory-epochs", type=int, default=3)
+    parser.add_argument("--pause", type=float, default=15.0,
+                        help="seconds between the JobManager's requests (default 15)")
     parser.add_argument("--memory-only", action="store_true",
                         help="skip the speed comparison, measure memory and latency only")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         kind, *rest = args.worker
-        if kind in ("memory", "memory-jobs"):
-            measure = worker_memory if kind == "memory" else worker_memory_jobs
-            print(json.dumps(measure(int(rest[0]), int(rest[1]))))
+        if kind == "memory":
+            print(json.dumps(worker_memory(int(rest[0]), int(rest[1]))))
+        elif kind == "memory-jobs":
+            print(json.dumps(worker_memory_jobs(int(rest[0]), int(rest[1]), float(rest[2]))))
         else:
             print(json.dumps(WORKERS[kind](int(rest[0]), int(rest[1]))))
         return
@@ -315,7 +318,8 @@ def report_memory(args: argparse.Namespace) -> None:
           f"directly ({args.memory_epochs} epochs each, placements alternating): "
           f"{memory['before_mb']:.0f} MB before, {memory['after_first_mb']:.0f} MB after the "
           f"first, {memory['after_last_mb']:.0f} MB after the last: growth {growth:+.0f} MB")
-    jobs = run_worker("memory-jobs", str(args.memory_trainings), str(args.memory_epochs))
+    jobs = run_worker("memory-jobs", str(args.memory_trainings), str(args.memory_epochs),
+                      str(args.pause))
     growth = jobs["after_last_mb"] - jobs["after_first_mb"]
     print(f"memory, {jobs['trainings']} trainings through the app's JobManager (each in a "
           f"worker process): server {jobs['before_mb']:.0f} MB before, "
@@ -325,7 +329,7 @@ def report_memory(args: argparse.Namespace) -> None:
           f"{jobs['tensorflow_in_server']}")
     print(f"first epoch through the app's JobManager (warm spare worker): median "
           f"{jobs['first_epoch_median_s']:.1f} s, slowest {jobs['first_epoch_max_s']:.1f} s "
-          "from request to the first finished epoch")
+          f"from request to the first finished epoch ({args.pause:g} s between requests)")
 
 
 if __name__ == "__main__":
