@@ -85,8 +85,7 @@ def test_bad_link_parameters_are_named_and_defaults_used():
               colour="red")
     at.run()
     assert not at.exception
-    # Link text is shown with Markdown escapes (backslashes); read it without them.
-    warnings = " ".join(w.value for w in at.warning).replace("\\", "")
+    warnings = " ".join(w.value for w in at.warning)
     for name in ("epochs", "learning_rate", "placement", "colour"):
-        assert f"**{name}**" in warnings
+        assert f"**`{name}`**" in warnings  # link text is shown as literal code
     assert at.sidebar.slider(key="setting_epochs").value == 100

@@ -7,7 +7,7 @@ import pytest
 from bnviz.config import ExperimentConfig, field_names
 from bnviz.link import (
     MAX_WARNINGS,
-    markdown_literal,
+    markdown_code,
     problem_markdown,
     problems_markdown,
     read_link,
@@ -86,19 +86,24 @@ def test_every_accepted_link_is_a_valid_config():
     "<script>alert(1)</script>", "[click](http://evil.example)", "http://evil.example/x",
     "www.evil.example", "**bold** _it_", ":red[alarm] :smile:", "$\\href{x}{y}$",
     "`code` ![img](x.png)", "a\nb\n\n# heading", "\u202eevil\u200b", "<img src=x onerror=1>",
+    "``", " ",
 ])
-def test_markdown_literal_leaves_no_markup(text):
-    shown = markdown_literal(text, limit=100)
-    # Every ASCII punctuation character is escaped, so none can start markup.
-    index = 0
-    while index < len(shown):
-        char = shown[index]
-        if char == "\\":
-            index += 2
-            continue
-        assert char.isalnum() or char == " " or not char.isascii(), (text, shown)
-        assert char not in "\n\r\u202e\u200b"
-        index += 1
+def test_link_text_becomes_one_code_span_or_a_placeholder(text):
+    shown = markdown_code(text, limit=100)
+    if not text.strip():
+        assert shown == "(empty)"
+        return
+    # Exactly one code span, nothing that could close it early or break the line.
+    assert shown.startswith("`") and shown.endswith("`") and shown.count("`") == 2
+    assert not any(c in shown for c in "\n\r\u202e\u200b")
+
+
+def test_a_warning_quotes_the_value_as_code_and_escapes_the_rest():
+    problem = _read(optimizer="[click](http://evil.example)").problems[0]
+    warning = problem_markdown(problem)
+    assert "`[click](http://evil.example)`" in warning
+    outside = warning.replace("`[click](http://evil.example)`", "")
+    assert "http" not in outside and "[" not in outside
 
 
 def test_long_text_is_shortened_in_warnings():

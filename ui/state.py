@@ -9,7 +9,7 @@ import streamlit as st
 
 from bnviz.config import ExperimentConfig
 from bnviz.jobs import JobManager
-from bnviz.link import LinkProblem, markdown_literal, problems_markdown, read_link
+from bnviz.link import LinkProblem, markdown_code, problems_markdown, read_link
 from bnviz.results import ResultsStore, default_cache_dir
 from bnviz.worker import default_trainer
 
@@ -57,11 +57,11 @@ def show_store_notices(manager: JobManager, config: ExperimentConfig) -> None:
     if manager.store_problem:
         st.warning("Results cannot be saved on this server, so they last only until it "
                    "restarts; training works as usual. "
-                   f"({markdown_literal(manager.store_problem, 160)})")
+                   f"({markdown_code(manager.store_problem, 160)})")
     reason = manager.store.discarded.get(config.config_hash())
     if reason:
         st.info("The stored result of these settings could not be read, so it was discarded "
-                f"and will be trained again. ({markdown_literal(reason, 160)})")
+                f"and will be trained again. ({markdown_code(reason, 160)})")
 
 
 def write_url(config: ExperimentConfig) -> None:
