@@ -3,6 +3,7 @@
 The same scenarios as ``bench/load.py`` (which runs them with 30 sessions), smaller: one
 link opened by several sessions trains once and serves all; several configurations
 queue behind ``BNVIZ_MAX_JOBS=1``; a server killed mid-training loses nothing finished.
+Sessions speak Streamlit's websocket protocol, and one chromium page watches alongside.
 """
 
 from __future__ import annotations
@@ -21,19 +22,20 @@ def _chromium():
 
 
 def test_sessions_opening_one_link_share_one_training(tmp_path):
-    result = scenario_same(tmp_path, sessions=6, epochs=EPOCHS, train_size=TRAIN_SIZE,
-                           spread=2.0)
+    result = scenario_same(tmp_path, sessions=8, epochs=EPOCHS, train_size=TRAIN_SIZE,
+                           spread=2.0, observers=1)
     assert result["trainings_started"] == 1, result
-    assert result["sessions_with_charts"] == 6, result
+    assert result["websocket_with_charts"] == 8 and result["chromium_with_charts"] == 1, result
     assert check(result, max_jobs=1) == []
 
 
 def test_configurations_queue_behind_the_limit_and_each_trains_once(tmp_path):
     result = scenario_spread(tmp_path, sessions=6, configs=3, epochs=EPOCHS,
-                             train_size=TRAIN_SIZE, spread=1.0, max_jobs=1)
+                             train_size=TRAIN_SIZE, spread=1.0, max_jobs=1, observers=1)
     assert result["trainings_started"] == 3 and result["each_config_trained_once"], result
     assert result["max_concurrent"] == 1, result
     assert result["sessions_shown_queue_place"] >= 1, result
+    assert result["sessions_with_charts"] == 7, result
     assert check(result, max_jobs=1) == []
 
 
