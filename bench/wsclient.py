@@ -41,7 +41,7 @@ async def run_session(base: str, session: ProtocolSession, timeout: float) -> Pr
     session.opened_at = time.monotonic()
     query = session.query
     tabs_seen = False
-    rerun_task: asyncio.Task | None = None
+    reruns: dict[str, asyncio.Task] = {}  # fragment id -> its timer, as the frontend keeps
 
     async def send_rerun(socket, fragment_id: str = "", auto: bool = False) -> None:
         message = BackMsg()
@@ -79,10 +79,15 @@ async def run_session(base: str, session: ProtocolSession, timeout: float) -> Pr
                 elif kind == "page_info_changed":
                     query = message.page_info_changed.query_string  # as the browser's URL
                 elif kind == "auto_rerun":
-                    if rerun_task is not None:
-                        rerun_task.cancel()
-                    rerun_task = asyncio.create_task(auto_rerun(
-                        socket, message.auto_rerun.interval, message.auto_rerun.fragment_id))
+                    fragment = message.auto_rerun.fragment_id
+                    if fragment in reruns:
+                        reruns[fragment].cancel()
+                    reruns[fragment] = asyncio.create_task(auto_rerun(
+                        socket, message.auto_rerun.interval, fragment))
+                elif kind == "stop_auto_rerun":
+                    for fragment in message.stop_auto_rerun.fragment_ids:
+                        if fragment in reruns:
+                            reruns.pop(fragment).cancel()
                 elif kind == "delta":
                     delta = message.delta
                     if delta.WhichOneof("type") == "add_block" and \
@@ -103,6 +108,6 @@ async def run_session(base: str, session: ProtocolSession, timeout: float) -> Pr
     except Exception as error:  # a refused or dropped connection is a failed session
         session.problems.append(f"{type(error).__name__}: {str(error)[:200]}")
     finally:
-        if rerun_task is not None:
-            rerun_task.cancel()
+        for task in reruns.values():
+            task.cancel()
     return session
