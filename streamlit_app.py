@@ -6,7 +6,13 @@ from bnviz import explain
 from bnviz.jobs import FAILED
 from ui import sections
 from ui.sidebar import experiment_sidebar
-from ui.state import config_from_url, shared_job_manager, write_url
+from ui.state import (
+    config_from_url,
+    shared_job_manager,
+    show_link_problems,
+    show_store_notices,
+    write_url,
+)
 
 st.set_page_config(page_title="bnviz: batch normalisation, side by side", page_icon="🧪",
                    layout="wide")
@@ -17,9 +23,7 @@ config, train_pressed = experiment_sidebar(url_config)
 
 st.title("Batch normalisation, side by side")
 st.markdown(explain.INTRO)
-for problem in link_problems:
-    st.warning(f"Link parameter **{problem.field}** ignored: {problem.message}. "
-               "Using the default instead.")
+show_link_problems(link_problems)
 
 if train_pressed or run_requested:
     write_url(config)
@@ -27,6 +31,7 @@ if train_pressed or run_requested:
 
 job = manager.get(config)
 result = job.result if job is not None and job.result is not None else manager.stored(config)
+show_store_notices(manager, config)
 
 if result is not None:
     sections.results(result, manager)

@@ -73,6 +73,10 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._queue: list[str] = []
         self._running = 0
+        # Why results cannot be kept (a store that cannot be written), for the page to say;
+        # None while saving works. Checked once here, updated by every save.
+        self.store_problem: str | None = store.check_writable()
+        store.sweep_temporary()
 
     def _train(self, config: Request, on_epoch: Callable[[dict], None]) -> Any:
         if self._trainer is None:
@@ -143,9 +147,11 @@ class JobManager:
             result = self._train(job.config, on_epoch=job.rows.append)
             try:
                 self.store.save(result)
+                self.store_problem = None
             except OSError as error:  # a full or read-only disk must not lose the result
                 log.warning("results store: cannot save %s (%s); serving from memory",
                             job.config.config_hash(), error)
+                self.store_problem = f"{type(error).__name__}: {error}"
             job.result = result
             job.status = DONE
         except Exception as error:
@@ -154,6 +160,9 @@ class JobManager:
             job.error = f"{type(error).__name__}: {error}"
             job.status = FAILED
         finally:
+            # The end of each training is logged too, so concurrency can be read from the log.
+            log.info("training finished config=%s status=%s", job.config.config_hash(),
+                     job.status)
             job.finished_at = time.monotonic()
             with self._lock:
                 self._running -= 1

@@ -12,6 +12,10 @@ Protocol over a socket pair (``multiprocessing.connection``): the parent sends
 the request (an `ExperimentConfig` or a `SweepRequest`); the child sends
 ``("epoch", row)`` per progress row, then ``("done", result)`` or ``("error",
 message)``.
+
+A child never outlives its server: if the server is killed (SIGKILL, a crash, a
+restart), the child notices within a second, because its parent process id
+changes, and exits, so no orphan keeps training (and holding a core) for nobody.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -46,7 +51,7 @@ class _Process:
     def __init__(self) -> None:
         parent, child = socket.socketpair()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bnviz.worker", str(child.fileno())],
+            [sys.executable, "-m", "bnviz.worker", str(child.fileno()), str(os.getpid())],
             pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
             env={**WORKER_ENVIRONMENT, **os.environ})
         child.close()
@@ -136,7 +141,31 @@ def _warm_up() -> None:
     trainer.run_epoch(epoch_order(0, 1, len(split.y_train)))
 
 
-def _serve(fd: int) -> None:
+PARENT_CHECK_SECONDS = 1.0
+
+
+def exit_with_parent(parent_pid: int, interval: float = PARENT_CHECK_SECONDS) -> None:
+    """Exit this process as soon as ``parent_pid`` is no longer its parent.
+
+    Why a poll of the parent pid: the server may die without closing anything
+    (SIGKILL), and the child may be deep in an epoch or in TensorFlow's import,
+    not reading its socket. ``PR_SET_PDEATHSIG`` does not fit: it fires when the
+    parent *thread* that started the child ends, and the job threads that start
+    workers end after each training. When the parent dies the child is re-parented
+    (to init or a subreaper), so its parent pid changes.
+    """
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(3)  # nobody can receive the result; stop at once, skip cleanup
+            time.sleep(interval)
+
+    threading.Thread(target=watch, daemon=True, name="bnviz-parent-watch").start()
+
+
+def _serve(fd: int, parent_pid: int | None = None) -> None:
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     connection = Connection(fd)
     import bnviz.training  # noqa: F401  - sets TensorFlow's options before its first import
 
@@ -153,9 +182,14 @@ def _serve(fd: int) -> None:
             request = ExperimentConfig.from_mapping(request.to_mapping())
         result = run_request(request, on_epoch=lambda row: connection.send(("epoch", row)))
         connection.send(("done", result))
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the parent went away mid-training: nobody is listening, stop quietly
     except Exception as error:
-        connection.send(("error", f"{type(error).__name__}: {error}"))
+        try:
+            connection.send(("error", f"{type(error).__name__}: {error}"))
+        except OSError:
+            return
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    _serve(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None)

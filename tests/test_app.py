@@ -115,5 +115,5 @@ def test_bad_link_parameters_are_named_and_defaults_used():
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
     for name in ("epochs", "learning_rate", "placement", "colour"):
-        assert f"**{name}**" in warnings
+        assert f"**`{name}`**" in warnings  # link text is shown as literal code
     assert at.sidebar.slider(key="setting_epochs").value == 100

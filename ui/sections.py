@@ -46,9 +46,21 @@ def _running_job(manager: JobManager, request: Request, what: str) -> Job | None
     return job
 
 
-@st.fragment(run_every=1.0)
+# Why two refresh rates: drawing the curves costs the server about 0.1 s of CPU per viewer
+# (building and serialising the Altair chart), the progress bar almost nothing. Redrawn every
+# second, thirty viewers of one training kept two cores busy and new page loads timed out;
+# the bar still moves every second, the curves follow every few seconds.
+LIVE_CURVES_SECONDS = 5.0
+
+
 def live_training(manager: JobManager, config: ExperimentConfig) -> None:
-    """Progress of the job training ``config``, redrawn every second until it ends."""
+    """Progress of the job training ``config``: the bar every second, the curves less often."""
+    _live_progress(manager, config)
+    _live_curves(manager, config)
+
+
+@st.fragment(run_every=1.0)
+def _live_progress(manager: JobManager, config: ExperimentConfig) -> None:
     job = _running_job(manager, config, "This comparison")
     if job is None:
         return
@@ -59,10 +71,15 @@ def live_training(manager: JobManager, config: ExperimentConfig) -> None:
     st.progress(min(done / total, 1.0),
                 text=f"Training both models: epoch {epoch} of {config.epochs}{seed_note} · "
                      f"{job.elapsed:.0f} s elapsed")
-    if job.rows:
-        learning_curves(job.history(), key="live_curves")
-    else:
+    if not job.rows:
         st.caption("Preparing data and compiling the models…")
+
+
+@st.fragment(run_every=LIVE_CURVES_SECONDS)
+def _live_curves(manager: JobManager, config: ExperimentConfig) -> None:
+    job = manager.get(config)
+    if job is not None and job.rows:
+        learning_curves(job.history(), key="live_curves")
 
 
 FIGURE_LABELS = {

@@ -7,12 +7,11 @@ import os
 
 import streamlit as st
 
-from bnviz.config import ConfigError, ExperimentConfig
+from bnviz.config import ExperimentConfig
 from bnviz.jobs import JobManager
+from bnviz.link import LinkProblem, markdown_code, problems_markdown, read_link
 from bnviz.results import ResultsStore, default_cache_dir
 from bnviz.worker import default_trainer
-
-RUN_PARAM = "run"
 
 
 @st.cache_resource
@@ -37,15 +36,32 @@ def shared_job_manager() -> JobManager:
     return job_manager(str(default_cache_dir()), max_running)
 
 
-def config_from_url() -> tuple[ExperimentConfig, list[ConfigError], bool]:
+def config_from_url() -> tuple[ExperimentConfig, list[LinkProblem], bool]:
     """The configuration in the link, the problems found in it, and whether it asks to run.
 
-    Bad or unknown parameters are reported and replaced by their defaults.
+    Bad, unknown or repeated parameters are reported (see `bnviz.link.read_link`);
+    bad ones are replaced by their defaults.
     """
-    values = {key: st.query_params[key] for key in st.query_params}
-    run = values.pop(RUN_PARAM, "0").strip().lower() in ("1", "true", "yes")
-    config, problems = ExperimentConfig.from_mapping_lenient(values)
-    return config, problems, run
+    reading = read_link({key: st.query_params.get_all(key) for key in st.query_params})
+    return reading.config, reading.problems, reading.run
+
+
+def show_link_problems(problems: list[LinkProblem]) -> None:
+    """One warning per bad link parameter; link text is escaped, never rendered as markup."""
+    for text in problems_markdown(problems):
+        st.warning(text)
+
+
+def show_store_notices(manager: JobManager, config: ExperimentConfig) -> None:
+    """Say when results cannot be kept, or when a stored result was unreadable."""
+    if manager.store_problem:
+        st.warning("Results cannot be saved on this server, so they last only until it "
+                   "restarts; training works as usual. "
+                   f"({markdown_code(manager.store_problem, 160)})")
+    reason = manager.store.discarded.get(config.config_hash())
+    if reason:
+        st.info("The stored result of these settings could not be read, so it was discarded "
+                f"and will be trained again. ({markdown_code(reason, 160)})")
 
 
 def write_url(config: ExperimentConfig) -> None:

@@ -1,0 +1,701 @@
+"""Classroom load, restarts and memory, against a real ``streamlit run`` server on 127.0.0.1.
+
+    .venv/bin/python bench/load.py                      # everything, classroom scale (~10 min)
+    .venv/bin/python bench/load.py --sessions 8 --scenarios same,spread,stored   # a quick look
+    .venv/bin/python bench/load.py --scenarios memory --memory-trainings 20 --default-comparison
+
+Scenarios (each starts its own server on a free port with a fresh temporary store):
+
+* ``same``: N sessions open one untrained configuration with ``run=1`` within a few
+  seconds. Exactly one ``training started config=<hash>`` line may appear in the server
+  log, and every session must end up showing the results (charts drawn), with no
+  exception and no error on any page.
+* ``spread``: N sessions over K configurations with ``BNVIZ_MAX_JOBS`` trainings at
+  once. From the server log's ``training started`` / ``training finished`` lines: each
+  configuration trained once, and never more than the limit at once; sessions of
+  waiting configurations are shown their queue position; all finish.
+* ``stored``: N sessions open a configuration already in the store: p50 / p95 seconds
+  from opening the link to the charts being drawn; no training starts.
+* ``restart``: one configuration finishes, a longer one is training when the server is
+  SIGKILLed; its training process must exit on its own; the store holds the finished
+  entry and no temporary file. A new server on the same store serves the finished one
+  without training, does not show the interrupted one as finished, and trains it again
+  when asked.
+* ``memory``: M trainings of different configurations, one after another, in one
+  server: the server's resident memory before, after the first and after the last; the
+  largest resident size of the whole process tree (server and training processes).
+  With ``--default-comparison`` also the blog's default comparison (100 epochs), whose
+  peak must stay under 1 GB.
+
+How sessions connect, and why: the thirty sessions speak Streamlit's own websocket
+protocol (`bench.wsclient`: the same messages a tab exchanges, including the live
+fragment's once-a-second reruns), and a few real chromium pages (``--observers``,
+Playwright driving Debian's chromium, one context each) open alongside them and time
+when the charts are *drawn*. Thirty chromium pages were tried first (``--client
+browser``): on two cores the browser itself took the machine (each page parses the
+frontend and draws the full results page), page loads timed out after 60 s and the
+figures measured chromium, not the server; in a classroom each student's browser runs
+on its own machine. The websocket sessions load the server exactly as tabs do, and the
+observers show what a student sees under that load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bnviz.config import ExperimentConfig  # noqa: E402  (after the path set-up)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--disable-dev-shm-usage",
+]
+STARTED = re.compile(r"training started config=(\w+)")
+EVENT = re.compile(r"training (started|finished) config=(\w+)")
+RESULTS_CHART = "[data-testid='stTabs'] [data-testid='stVegaLiteChart']"
+QUEUE_TEXT = re.compile(r"place (\d+) in the queue")
+
+
+# -- the server ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """One ``streamlit run streamlit_app.py`` process with its own log file."""
+
+    def __init__(self, cache_dir: Path, log_path: Path, max_jobs: int = 1,
+                 env: dict[str, str] | None = None) -> None:
+        self.cache_dir, self.log_path = Path(cache_dir), Path(log_path)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environment = {**os.environ, "BNVIZ_CACHE_DIR": str(cache_dir),
+                       "BNVIZ_MAX_JOBS": str(max_jobs), **(env or {})}
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+                 "--server.port", str(self.port), "--server.address", "127.0.0.1",
+                 "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"streamlit did not start:\n{self.log()[-2000:]}")
+            time.sleep(0.25)
+
+    def log(self) -> str:
+        """The server's output so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def started(self) -> list[str]:
+        """Config hashes of the ``training started`` lines, in order."""
+        return STARTED.findall(self.log())
+
+    def tree(self) -> list[psutil.Process]:
+        """The server and all its descendants (training processes, the spare)."""
+        try:
+            root = psutil.Process(self.process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process alone."""
+        return psutil.Process(self.process.pid).memory_info().rss / 2**20
+
+    def tree_rss_mb(self) -> float:
+        """Resident memory of the server and its training processes together."""
+        total = 0
+        for process in self.tree():
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return total / 2**20
+
+    def kill(self) -> list[psutil.Process]:
+        """SIGKILL the server alone (as a crash would); returns the children it leaves."""
+        children = self.tree()[1:]
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        return children
+
+    def stop(self) -> None:
+        """Stop the server and make sure none of its processes is left."""
+        children = self.tree()[1:]
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for child in children:  # our own processes, by pid
+            with suppress(psutil.NoSuchProcess):
+                child.kill()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def max_concurrent(log: str) -> int:
+    """Most trainings running at once, from the order of started / finished log lines."""
+    running, peak = set(), 0
+    for kind, key in EVENT.findall(log):
+        if kind == "started":
+            running.add(key)
+            peak = max(peak, len(running))
+        else:
+            running.discard(key)
+    return peak
+
+
+def gone(process: psutil.Process) -> bool:
+    """True once ``process`` has exited (a zombie waiting for its reaper counts as exited)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+# -- sessions (browser pages) -------------------------------------------------------
+
+
+@dataclass
+class Session:
+    """What one simulated student saw."""
+
+    index: int
+    link: str
+    client: str = "chromium"  # or "websocket"
+    opened_at: float = 0.0
+    seconds_to_charts: float | None = None
+    queue_places: set[int] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+
+def link(config: ExperimentConfig, run: bool) -> str:
+    """The page's link for ``config`` (only the fields that differ from the defaults)."""
+    default = ExperimentConfig().to_mapping()
+    query = {k: v for k, v in config.to_mapping().items() if default[k] != v}
+    if run:
+        query["run"] = "1"
+    return "/?" + urllib.parse.urlencode(query)
+
+
+async def _problems(page) -> list[str]:
+    found = []
+    if await page.locator("[data-testid='stException']").count():
+        found.append("exception: " + " ".join(
+            await page.locator("[data-testid='stException']").all_inner_texts())[:300])
+    if await page.locator("[data-testid='stAlertContentError']").count():
+        found.append("error: " + " ".join(
+            await page.locator("[data-testid='stAlertContentError']").all_inner_texts())[:300])
+    return found
+
+
+async def _watch(browser, base: str, session: Session, delay: float, timeout: float,
+                 poll: float) -> Session:
+    """Open the link after ``delay`` seconds and watch until the results' charts are drawn."""
+    await asyncio.sleep(delay)
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = await context.new_page()
+        session.opened_at = time.monotonic()
+        await page.goto(base + session.link, wait_until="domcontentloaded", timeout=60_000)
+        chart = page.locator(RESULTS_CHART).locator("canvas, svg").first
+        deadline = session.opened_at + timeout
+        while True:
+            try:
+                await chart.wait_for(state="attached", timeout=poll * 1000)
+                session.seconds_to_charts = time.monotonic() - session.opened_at
+                break
+            except Exception:  # not drawn yet: look at what the page says meanwhile
+                pass
+            for text in await page.locator("[data-testid='stAlertContentInfo']").all_inner_texts():
+                session.queue_places.update(int(m) for m in QUEUE_TEXT.findall(text))
+            session.problems += [p for p in await _problems(page) if p not in session.problems]
+            if session.problems or time.monotonic() > deadline:
+                break
+        session.problems += [p for p in await _problems(page) if p not in session.problems]
+        if session.seconds_to_charts is None and not session.problems:
+            session.problems.append(f"no charts after {timeout:.0f} s")
+    except Exception as error:  # a page that cannot even load is a failed session
+        session.problems.append(f"{type(error).__name__}: {str(error)[:200]}")
+    finally:
+        await context.close()
+    return session
+
+
+async def _sessions(base: str, links: list[str], spread: float, timeout: float,
+                    poll: float, seed: int, client: str, observers: int) -> list[Session]:
+    from playwright.async_api import async_playwright
+
+    from bench.wsclient import ProtocolSession, run_session
+
+    rng = random.Random(seed)
+    delays = [rng.uniform(0, spread) for _ in links]
+    observer_links = [links[i % len(links)] for i in range(observers)]
+    observer_delays = [rng.uniform(0, spread) for _ in observer_links]
+
+    async def protocol(index: int, url: str, delay: float) -> Session:
+        await asyncio.sleep(delay)
+        seen = await run_session(base, ProtocolSession(url.lstrip("/?")), timeout)
+        return Session(index, url, "websocket", seen.opened_at, seen.seconds_to_charts,
+                       seen.queue_places, seen.problems)
+
+    async with async_playwright() as playwright:
+        browser = None
+        if client == "browser" or observers:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                       args=CHROMIUM_ARGS)
+        try:
+            tasks = [
+                _watch(browser, base, Session(i, url, "chromium"), delay, timeout, poll)
+                if client == "browser" else protocol(i, url, delay)
+                for i, (url, delay) in enumerate(zip(links, delays, strict=True))]
+            tasks += [_watch(browser, base, Session(len(links) + i, url, "chromium"), delay,
+                             timeout, poll)
+                      for i, (url, delay) in enumerate(zip(observer_links, observer_delays,
+                                                           strict=True))]
+            return list(await asyncio.gather(*tasks))
+        finally:
+            if browser is not None:
+                await browser.close()
+
+
+def open_sessions(base: str, links: list[str], spread: float = 3.0, timeout: float = 300,
+                  poll: float = 0.5, seed: int = 0, client: str = "browser",
+                  observers: int = 0) -> list[Session]:
+    """Open every link as its own session, all within ``spread`` seconds.
+
+    ``client`` is "browser" (a chromium context per link) or "websocket" (Streamlit's
+    protocol, see `bench.wsclient`); ``observers`` more chromium pages open alongside.
+    """
+    return asyncio.run(_sessions(base, links, spread, timeout, poll, seed, client, observers))
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values``, linearly interpolated."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# -- scenarios ---------------------------------------------------------------------------
+
+
+def tiny(epochs: int, train_size: int, seed: int = 1) -> ExperimentConfig:
+    """A configuration that trains in seconds."""
+    return ExperimentConfig(epochs=epochs, train_size=train_size, seed=seed, scale_pixels=True)
+
+
+def _served(seen: list[Session], prefix: str = "") -> dict:
+    """Counts of sessions with charts and with problems, per client kind."""
+    out = {}
+    for client in sorted({s.client for s in seen}):
+        group = [s for s in seen if s.client == client]
+        out[f"{prefix}{client}_sessions"] = len(group)
+        out[f"{prefix}{client}_with_charts"] = sum(s.seconds_to_charts is not None for s in group)
+    out["sessions_with_charts"] = sum(s.seconds_to_charts is not None for s in seen)
+    out["sessions_with_problems"] = sum(bool(s.problems) for s in seen)
+    out["problems"] = sorted({p for s in seen for p in s.problems})[:5]
+    return out
+
+
+def scenario_same(workdir: Path, sessions: int, epochs: int, train_size: int,
+                  spread: float, max_jobs: int = 1, client: str = "websocket",
+                  observers: int = 0) -> dict:
+    """N sessions, one untrained configuration, ``run=1``: one training, everyone served."""
+    config = tiny(epochs, train_size, seed=11)
+    with Server(workdir / "cache-same", workdir / "same.log", max_jobs) as server:
+        seen = open_sessions(server.url, [link(config, run=True)] * sessions, spread,
+                             client=client, observers=observers)
+        log = server.log()
+    return {
+        "scenario": "same", "sessions": len(seen), "config": config.config_hash(),
+        "trainings_started": len(STARTED.findall(log)),
+        "trainings_of_config": STARTED.findall(log).count(config.config_hash()),
+        **_served(seen),
+        "seconds_to_charts_max": max((s.seconds_to_charts or 0) for s in seen),
+    }
+
+
+def scenario_spread(workdir: Path, sessions: int, configs: int, epochs: int, train_size: int,
+                    spread: float, max_jobs: int, client: str = "websocket",
+                    observers: int = 0) -> dict:
+    """N sessions over K configurations, at most ``max_jobs`` trainings at once."""
+    chosen = [tiny(epochs, train_size, seed=20 + i) for i in range(configs)]
+    links = [link(chosen[i % configs], run=True) for i in range(sessions)]
+    with Server(workdir / "cache-spread", workdir / "spread.log", max_jobs) as server:
+        seen = open_sessions(server.url, links, spread, timeout=600, client=client,
+                             observers=observers)
+        log = server.log()
+    started = STARTED.findall(log)
+    return {
+        "scenario": "spread", "sessions": len(seen), "configs": configs, "max_jobs": max_jobs,
+        "trainings_started": len(started),
+        "each_config_trained_once": sorted(started) == sorted(c.config_hash() for c in chosen),
+        "max_concurrent": max_concurrent(log),
+        "sessions_shown_queue_place": sum(bool(s.queue_places) for s in seen),
+        "queue_places_seen": sorted({p for s in seen for p in s.queue_places}),
+        **_served(seen),
+    }
+
+
+def scenario_stored(workdir: Path, sessions: int, epochs: int, train_size: int,
+                    spread: float, client: str = "websocket", observers: int = 0) -> dict:
+    """N sessions opening a stored configuration: time until the charts arrive / are drawn."""
+    config = tiny(epochs, train_size, seed=31)
+    with Server(workdir / "cache-stored", workdir / "stored.log") as server:
+        first = open_sessions(server.url, [link(config, run=True)], 0)[0]
+        if first.seconds_to_charts is None:
+            raise RuntimeError(f"could not store the configuration: {first.problems}")
+        before = len(server.started())
+        seen = open_sessions(server.url, [link(config, run=False)] * sessions, spread,
+                             client=client, observers=observers)
+        after = len(server.started())
+    out = {"scenario": "stored", "sessions": len(seen), **_served(seen),
+           "trainings_started_while_serving": after - before}
+    for kind in sorted({s.client for s in seen}):
+        times = [s.seconds_to_charts for s in seen
+                 if s.client == kind and s.seconds_to_charts is not None]
+        if times:
+            out[f"{kind}_p50_seconds"] = round(percentile(times, 0.5), 2)
+            out[f"{kind}_p95_seconds"] = round(percentile(times, 0.95), 2)
+            out[f"{kind}_max_seconds"] = round(max(times), 2)
+    return out
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def _page_state(base: str, url: str) -> str:
+    """What one page shows for ``url``: 'results', 'idle' (press Train), or the problem."""
+    async def look() -> str:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                       args=CHROMIUM_ARGS)
+            page = await browser.new_page()
+            await page.goto(base + url)
+            results = page.locator(RESULTS_CHART).locator("canvas, svg").first
+            # The main area's hint (not the sidebar's caption) says nothing is stored.
+            idle = page.locator("[data-testid='stAlertContentInfo']").filter(
+                has_text="press Train").first
+            training = page.get_by_text("Training both models", exact=False).first
+            state = "nothing"
+            for _ in range(120):
+                problems = await _problems(page)
+                if problems:
+                    state = "; ".join(problems)
+                    break
+                if await results.count():
+                    state = "results"
+                    break
+                if await training.count():
+                    state = "training"
+                    break
+                if await idle.count():
+                    state = "idle"
+                    break
+                await asyncio.sleep(0.25)
+            await browser.close()
+            return state
+
+    return asyncio.run(look())
+
+
+def scenario_restart(workdir: Path, epochs: int, train_size: int, long_epochs: int) -> dict:
+    """Kill the server mid-training, start it again on the same store, check what it serves."""
+    finished, interrupted = tiny(epochs, train_size, seed=41), tiny(long_epochs, train_size, 42)
+    cache = workdir / "cache-restart"
+    out: dict = {"scenario": "restart"}
+    server = Server(cache, workdir / "restart-1.log")
+    try:
+        first = open_sessions(server.url, [link(finished, run=True)], 0)[0]
+        if first.seconds_to_charts is None:
+            raise RuntimeError(f"first training did not finish: {first.problems}")
+
+        async def start_long() -> None:
+            from playwright.async_api import async_playwright
+
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                           args=CHROMIUM_ARGS)
+                page = await browser.new_page()
+                await page.goto(server.url + link(interrupted, run=True))
+                # Kill once at least one epoch is done: the training is well under way.
+                await page.get_by_text(re.compile(r"epoch [1-9]\d* of")).first.wait_for(
+                    timeout=180_000)
+                await browser.close()
+
+        asyncio.run(start_long())
+        workers = [p for p in server.tree()[1:] if "bnviz.worker" in " ".join(p.cmdline())]
+        out["workers_at_kill"] = len(workers)
+        orphans = server.kill()
+        started = time.monotonic()
+        try:
+            _wait(lambda: all(gone(p) for p in orphans), 20, "the training processes to exit")
+            out["orphans_exited_seconds"] = round(time.monotonic() - started, 1)
+        except RuntimeError:
+            out["orphans_exited_seconds"] = None
+            for process in orphans:
+                if not gone(process):
+                    process.kill()
+    finally:
+        server.stop()
+    names = sorted(p.name for p in cache.iterdir())
+    out["store_after_kill"] = names
+    out["finished_in_store"] = f"{finished.config_hash()}.npz" in names
+    out["interrupted_in_store"] = f"{interrupted.config_hash()}.npz" in names
+    out["temporary_files"] = [n for n in names if n.endswith(".tmp")]
+    with Server(cache, workdir / "restart-2.log") as again:
+        out["finished_after_restart"] = _page_state(again.url, link(finished, run=False))
+        out["trainings_for_finished"] = again.started().count(finished.config_hash())
+        out["interrupted_after_restart"] = _page_state(again.url, link(interrupted, run=False))
+        retrain = open_sessions(again.url, [link(interrupted, run=True)], 0, timeout=600)[0]
+        out["interrupted_trained_again"] = retrain.seconds_to_charts is not None
+        out["trainings_for_interrupted"] = again.started().count(interrupted.config_hash())
+    names = sorted(p.name for p in cache.iterdir())
+    out["temporary_files"] += [n for n in names if n.endswith(".tmp")]
+    out["store_at_end"] = names
+    return out
+
+
+@contextmanager
+def _sampling(server: Server, interval: float = 0.2) -> Iterator[dict]:
+    """Record the largest resident size of the server's process tree (summed) and of any
+    single training process meanwhile. Summed RSS counts shared libraries once per process,
+    so it overstates the tree a little; the single-process peak does not."""
+    figures = {"tree_peak_mb": 0.0, "training_process_peak_mb": 0.0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            figures["tree_peak_mb"] = max(figures["tree_peak_mb"], server.tree_rss_mb())
+            for child in server.tree()[1:]:
+                try:
+                    rss = child.memory_info().rss / 2**20
+                except psutil.NoSuchProcess:
+                    continue
+                figures["training_process_peak_mb"] = max(
+                    figures["training_process_peak_mb"], rss)
+            stop.wait(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield figures
+    finally:
+        stop.set()
+        thread.join()
+
+
+def scenario_memory(workdir: Path, trainings: int, epochs: int, train_size: int,
+                    default_comparison: bool, settle: float = 0.0) -> dict:
+    """Many different trainings in one server: does its resident memory stay flat?
+
+    Each training is asked for by a websocket session that stays until its charts
+    arrive. After the last, the server is left idle for ``settle`` seconds (Streamlit
+    keeps a closed session's state and media for ``server.disconnectedSessionTTL``,
+    120 s by default) and measured again.
+    """
+    out: dict = {"scenario": "memory", "trainings": trainings}
+    with Server(workdir / "cache-memory", workdir / "memory.log") as server:
+        time.sleep(5)  # let the spare training process finish its warm-up
+        out["server_before_mb"] = round(server.rss_mb(), 1)
+        after = []
+        with _sampling(server) as sampled:
+            for index in range(trainings):
+                config = tiny(epochs, train_size, seed=100 + index).replace(
+                    placement=("after", "before")[index % 2])
+                seen = open_sessions(server.url, [link(config, run=True)], 0, timeout=600,
+                                     client="websocket")[0]
+                if seen.seconds_to_charts is None:
+                    raise RuntimeError(f"training {index} failed: {seen.problems}")
+                after.append(server.rss_mb())
+        out["server_after_each_mb"] = [round(v) for v in after]
+        out["server_after_first_mb"] = round(after[0], 1)
+        out["server_after_last_mb"] = round(after[-1], 1)
+        out["server_growth_first_to_last_mb"] = round(after[-1] - after[0], 1)
+        out["tree_peak_mb"] = round(sampled["tree_peak_mb"], 1)
+        out["training_process_peak_mb"] = round(sampled["training_process_peak_mb"], 1)
+        out["trainings_started"] = len(server.started())
+        if default_comparison:
+            with _sampling(server) as sampled:
+                seen = open_sessions(server.url, [link(ExperimentConfig(), run=True)], 0,
+                                     timeout=1800, client="websocket")[0]
+            out["default_comparison_ok"] = seen.seconds_to_charts is not None
+            out["default_comparison_tree_peak_mb"] = round(sampled["tree_peak_mb"], 1)
+            out["default_comparison_training_process_peak_mb"] = round(
+                sampled["training_process_peak_mb"], 1)
+            out["server_after_default_mb"] = round(server.rss_mb(), 1)
+        if settle:
+            time.sleep(settle)
+            out[f"server_after_{settle:.0f}s_idle_mb"] = round(server.rss_mb(), 1)
+    return out
+
+
+# -- the report ------------------------------------------------------------------------
+
+
+def check(result: dict, max_jobs: int) -> list[str]:
+    """What a scenario's figures break of the issue's promises (empty: all kept)."""
+    failures = []
+    kind = result["scenario"]
+    if kind in ("same", "spread", "stored"):
+        if result["sessions_with_charts"] != result["sessions"]:
+            failures.append(f"{kind}: {result['sessions'] - result['sessions_with_charts']} "
+                            "session(s) never showed the charts")
+        if result["sessions_with_problems"]:
+            failures.append(f"{kind}: problems on pages: {result['problems']}")
+    if kind == "same" and (result["trainings_of_config"], result["trainings_started"]) != (1, 1):
+        failures.append(f"same: {result['trainings_started']} trainings started, expected 1")
+    if kind == "spread":
+        if not result["each_config_trained_once"]:
+            failures.append("spread: a configuration was not trained exactly once")
+        if result["max_concurrent"] > max_jobs:
+            failures.append(f"spread: {result['max_concurrent']} trainings at once, "
+                            f"limit {max_jobs}")
+        if result["configs"] > max_jobs and not result["sessions_shown_queue_place"]:
+            failures.append("spread: no session was shown its queue position")
+    if kind == "stored" and result["trainings_started_while_serving"]:
+        failures.append("stored: serving a stored configuration started a training")
+    if kind == "restart":
+        expected = {"finished_in_store": True, "interrupted_in_store": False,
+                    "temporary_files": [], "finished_after_restart": "results",
+                    "trainings_for_finished": 0, "interrupted_after_restart": "idle",
+                    "interrupted_trained_again": True, "trainings_for_interrupted": 1}
+        failures += [f"restart: {key} is {result[key]!r}, expected {value!r}"
+                     for key, value in expected.items() if result[key] != value]
+        if result["orphans_exited_seconds"] is None:
+            failures.append("restart: a training process outlived the killed server")
+    if kind == "memory" and result.get("default_comparison_training_process_peak_mb",
+                                       0) >= 1024:
+        failures.append("memory: the default comparison's training process used 1 GB or more")
+    return failures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenarios", default="same,spread,stored,restart,memory",
+                        help="comma-separated: same, spread, stored, restart, memory")
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--configs", type=int, default=5, help="configurations in 'spread'")
+    parser.add_argument("--max-jobs", type=int, default=2, help="BNVIZ_MAX_JOBS in 'spread'")
+    parser.add_argument("--spread", type=float, default=3.0,
+                        help="sessions open within this many seconds")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--train-size", type=int, default=256)
+    parser.add_argument("--long-epochs", type=int, default=60,
+                        help="epochs of the training killed in 'restart'")
+    parser.add_argument("--memory-trainings", type=int, default=20)
+    parser.add_argument("--default-comparison", action="store_true",
+                        help="in 'memory', also train the blog's default comparison")
+    parser.add_argument("--client", choices=("websocket", "browser"), default="websocket",
+                        help="how the sessions connect: Streamlit's websocket protocol, or "
+                             "a chromium context each")
+    parser.add_argument("--observers", type=int, default=3,
+                        help="chromium pages opened alongside the sessions, timing the drawing")
+    parser.add_argument("--settle", type=float, default=150,
+                        help="in 'memory', idle seconds before the last measurement")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"{CHROMIUM} not found: apt-get install chromium")
+
+    results, failures = [], []
+    with tempfile.TemporaryDirectory(prefix="bnviz-load-") as tmp:
+        workdir = Path(tmp)
+        for name in args.scenarios.split(","):
+            started = time.monotonic()
+            if name == "same":
+                result = scenario_same(workdir, args.sessions, args.epochs, args.train_size,
+                                       args.spread, 1, args.client, args.observers)
+            elif name == "spread":
+                result = scenario_spread(workdir, args.sessions, args.configs, args.epochs,
+                                         args.train_size, args.spread, args.max_jobs,
+                                         args.client, args.observers)
+            elif name == "stored":
+                result = scenario_stored(workdir, args.sessions, args.epochs, args.train_size,
+                                         args.spread, args.client, args.observers)
+            elif name == "restart":
+                result = scenario_restart(workdir, args.epochs, args.train_size,
+                                          args.long_epochs)
+            elif name == "memory":
+                result = scenario_memory(workdir, args.memory_trainings, args.epochs,
+                                         args.train_size, args.default_comparison,
+                                         args.settle)
+            else:
+                raise SystemExit(f"unknown scenario {name!r}")
+            result["wall_seconds"] = round(time.monotonic() - started, 1)
+            results.append(result)
+            failures += check(result, args.max_jobs)
+            print(f"\n== {name} ({result['wall_seconds']} s)")
+            for key, value in result.items():
+                if key not in ("scenario", "wall_seconds"):
+                    shown = f"{value:.2f}" if isinstance(value, float) else value
+                    print(f"  {key:34s} {shown}")
+            sys.stdout.flush()
+    print(f"\nmachine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GB; "
+          f"configs: {args.epochs} epochs x {args.train_size} images")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=sorted))
+    if failures:
+        print("\nFAILED:\n  " + "\n  ".join(failures))
+        raise SystemExit(1)
+    print("\nall checks passed")
+
+
+if __name__ == "__main__":
+    main()
