@@ -23,6 +23,8 @@ RESULTS_VERSION = 2
 # Cap on one request's work, in training images seen per model (epochs × train_size × seeds):
 # the blog's run is 100,000; the cap allows twenty of those, about 10 minutes here.
 MAX_WORK = 2_000_000
+# The fields multiplied into the work, in the order a forgiving reader gives them up.
+WORK_FIELDS = ("seeds", "train_size", "epochs")
 
 PLACEMENTS = ("after", "before")
 OPTIMIZERS = ("adam", "sgd")
@@ -175,7 +177,7 @@ class ExperimentConfig:
             except ConfigError as problem:
                 problems.append(problem)
         # Too much work in total: give up the largest multipliers first.
-        for name in ("seeds", "train_size", "epochs"):
+        for name in WORK_FIELDS:
             try:
                 return cls(**good), problems
             except ConfigError as problem:

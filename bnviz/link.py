@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
+from bnviz.config import WORK_FIELDS, ConfigError, ExperimentConfig, field_meta, field_names
 
 RUN_PARAM = "run"
 RUN_YES = frozenset({"1", "true", "yes", "on"})
@@ -145,7 +145,8 @@ def _config(values: dict[str, str], problems: list[LinkProblem]) -> ExperimentCo
         try:
             return ExperimentConfig.from_mapping(values)
         except ConfigError as error:
-            culprit = error.field if error.field in values else next(iter(values), None)
+            culprit = error.field if error.field in values else next(
+                (name for name in (*WORK_FIELDS, *values) if name in values), None)
             if culprit is None:
                 raise  # the defaults themselves are refused: a bug in the config, not the link
             problems.append(LinkProblem(culprit, error.message + ", with {value}",
