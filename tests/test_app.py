@@ -1,12 +1,12 @@
 """The page, run by Streamlit's AppTest (in-process, real training on a tiny config)."""
 
 import json
-import time
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.helpers import run_until_results
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TINY = {"epochs": "2", "train_size": "256"}
@@ -16,19 +16,6 @@ def _app(**query) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in query.items():
         at.query_params[key] = value
-    return at
-
-
-def _run_until_results(at: AppTest, timeout: float = 180) -> AppTest:
-    deadline = time.monotonic() + timeout
-    at.run()
-    while not at.tabs:
-        assert not at.exception, at.exception
-        assert not at.error, [e.value for e in at.error]
-        if time.monotonic() > deadline:
-            pytest.fail("training did not finish in time")
-        time.sleep(0.5)
-        at.run()
     return at
 
 
@@ -67,7 +54,7 @@ def test_training_through_the_form_shows_curves_and_predictions():
     at.sidebar.slider(key="setting_epochs").set_value(2)
     at.sidebar.number_input(key="setting_train_size").set_value(256)
     at.sidebar.form_submit_button[0].click()
-    _run_until_results(at)
+    run_until_results(at)
     assert not at.exception
     assert at.query_params["epochs"] == "2" and at.query_params["train_size"] == "256"
     assert _series(at) == {
@@ -81,7 +68,7 @@ def test_training_through_the_form_shows_curves_and_predictions():
 
 
 def test_a_link_with_run_trains_and_a_second_visit_is_served_from_the_store():
-    at = _run_until_results(_app(**TINY, placement="before", run="1"))
+    at = run_until_results(_app(**TINY, placement="before", run="1"))
     assert not at.exception
     assert "BN before · test" in _series(at)
     again = _app(**TINY, placement="before")
@@ -91,7 +78,7 @@ def test_a_link_with_run_trains_and_a_second_visit_is_served_from_the_store():
 
 
 def test_seeds_and_the_new_sections_render():
-    at = _run_until_results(_app(**TINY, seeds="2", run="1"))
+    at = run_until_results(_app(**TINY, seeds="2", run="1"))
     assert not at.exception
     assert [t.label for t in at.tabs] == [
         "Learning curves", "Convergence", "Parameters", "Predictions", "Inside BN",

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import gzip
-import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz.config import ExperimentConfig
 from bnviz.data import IDX_FILES
 from bnviz.results import ResultsStore
+from tests.helpers import run_until_results
 from tests.test_resilience import _result
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -22,14 +21,9 @@ def _open(timeout: float = 180, **query) -> AppTest:
     """Open the page with ``query`` and rerun until the results' tabs appear (if training)."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params.update(query)
-    at.run()
-    deadline = time.monotonic() + timeout
-    while query.get("run") and not at.tabs:
-        assert not at.exception, at.exception
-        assert not at.error, [e.value for e in at.error]
-        if time.monotonic() > deadline:
-            pytest.fail("training did not finish in time")
-        time.sleep(0.5)
+    if query.get("run"):
+        run_until_results(at, timeout)
+    else:
         at.run()
     assert not at.exception, at.exception
     return at

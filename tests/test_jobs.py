@@ -1,13 +1,12 @@
 import threading
-import time
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from bnviz.config import ExperimentConfig
 from bnviz.jobs import DONE, FAILED, QUEUED, RUNNING, JobManager
 from bnviz.results import HISTORY_COLUMNS, ComparisonResult, ResultsStore
+from tests.helpers import wait_for
 
 
 class FakeTrainer:
@@ -35,14 +34,6 @@ class FakeTrainer:
                                 {"baseline": pd.DataFrame({"params": [1]})})
 
 
-def _wait(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.01)
-
-
 def test_concurrent_requests_for_one_config_share_one_training(tmp_path, caplog):
     caplog.set_level("INFO", logger="bnviz")
     trainer = FakeTrainer()
@@ -56,9 +47,9 @@ def test_concurrent_requests_for_one_config_share_one_training(tmp_path, caplog)
     for thread in threads:
         thread.join()
     assert len({id(job) for job in jobs}) == 1
-    _wait(lambda: jobs[0].rows)  # viewers see rows before the end
+    wait_for(lambda: jobs[0].rows)  # viewers see rows before the end
     trainer.release.set()
-    _wait(lambda: jobs[0].status == DONE)
+    wait_for(lambda: jobs[0].status == DONE)
     assert len(trainer.calls) == 1
     assert caplog.text.count(f"training started config={config.config_hash()}") == 1
     assert config in manager.store  # persisted for a restart
@@ -76,7 +67,7 @@ def test_queue_respects_the_running_limit(tmp_path):
     assert (manager.queue_position(second), manager.queue_position(third)) == (1, 2)
     assert manager.running_count() == 1
     trainer.release.set()
-    _wait(lambda: third.status == DONE)
+    wait_for(lambda: third.status == DONE)
     assert len(trainer.calls) == 3
 
 
@@ -86,11 +77,11 @@ def test_a_failed_training_reports_its_error_and_the_next_request_works(tmp_path
     manager = JobManager(ResultsStore(tmp_path), trainer=trainer)
     config = ExperimentConfig(epochs=3)
     failed = manager.submit(config)
-    _wait(lambda: failed.status == FAILED)
+    wait_for(lambda: failed.status == FAILED)
     assert failed.error == "RuntimeError: out of memory"
     retried = manager.submit(config)
     assert retried is not failed
-    _wait(lambda: retried.status == DONE)
+    wait_for(lambda: retried.status == DONE)
     assert retried.result is not None
 
 
@@ -101,5 +92,5 @@ def test_unwritable_store_still_serves_the_result(tmp_path):
     trainer.release.set()
     manager = JobManager(ResultsStore(blocker / "cache"), trainer=trainer)
     job = manager.submit(ExperimentConfig(epochs=2))
-    _wait(lambda: job.status in (DONE, FAILED))
+    wait_for(lambda: job.status in (DONE, FAILED))
     assert job.status == DONE and job.result is not None

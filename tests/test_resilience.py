@@ -13,6 +13,7 @@ import pytest
 from bnviz.config import ExperimentConfig
 from bnviz.jobs import DONE, JobManager
 from bnviz.results import HISTORY_COLUMNS, ComparisonResult, ResultsStore
+from tests.helpers import wait_for
 
 
 def _result(config):
@@ -25,14 +26,6 @@ def _result(config):
 
 def _instant(config, on_epoch):
     return _result(config)
-
-
-def _wait(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.01)
 
 
 def test_leftovers_of_a_killed_writer_are_swept_and_live_writes_kept(tmp_path):
@@ -76,7 +69,7 @@ def test_a_damaged_entry_is_discarded_reported_and_recomputed(tmp_path, damage):
     assert manager.stored(config) is None
     assert config.config_hash() in store.discarded
     job = manager.submit(config)
-    _wait(lambda: job.status == DONE)
+    wait_for(lambda: job.status == DONE)
     assert job.result is not None
     if damage != "directory":  # recomputed and saved again; the report is cleared
         assert store.load(config) is not None
@@ -89,7 +82,7 @@ def test_an_unwritable_store_is_reported_and_training_still_works(tmp_path):
     manager = JobManager(ResultsStore(blocker / "cache"), trainer=_instant)
     assert manager.store_problem and "a-file" in manager.store_problem
     job = manager.submit(ExperimentConfig(epochs=2))
-    _wait(lambda: job.status == DONE)
+    wait_for(lambda: job.status == DONE)
     assert job.result is not None and manager.store_problem
 
 
@@ -103,7 +96,7 @@ def test_a_full_disk_during_save_is_reported(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store, "save", full)
     job = manager.submit(ExperimentConfig(epochs=3))
-    _wait(lambda: job.status == DONE and manager.store_problem is not None)
+    wait_for(lambda: job.status == DONE and manager.store_problem is not None)
     assert "No space left" in manager.store_problem
 
 
@@ -112,7 +105,8 @@ def test_start_and_end_of_each_training_are_logged(tmp_path, caplog):
     manager = JobManager(ResultsStore(tmp_path), trainer=_instant)
     config = ExperimentConfig(epochs=5)
     job = manager.submit(config)
-    _wait(lambda: job.status == DONE and f"finished config={config.config_hash()}" in caplog.text)
+    finished = f"finished config={config.config_hash()}"
+    wait_for(lambda: job.status == DONE and finished in caplog.text)
     assert f"training started config={config.config_hash()}" in caplog.text
 
 
@@ -133,7 +127,7 @@ def test_a_worker_exits_when_its_parent_dies(tmp_path):
     assert _alive(child_pid)  # it watches, it does not exit on its own
     parent.kill()
     parent.wait()
-    _wait(lambda: not _alive(child_pid), timeout=10)
+    wait_for(lambda: not _alive(child_pid), timeout=10)
 
 
 def _alive(pid: int) -> bool:
