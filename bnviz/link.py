@@ -121,7 +121,9 @@ def read_link(query: Mapping[str, Sequence[str]]) -> LinkReading:
             continue
         try:
             ExperimentConfig.from_mapping({name: values[name]})
-        except ConfigError:
+        except ConfigError as error:
+            if error.field != name:
+                continue  # a rule across fields (the work cap): judged with the others below
             problems.append(LinkProblem(name, _expected(name) + ", not {value}", values[name]))
             del values[name]
     return LinkReading(config=_config(values, problems), run=run, problems=problems)

@@ -3,6 +3,7 @@ import math
 import pytest
 
 from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
+from bnviz.link import read_link
 
 
 def test_defaults_are_the_blog_experiment():
@@ -45,13 +46,12 @@ def test_bad_values_name_the_field(field, value, words):
     assert words in str(caught.value)
 
 
-def test_unknown_key_is_rejected_strictly_and_reported_leniently():
+def test_unknown_key_is_rejected_strictly_and_reported_by_a_link():
     with pytest.raises(ConfigError):
         ExperimentConfig.from_mapping({"epochz": "3"})
-    config, problems = ExperimentConfig.from_mapping_lenient(
-        {"epochz": "3", "epochs": "5", "batch_size": "-1"})
-    assert config == ExperimentConfig(epochs=5)
-    assert sorted(p.field for p in problems) == ["batch_size", "epochz"]
+    reading = read_link({"epochz": ["3"], "epochs": ["5"], "batch_size": ["-1"]})
+    assert reading.config == ExperimentConfig(epochs=5)
+    assert sorted(p.name for p in reading.problems) == ["batch_size", "epochz"]
 
 
 def test_direct_construction_is_validated():

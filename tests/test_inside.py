@@ -9,6 +9,7 @@ from bnviz import charts
 from bnviz.config import ConfigError, ExperimentConfig
 from bnviz.data import make_split
 from bnviz.inside import PERCENTILES, mode_accuracies
+from bnviz.link import read_link
 from bnviz.models import build_model
 from bnviz.results import ResultsStore, headline, seed_summary
 from bnviz.sweep import SweepRequest, sweep_learning_rates
@@ -115,7 +116,6 @@ def test_png_export_is_a_real_png(two_seeds):
 def test_work_cap_rejects_requests_that_are_too_large():
     with pytest.raises(ConfigError, match="cap"):
         ExperimentConfig(epochs=300, train_size=50_000)
-    config, problems = ExperimentConfig.from_mapping_lenient(
-        {"epochs": "300", "train_size": "50000", "seeds": "10"})
-    assert config.work <= 2_000_000
-    assert {p.field for p in problems} >= {"seeds"}
+    reading = read_link({"epochs": ["300"], "train_size": ["50000"], "seeds": ["10"]})
+    assert reading.config.work <= 2_000_000
+    assert reading.problems[0].name == "seeds"  # the first factor a link gives up
