@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,19 +28,20 @@ MODE_BATCH_SIZES = (1, 8, 64, 1000)
 
 
 class ReluInputProbe:
-    """Values entering a model's last ReLU, on a fixed batch of test images."""
+    """Values entering a model's last ReLU; compiled once, called with any test images."""
 
-    def __init__(self, model: keras.Model, x_test: np.ndarray) -> None:
+    def __init__(self, model: keras.Model) -> None:
         import keras
         import tensorflow as tf
 
-        self.images = tf.constant(x_test[:PROBE_IMAGES])
         conv = model.get_layer("conv3")
         names = [layer.name for layer in model.layers]
+        images = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
         if "relu3" in names:  # "before": BN output feeds a separate ReLU layer
             self.description = "BN output entering the last ReLU (bn3 → relu3)"
             feature = keras.Model(model.inputs, model.get_layer("relu3").input)
-            self._values = tf.function(lambda x: feature(x, training=False))
+            self._values = tf.function(lambda x: feature(x, training=False),
+                                       input_signature=[images])
         else:  # the ReLU is built into conv3: recompute Wx + b without it
             self.description = "third convolution's Wx + b, entering its ReLU"
             feature = keras.Model(model.inputs, conv.input)
@@ -47,11 +49,11 @@ class ReluInputProbe:
             def pre_activation(x: Any) -> Any:
                 return conv.convolution_op(feature(x, training=False), conv.kernel) + conv.bias
 
-            self._values = tf.function(pre_activation)
+            self._values = tf.function(pre_activation, input_signature=[images])
 
-    def percentiles(self) -> dict[str, float]:
-        """The 15th, 50th and 85th percentiles of the probed values now."""
-        values = self._values(self.images).numpy().ravel()
+    def percentiles(self, images: np.ndarray) -> dict[str, float]:
+        """The 15th, 50th and 85th percentiles of the probed values on ``images`` now."""
+        values = self._values(images).numpy().ravel()
         return {f"p{q}": float(v) for q, v in zip(PERCENTILES, np.percentile(values, PERCENTILES),
                                                   strict=True)}
 
@@ -75,18 +77,10 @@ def bn_layer_values(model: keras.Model, model_label: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def mode_accuracies(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray,
-                    batch_sizes: tuple[int, ...] = MODE_BATCH_SIZES) -> pd.DataFrame:
-    """Test accuracy with BN's moving averages, and with batch statistics per batch size.
-
-    In training mode only the BN layers use batch statistics; dropout stays off so
-    that BN is the only difference. BN's moving averages are put back afterwards,
-    since a training-mode call updates them.
-    """
+def mode_forward(model: keras.Model) -> Callable[[Any, bool], Any]:
+    """The model's forward pass with a switch: BN layers (only) on batch statistics."""
     import tensorflow as tf
     from keras import layers
-
-    saved = [variable.numpy() for variable in model.non_trainable_variables]
 
     @tf.function(reduce_retracing=True)
     def forward(x: Any, batch_statistics: bool) -> Any:
@@ -94,6 +88,24 @@ def mode_accuracies(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray,
             uses_batch = batch_statistics and isinstance(layer, layers.BatchNormalization)
             x = layer(x, training=uses_batch)
         return x
+
+    return forward
+
+
+def mode_accuracies(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray,
+                    batch_sizes: tuple[int, ...] = MODE_BATCH_SIZES,
+                    forward: Callable[[Any, bool], Any] | None = None) -> pd.DataFrame:
+    """Test accuracy with BN's moving averages, and with batch statistics per batch size.
+
+    In training mode only the BN layers use batch statistics; dropout stays off so
+    that BN is the only difference. BN's moving averages are put back afterwards,
+    since a training-mode call updates them. ``forward`` is `mode_forward` of the
+    model, when the caller keeps one compiled across calls.
+    """
+    import tensorflow as tf
+
+    forward = forward or mode_forward(model)
+    saved = [variable.numpy() for variable in model.non_trainable_variables]
 
     def accuracy(batch_size: int, batch_statistics: bool) -> float:
         hits = 0

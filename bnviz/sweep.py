@@ -82,8 +82,8 @@ def sweep_learning_rates(request: SweepRequest,
                          on_point: Callable[[dict[str, Any]], None] | None = None) -> SweepResult:
     """Train both models at each learning rate; report best test accuracy or divergence."""
     from bnviz.data import make_split
-    from bnviz.models import build_model, model_label
-    from bnviz.training import ModelTrainer, epoch_order
+    from bnviz.models import model_label
+    from bnviz.training import TRAINERS, epoch_order
 
     base = request.config
     split = make_split(base.split, base.train_size, base.scale_pixels)
@@ -91,19 +91,20 @@ def sweep_learning_rates(request: SweepRequest,
     for rate in sorted(request.learning_rates):
         config = base.replace(learning_rate=float(rate), epochs=request.epochs, seeds=1)
         for placement in ("none", base.placement):
-            trainer = ModelTrainer(build_model(placement, base.seed), config, split)
-            best, outcome, epoch, last_accuracy = float("nan"), "trained", 0, 0.0
-            for epoch in range(1, request.epochs + 1):
-                figures = trainer.run_epoch(epoch_order(base.seed, epoch, len(split.y_train)))
-                loss = figures["train_loss"]
-                if not math.isfinite(loss) or loss > EXPLODED_LOSS:
-                    outcome = "diverged"
-                    break
-                best = figures["test_accuracy"] if math.isnan(best) else max(
-                    best, figures["test_accuracy"])
-                last_accuracy = figures["train_accuracy"]
-            if outcome == "trained" and last_accuracy <= STUCK_ACCURACY:
-                outcome = "stuck at chance"
+            with TRAINERS.lend(placement, config) as trainer:
+                trainer.start(base.seed, config.learning_rate, split)
+                best, outcome, epoch, last_accuracy = float("nan"), "trained", 0, 0.0
+                for epoch in range(1, request.epochs + 1):
+                    figures = trainer.run_epoch(epoch_order(base.seed, epoch, len(split.y_train)))
+                    loss = figures["train_loss"]
+                    if not math.isfinite(loss) or loss > EXPLODED_LOSS:
+                        outcome = "diverged"
+                        break
+                    best = figures["test_accuracy"] if math.isnan(best) else max(
+                        best, figures["test_accuracy"])
+                    last_accuracy = figures["train_accuracy"]
+                if outcome == "trained" and last_accuracy <= STUCK_ACCURACY:
+                    outcome = "stuck at chance"
             row = {"model": model_label(placement), "learning_rate": float(rate),
                    "best_test_accuracy": best, "diverged": outcome == "diverged",
                    "outcome": outcome, "epochs_run": epoch}

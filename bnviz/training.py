@@ -20,16 +20,25 @@ mode.
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from bnviz.config import ExperimentConfig
-from bnviz.data import NUM_CLASSES, Split, make_split
+from bnviz.data import IMAGE_SHAPE, NUM_CLASSES, Split, make_split
+from bnviz.inside import (
+    PROBE_IMAGES,
+    ReluInputProbe,
+    bn_layer_values,
+    mode_accuracies,
+    mode_forward,
+)
 from bnviz.models import build_model, layer_table, model_label
 from bnviz.results import HISTORY_COLUMNS, ComparisonResult
 
@@ -47,32 +56,70 @@ class TrainingStopped(Exception):
     """Raised when a caller asked a running training to stop."""
 
 
-def make_optimizer(config: ExperimentConfig) -> keras.optimizers.Optimizer:
-    """The configured optimizer with Keras' defaults apart from the learning rate."""
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """The named optimizer (``adam`` or ``sgd``) with Keras' defaults apart from the rate."""
     import keras
 
-    if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=config.learning_rate)
-    return keras.optimizers.SGD(learning_rate=config.learning_rate)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    return keras.optimizers.SGD(learning_rate=learning_rate)
 
 
 class ModelTrainer:
-    """Trains one model on one split, one compiled epoch at a time."""
+    """One model of one placement, its optimizer and its compiled epoch, reusable.
 
-    def __init__(self, model: keras.Model, config: ExperimentConfig, split: Split) -> None:
+    Why reusable: every new model costs a trace of its epoch function, and
+    TensorFlow keeps about 15 MB of each traced graph for the life of the
+    process, so a process that trains many times (the CLI's sweeps, a notebook,
+    a server without worker processes) would grow without bound. `start` puts
+    the model and optimizer back exactly where a freshly built pair would be for
+    a seed and a learning rate, and the data are arguments of the compiled
+    function rather than constants inside it, so one trace serves every
+    training of the same placement, batch size and optimizer.
+    """
+
+    def __init__(self, placement: str, batch_size: int, optimizer: str) -> None:
         import tensorflow as tf
 
-        self.model = model
-        self.batch_size = config.batch_size
-        self.optimizer = make_optimizer(config)
-        self.optimizer.build(model.trainable_variables)
-        self.x_train = tf.constant(split.x_train)
-        self.y_train = tf.one_hot(split.y_train, NUM_CLASSES)
-        self.x_test = tf.constant(split.x_test)
-        self.y_test = tf.one_hot(split.y_test, NUM_CLASSES)
-        self._epoch = tf.function(self._epoch_graph)
+        self.placement = placement
+        self.batch_size = batch_size
+        self.optimizer_name = optimizer
+        self.model = build_model(placement, seed=0)
+        self.optimizer = make_optimizer(optimizer, learning_rate=0.001)
+        self.optimizer.build(self.model.trainable_variables)
+        self.probe = ReluInputProbe(self.model)
+        images = tf.TensorSpec([None, *IMAGE_SHAPE, 1], tf.float32)
+        labels = tf.TensorSpec([None, NUM_CLASSES], tf.float32)
+        self._epoch = tf.function(self._epoch_graph, input_signature=[
+            tf.TensorSpec([None], tf.int32), images, labels, images, labels])
+        self._data: tuple[Any, ...] = ()
+        self._mode_forward: Callable[..., Any] | None = None
 
-    def _epoch_graph(self, order: Any) -> tuple[Any, Any, Any, Any]:
+    @property
+    def key(self) -> tuple[str, int, str]:
+        """What a compiled trainer is specific to: everything else is reset by `start`."""
+        return self.placement, self.batch_size, self.optimizer_name
+
+    def start(self, seed: int, learning_rate: float, split: Split) -> None:
+        """Make the model and optimizer those of a fresh training with this seed and rate."""
+        import tensorflow as tf
+
+        # A freshly built model holds exactly the initial state for this seed (weights,
+        # BN statistics, the dropout's random state); building one traces nothing.
+        fresh = build_model(self.placement, seed)
+        for target, source in zip(self.model.variables, fresh.variables, strict=True):
+            target.assign(source.value)
+        for variable in self.optimizer.variables:
+            variable.assign(tf.zeros_like(variable.value))
+        self.optimizer.learning_rate.assign(learning_rate)
+        self._data = (
+            tf.constant(split.x_train), tf.one_hot(split.y_train, NUM_CLASSES),
+            tf.constant(split.x_test), tf.one_hot(split.y_test, NUM_CLASSES),
+        )
+        self.x_test = self._data[2]
+
+    def _epoch_graph(self, order: Any, x_train: Any, y_train: Any, x_test: Any,
+                     y_test: Any) -> tuple[Any, Any, Any, Any]:
         import keras
         import tensorflow as tf
 
@@ -83,8 +130,8 @@ class ModelTrainer:
         variables = self.model.trainable_variables
         for step in tf.range(steps):
             batch = order[step * self.batch_size: (step + 1) * self.batch_size]
-            x = tf.gather(self.x_train, batch)
-            y = tf.gather(self.y_train, batch)
+            x = tf.gather(x_train, batch)
+            y = tf.gather(y_train, batch)
             with tf.GradientTape() as tape:
                 probabilities = self.model(x, training=True)
                 loss = tf.reduce_mean(keras.losses.categorical_crossentropy(y, probabilities))
@@ -93,20 +140,20 @@ class ModelTrainer:
             loss_sum += loss * batch_count
             correct += _count_correct(y, probabilities)
         total = tf.cast(count, tf.float32)
-        test_loss, test_accuracy = self._evaluate()
+        test_loss, test_accuracy = self._evaluate(x_test, y_test)
         return loss_sum / total, correct / total, test_loss, test_accuracy
 
-    def _evaluate(self) -> tuple[Any, Any]:
+    def _evaluate(self, x_test: Any, y_test: Any) -> tuple[Any, Any]:
         """Test loss and accuracy in inference mode, in slices to bound activation memory."""
         import keras
         import tensorflow as tf
 
-        count = tf.shape(self.y_test)[0]
+        count = tf.shape(y_test)[0]
         loss_sum = tf.constant(0.0)
         correct = tf.constant(0.0)
         for start in tf.range(0, count, EVAL_SLICE):
-            x = self.x_test[start: start + EVAL_SLICE]
-            y = self.y_test[start: start + EVAL_SLICE]
+            x = x_test[start: start + EVAL_SLICE]
+            y = y_test[start: start + EVAL_SLICE]
             probabilities = self.model(x, training=False)
             loss_sum += tf.reduce_sum(keras.losses.categorical_crossentropy(y, probabilities))
             correct += _count_correct(y, probabilities)
@@ -115,19 +162,61 @@ class ModelTrainer:
 
     def run_epoch(self, order: np.ndarray) -> dict[str, float]:
         """Train one epoch in the given image order, then evaluate on the test set."""
-        start = time.perf_counter()
-        train_loss, train_accuracy, test_loss, test_accuracy = self._epoch(order)
+        if not self._data:
+            raise RuntimeError("call start() before run_epoch()")
+        begin = time.perf_counter()
+        train_loss, train_accuracy, test_loss, test_accuracy = self._epoch(order, *self._data)
         return {
             "train_accuracy": float(train_accuracy),
             "train_loss": float(train_loss),
             "test_accuracy": float(test_accuracy),
             "test_loss": float(test_loss),
-            "seconds": time.perf_counter() - start,
+            "seconds": time.perf_counter() - begin,
         }
 
     def test_probabilities(self) -> np.ndarray:
         """Softmax outputs on the test set, BN in inference mode."""
         return self.model.predict(self.x_test, batch_size=EVAL_SLICE, verbose=0)
+
+    def mode_accuracies(self, x_test: np.ndarray, y_test: np.ndarray) -> pd.DataFrame:
+        """`bnviz.inside.mode_accuracies` of this model, with its forward pass compiled once."""
+        if self._mode_forward is None:
+            self._mode_forward = mode_forward(self.model)
+        return mode_accuracies(self.model, x_test, y_test, forward=self._mode_forward)
+
+
+class TrainerPool:
+    """Idle `ModelTrainer`s kept for reuse, each lent to one training at a time.
+
+    Holds at most ``max_idle`` trainers (about 15 MB each); the least recently
+    returned goes first.
+    """
+
+    def __init__(self, max_idle: int = 8) -> None:
+        self.max_idle = max_idle
+        self._idle: list[ModelTrainer] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def lend(self, placement: str, config: ExperimentConfig) -> Iterator[ModelTrainer]:
+        """A trainer for this placement and the config's batch size and optimizer."""
+        key = (placement, config.batch_size, config.optimizer)
+        with self._lock:
+            found = next((t for t in reversed(self._idle) if t.key == key), None)
+            if found is not None:
+                self._idle.remove(found)
+        trainer = found or ModelTrainer(placement, config.batch_size, config.optimizer)
+        try:
+            yield trainer
+        finally:
+            trainer._data = ()  # release this training's images
+            with self._lock:
+                self._idle.append(trainer)
+                while len(self._idle) > self.max_idle:
+                    self._idle.pop(0)
+
+
+TRAINERS = TrainerPool()
 
 
 def _count_correct(y: Any, probabilities: Any) -> Any:
@@ -160,20 +249,19 @@ def train_comparison(
     model's last ReLU receives (`bnviz.inside`). Predictions, parameter tables,
     BN layer values and the BN mode comparison come from the first seed's run.
     """
-    from bnviz.inside import ReluInputProbe, bn_layer_values, mode_accuracies
-
     split = make_split(config.split, config.train_size, config.scale_pixels)
+    probe_images = split.x_test[:PROBE_IMAGES]
     rows: list[dict[str, Any]] = []
     relu_inputs: list[dict[str, Any]] = []
-    first: dict[str, ModelTrainer] = {}
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bnviz-epoch") as pool:
+    first_seed: dict[str, Any] = {}
+    bn_label = model_label(config.placement)
+    with ExitStack() as borrowed, ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="bnviz-epoch") as pool:
+        trainers = {model_label(p): borrowed.enter_context(TRAINERS.lend(p, config))
+                    for p in ("none", config.placement)}
         for seed in config.seed_list:
-            trainers = {
-                model_label(p): ModelTrainer(build_model(p, seed), config, split)
-                for p in ("none", config.placement)
-            }
-            probes = {label: ReluInputProbe(t.model, split.x_test) for label, t in trainers.items()}
-            first = first or trainers
+            for trainer in trainers.values():
+                trainer.start(seed, config.learning_rate, split)
             for epoch in range(1, config.epochs + 1):
                 if should_stop is not None and should_stop():
                     raise TrainingStopped(f"stopped before epoch {epoch} of seed {seed}")
@@ -183,19 +271,24 @@ def train_comparison(
                     row = {"model": label, "seed": seed, "epoch": epoch, **future.result()}
                     rows.append(row)
                     relu_inputs.append({"model": label, "seed": seed, "epoch": epoch,
-                                        **probes[label].percentiles()})
+                                        **trainers[label].probe.percentiles(probe_images)})
                     if on_epoch is not None:
                         on_epoch(row)
-    bn_label = model_label(config.placement)
+            if not first_seed:  # the trainers are reset for the next seed: take these now
+                bn_model = trainers[bn_label]
+                first_seed = {
+                    "probabilities": {label: t.test_probabilities()
+                                      for label, t in trainers.items()},
+                    "layer_tables": {label: layer_table(t.model) for label, t in trainers.items()},
+                    "bn_layers": bn_layer_values(bn_model.model, bn_label),
+                    "bn_modes": bn_model.mode_accuracies(split.x_test, split.y_test),
+                }
     return ComparisonResult(
         config=config,
         history=pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)),
         test_labels=split.y_test,
-        probabilities={label: t.test_probabilities() for label, t in first.items()},
-        layer_tables={label: layer_table(t.model) for label, t in first.items()},
         relu_inputs=pd.DataFrame(relu_inputs),
-        bn_layers=bn_layer_values(first[bn_label].model, bn_label),
-        bn_modes=mode_accuracies(first[bn_label].model, split.x_test, split.y_test),
         data_source=split.source,
         warnings=split.warnings,
+        **first_seed,
     )

@@ -132,13 +132,14 @@ def default_trainer() -> Callable[..., Result]:
 
 def _warm_up() -> None:
     from bnviz.data import make_split
-    from bnviz.models import build_model
-    from bnviz.training import ModelTrainer, epoch_order
+    from bnviz.training import TRAINERS, epoch_order
 
     config = ExperimentConfig(epochs=1, train_size=100)
     split = make_split(config.split, config.train_size, config.scale_pixels)
-    trainer = ModelTrainer(build_model("after", seed=0), config, split)
-    trainer.run_epoch(epoch_order(0, 1, len(split.y_train)))
+    for placement in ("none", config.placement):  # the default comparison's two trainers
+        with TRAINERS.lend(placement, config) as trainer:
+            trainer.start(config.seed, config.learning_rate, split)
+            trainer.run_epoch(epoch_order(0, 1, len(split.y_train)))
 
 
 PARENT_CHECK_SECONDS = 1.0

@@ -10,7 +10,6 @@ from bnviz.config import ConfigError, ExperimentConfig
 from bnviz.data import make_split
 from bnviz.inside import PERCENTILES, mode_accuracies
 from bnviz.link import read_link
-from bnviz.models import build_model
 from bnviz.results import ResultsStore, headline, seed_summary
 from bnviz.sweep import SweepRequest, sweep_learning_rates
 from bnviz.training import ModelTrainer, epoch_order, train_comparison
@@ -69,7 +68,8 @@ def test_bn_layer_values_cover_every_feature(two_seeds):
 def test_inference_mode_matches_keras_evaluate_and_batch_of_one_collapses():
     config = ExperimentConfig(epochs=2, train_size=256)
     split = make_split(config.split, config.train_size, config.scale_pixels)
-    trainer = ModelTrainer(build_model("after", seed=3), config, split)
+    trainer = ModelTrainer("after", config.batch_size, config.optimizer)
+    trainer.start(3, config.learning_rate, split)
     for epoch in (1, 2):
         trainer.run_epoch(epoch_order(3, epoch, len(split.y_train)))
     model = trainer.model

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from bnviz.results import HISTORY_COLUMNS
-from bnviz.training import TrainingStopped, train_comparison
+from bnviz.training import TRAINERS, TrainingStopped, train_comparison
 
 LEARNED = ["train_accuracy", "train_loss", "test_accuracy", "test_loss"]
 
@@ -51,3 +51,21 @@ def test_two_threads_match_runs_alone(tiny_config):
 def test_stop_request_ends_training(tiny_config):
     with pytest.raises(TrainingStopped):
         train_comparison(tiny_config, should_stop=lambda: True)
+
+
+def test_a_training_in_between_leaves_no_trace(tiny_config):
+    """Trainers are reused: weights, BN statistics, optimizer state, rate and dropout reset."""
+    first = train_comparison(tiny_config)
+    train_comparison(tiny_config.replace(seed=9, learning_rate=0.01, train_size=300))
+    again = train_comparison(tiny_config)
+    pd.testing.assert_frame_equal(_curves(again), _curves(first))
+    pd.testing.assert_frame_equal(again.bn_layers, first.bn_layers)
+
+
+def test_trainings_of_one_kind_share_one_compiled_epoch(tiny_config):
+    """Why memory stays flat over many trainings: no new trace per training."""
+    for config in (tiny_config, tiny_config.replace(seed=4, train_size=200, seeds=2)):
+        train_comparison(config)
+    with TRAINERS.lend("after", tiny_config) as trainer:
+        assert trainer._epoch.experimental_get_tracing_count() == 1
+        assert trainer.probe._values.experimental_get_tracing_count() == 1
