@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 PERCENTILES = (15, 50, 85)
 PROBE_IMAGES = 256
-MODE_BATCH_SIZES = (1, 8, 64, 1000)
+# The largest is 250, not the whole test set: with oneDNN, TensorFlow keeps the memory of its
+# largest forward pass pooled for the life of the process (1000 images cost ~150 MB more).
+MODE_BATCH_SIZES = (1, 8, 64, 250)
 
 
 class ReluInputProbe:
@@ -116,8 +118,10 @@ def mode_accuracies(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray,
                                y_test[start: start + batch_size]))
         return hits / len(x_test)
 
-    rows = [{"mode": "inference (moving averages)", "batch_size": len(x_test),
-             "accuracy": accuracy(len(x_test), False)}]
+    # Moving averages make each image's output independent of its batch: any slice size
+    # gives the same accuracy, so use the largest of the sizes compared.
+    rows = [{"mode": "inference (moving averages)", "batch_size": max(batch_sizes),
+             "accuracy": accuracy(max(batch_sizes), False)}]
     try:
         rows += [{"mode": "training (batch statistics)", "batch_size": size,
                   "accuracy": accuracy(size, True)} for size in batch_sizes]
