@@ -1,6 +1,6 @@
 """Training speed and memory: the blog's plain ``model.fit`` against bnviz's trainer.
 
-    .venv/bin/python bench/speed.py                 # the blog's setup: 100 epochs, 3 seeds
+    .venv/bin/python bench/speed.py                 # the blog's setup: 100 epochs, 5 seeds
     .venv/bin/python bench/speed.py --epochs 10 --seeds 1 --memory-trainings 3   # a quick look
 
 Every measurement runs in a fresh subprocess (so peak memory and import costs are
@@ -221,7 +221,7 @@ def run_worker(*args: str, env: dict | None = None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N, each run both ways")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 1..N, each run both ways")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per seed and side")
     parser.add_argument("--memory-trainings", type=int, default=20)
     parser.add_argument("--memory-epochs", type=int, default=3)
