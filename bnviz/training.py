@@ -15,6 +15,9 @@ without AVX-512, and twice as fast here). The maths is the blog's: Adam with
 Keras defaults, categorical cross-entropy on softmax outputs, train metrics
 averaged over the epoch's batches in training mode, test metrics in inference
 mode.
+
+Memory: a compiled trainer is kept and reused (`TrainerPool`), since every new
+trace would keep its graph for the life of the process.
 """
 
 from __future__ import annotations
@@ -68,10 +71,10 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
 class ModelTrainer:
     """One model of one placement, its optimizer and its compiled epoch, reusable.
 
-    Why reusable: every new model costs a trace of its epoch function, and
-    TensorFlow keeps about 15 MB of each traced graph for the life of the
-    process, so a process that trains many times (the CLI's sweeps, a notebook,
-    a server without worker processes) would grow without bound. `start` puts
+    Why reusable: every new model costs a trace of its epoch function, and a
+    process kept about 15 MB per discarded trainer (its traced graphs and what
+    they captured) for good, so one that trains many times (the CLI's sweeps, a
+    notebook, a server without worker processes) grew without bound. `start` puts
     the model and optimizer back exactly where a freshly built pair would be for
     a seed and a learning rate, and the data are arguments of the compiled
     function rather than constants inside it, so one trace serves every
