@@ -112,14 +112,21 @@ class ModelTrainer:
         fresh = build_model(self.placement, seed)
         for target, source in zip(self.model.variables, fresh.variables, strict=True):
             target.assign(source.value)
-        for variable in self.optimizer.variables:
-            variable.assign(tf.zeros_like(variable.value))
-        self.optimizer.learning_rate.assign(learning_rate)
+        # Likewise a fresh optimizer's state (zero moments, step 0, this rate), copied rather
+        # than zeroed by hand, so an optimizer with non-zero initial state stays right.
+        fresh_optimizer = make_optimizer(self.optimizer_name, learning_rate)
+        fresh_optimizer.build(fresh.trainable_variables)
+        for target, source in zip(self.optimizer.variables, fresh_optimizer.variables,
+                                  strict=True):
+            target.assign(source.value)
         self._data = (
             tf.constant(split.x_train), tf.one_hot(split.y_train, NUM_CLASSES),
             tf.constant(split.x_test), tf.one_hot(split.y_test, NUM_CLASSES),
         )
-        self.x_test = self._data[2]
+
+    def release_data(self) -> None:
+        """Drop this training's images; `start` must come before the next epoch."""
+        self._data = ()
 
     def _epoch_graph(self, order: Any, x_train: Any, y_train: Any, x_test: Any,
                      y_test: Any) -> tuple[Any, Any, Any, Any]:
@@ -179,7 +186,7 @@ class ModelTrainer:
 
     def test_probabilities(self) -> np.ndarray:
         """Softmax outputs on the test set, BN in inference mode."""
-        return self.model.predict(self.x_test, batch_size=EVAL_SLICE, verbose=0)
+        return self.model.predict(self._data[2], batch_size=EVAL_SLICE, verbose=0)
 
     def mode_accuracies(self, x_test: np.ndarray, y_test: np.ndarray) -> pd.DataFrame:
         """`bnviz.inside.mode_accuracies` of this model, with its forward pass compiled once."""
@@ -191,12 +198,13 @@ class ModelTrainer:
 class TrainerPool:
     """Idle `ModelTrainer`s kept for reuse, each lent to one training at a time.
 
-    Holds at most ``max_idle`` trainers (about 15 MB each); the least recently
-    returned goes first.
+    Nothing is ever evicted: TensorFlow would keep a dropped trainer's traces
+    anyway, so eviction would only force a new trace (and its memory) the next
+    time that kind of training comes. The pool grows with the kinds of training
+    a process has run at once, not with the number of trainings.
     """
 
-    def __init__(self, max_idle: int = 8) -> None:
-        self.max_idle = max_idle
+    def __init__(self) -> None:
         self._idle: list[ModelTrainer] = []
         self._lock = threading.Lock()
 
@@ -205,18 +213,21 @@ class TrainerPool:
         """A trainer for this placement and the config's batch size and optimizer."""
         key = (placement, config.batch_size, config.optimizer)
         with self._lock:
-            found = next((t for t in reversed(self._idle) if t.key == key), None)
+            found = next((t for t in self._idle if t.key == key), None)
             if found is not None:
                 self._idle.remove(found)
         trainer = found or ModelTrainer(placement, config.batch_size, config.optimizer)
         try:
             yield trainer
         finally:
-            trainer._data = ()  # release this training's images
+            trainer.release_data()
             with self._lock:
                 self._idle.append(trainer)
-                while len(self._idle) > self.max_idle:
-                    self._idle.pop(0)
+
+    def __len__(self) -> int:
+        """How many trainers are idle."""
+        with self._lock:
+            return len(self._idle)
 
 
 TRAINERS = TrainerPool()

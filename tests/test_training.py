@@ -3,8 +3,9 @@ import threading
 import pandas as pd
 import pytest
 
+from bnviz import training
 from bnviz.results import HISTORY_COLUMNS
-from bnviz.training import TRAINERS, TrainingStopped, train_comparison
+from bnviz.training import TrainingStopped, train_comparison
 
 LEARNED = ["train_accuracy", "train_loss", "test_accuracy", "test_loss"]
 
@@ -53,19 +54,22 @@ def test_stop_request_ends_training(tiny_config):
         train_comparison(tiny_config, should_stop=lambda: True)
 
 
-def test_a_training_in_between_leaves_no_trace(tiny_config):
-    """Trainers are reused: weights, BN statistics, optimizer state, rate and dropout reset."""
-    first = train_comparison(tiny_config)
+def test_a_reused_trainer_matches_a_new_one(tiny_config, monkeypatch):
+    """Weights, BN statistics, optimizer state, learning rate and dropout are all reset."""
     train_comparison(tiny_config.replace(seed=9, learning_rate=0.01, train_size=300))
-    again = train_comparison(tiny_config)
-    pd.testing.assert_frame_equal(_curves(again), _curves(first))
-    pd.testing.assert_frame_equal(again.bn_layers, first.bn_layers)
+    reused = train_comparison(tiny_config.replace(learning_rate=0.002))
+    monkeypatch.setattr(training, "TRAINERS", training.TrainerPool())  # nothing to reuse
+    new = train_comparison(tiny_config.replace(learning_rate=0.002))
+    pd.testing.assert_frame_equal(_curves(reused), _curves(new))
+    pd.testing.assert_frame_equal(reused.bn_layers, new.bn_layers)
 
 
 def test_trainings_of_one_kind_share_one_compiled_epoch(tiny_config):
-    """Why memory stays flat over many trainings: no new trace per training."""
-    for config in (tiny_config, tiny_config.replace(seed=4, train_size=200, seeds=2)):
-        train_comparison(config)
-    with TRAINERS.lend("after", tiny_config) as trainer:
+    """Why memory stays flat over many trainings: no new trainer, no new trace."""
+    train_comparison(tiny_config)
+    pooled = len(training.TRAINERS)
+    train_comparison(tiny_config.replace(seed=4, train_size=200, seeds=2, learning_rate=0.01))
+    assert len(training.TRAINERS) == pooled
+    with training.TRAINERS.lend("after", tiny_config) as trainer:
         assert trainer._epoch.experimental_get_tracing_count() == 1
         assert trainer.probe._values.experimental_get_tracing_count() == 1
