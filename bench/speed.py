@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/speed.py                 # the blog's setup: 100 epochs, 5 seeds
     .venv/bin/python bench/speed.py --epochs 10 --seeds 1 --memory-trainings 3   # a quick look
+    .venv/bin/python bench/speed.py --same-order --memory-trainings 0   # + same batch order
 
 Every measurement runs in a fresh subprocess (so peak memory and import costs are
 its own), reference and bnviz alternate within each seed and repeat (so drift of
@@ -113,6 +114,39 @@ def worker_reference(epochs: int, seed: int) -> dict:
     return out
 
 
+def worker_reference_same_order(epochs: int, seed: int) -> dict:
+    """The blog's ``fit``, one epoch per call, fed the batch order bnviz uses for this seed.
+
+    With the initial weights, dropout seeds and batch order all equal, what is
+    left between the two is the arithmetic (kernels, rounding): the accuracies
+    show whether the trainers learn alike, without the batch-order noise.
+    """
+    import keras
+
+    from bnviz.data import make_split
+    from bnviz.models import build_model
+    from bnviz.training import epoch_order
+
+    split = make_split("blog", 1000, scale_pixels=False)
+    y_train = keras.utils.to_categorical(split.y_train, 10)
+    y_test = keras.utils.to_categorical(split.y_test, 10)
+    out: dict = {"models": {}}
+    for label, placement in zip(MODELS, ("none", "after"), strict=True):
+        model = build_model(placement, seed)
+        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+        accuracies = []
+        for epoch in range(1, epochs + 1):
+            order = epoch_order(seed, epoch, len(split.y_train))
+            history = model.fit(split.x_train[order], y_train[order],
+                                validation_data=(split.x_test, y_test), batch_size=64,
+                                epochs=1, shuffle=False, verbose=0)
+            accuracies.append(history.history["val_accuracy"][0])
+        out["models"][label] = {"final_test_accuracy": accuracies[-1],
+                                "best_test_accuracy": max(accuracies),
+                                "first_epoch_test_accuracy": accuracies[0]}
+    return out
+
+
 def worker_bnviz(epochs: int, seed: int) -> dict:
     """bnviz's trainer on the same configuration."""
     started = time.perf_counter()
@@ -131,6 +165,8 @@ def worker_bnviz(epochs: int, seed: int) -> dict:
             "seconds": float(summary.loc[label, "seconds"]),
             "final_test_accuracy": float(summary.loc[label, "final_test_accuracy"]),
             "best_test_accuracy": float(summary.loc[label, "best_test_accuracy"]),
+            "first_epoch_test_accuracy": float(result.history.query(
+                "model == @label and epoch == 1")["test_accuracy"].iloc[0]),
         } for label in MODELS},
         "total_seconds": total,
         "first_epoch_seconds": first_epoch[0],
@@ -202,7 +238,8 @@ def worker_memory_jobs(trainings: int, epochs: int, pause: float) -> dict:
             "tensorflow_in_server": "tensorflow" in sys.modules}
 
 
-WORKERS = {"reference": worker_reference, "bnviz": worker_bnviz}
+WORKERS = {"reference": worker_reference, "bnviz": worker_bnviz,
+           "same-order": worker_reference_same_order}
 
 
 def run_worker(*args: str, env: dict | None = None) -> dict:
@@ -229,6 +266,9 @@ def main() -> None:
                         help="seconds between the JobManager's requests (default 15)")
     parser.add_argument("--memory-only", action="store_true",
                         help="skip the speed comparison, measure memory and latency only")
+    parser.add_argument("--same-order", action="store_true",
+                        help="also run the reference fed bnviz's batch order, per seed "
+                             "(accuracy without batch-order noise; untimed, ~4 min per seed)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -262,6 +302,8 @@ def main() -> None:
 
     if not args.memory_only:
         report_speed(runs, flops, peak)
+        if args.same_order:
+            report_same_order(runs["bnviz"], args.epochs)
     if args.memory_trainings:
         report_memory(args)
 
@@ -301,12 +343,28 @@ def report_speed(runs: dict[str, list[dict]], flops: dict[str, float], peak: flo
             low, high = min(ref_values), max(ref_values)
             inside = all(low - 1e-9 <= v <= high + 1e-9 for v in our_values)
             mean_inside = low - 1e-9 <= statistics.mean(our_values) <= high + 1e-9
-            print(f"  {model:9s} {key:20s} reference {low:.3f}–{high:.3f} "
-                  f"(mean {statistics.mean(ref_values):.3f}); bnviz "
+            print(f"  {model:9s} {key:20s} reference "
+                  + " ".join(f"{v:.3f}" for v in ref_values)
+                  + f" (range {low:.3f}–{high:.3f}, mean {statistics.mean(ref_values):.3f}); bnviz "
                   + " ".join(f"{v:.3f}" for v in our_values)
                   + f" (mean {statistics.mean(our_values):.3f}) "
                   + ("all inside" if inside else "mean inside" if mean_inside else "OUTSIDE"))
 
+
+
+def report_same_order(bnviz_runs: list[dict], epochs: int) -> None:
+    """Per seed: the reference fed bnviz's batch order against bnviz, same seed."""
+    print("\ntest accuracy with the same batch order (reference fit fed bnviz's order; "
+          "first epoch / best / final)")
+    for ours in bnviz_runs:
+        theirs = run_worker("same-order", str(epochs), str(ours["seed"]))
+        for model in MODELS:
+            figures = [(run["models"][model]["first_epoch_test_accuracy"],
+                        run["models"][model]["best_test_accuracy"],
+                        run["models"][model]["final_test_accuracy"]) for run in (theirs, ours)]
+            print(f"  seed {ours['seed']} {model:9s} reference "
+                  + " / ".join(f"{v:.3f}" for v in figures[0]) + "   bnviz "
+                  + " / ".join(f"{v:.3f}" for v in figures[1]))
 
 
 def report_memory(args: argparse.Namespace) -> None:
