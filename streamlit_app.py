@@ -3,9 +3,10 @@
 import streamlit as st
 
 from bnviz import explain
+from bnviz.comparison import ComparisonRequest
 from bnviz.jobs import FAILED
 from ui import sections
-from ui.sidebar import experiment_sidebar
+from ui.sidebar import show_experiment_sidebar
 from ui.state import (
     config_from_url,
     shared_job_manager,
@@ -19,7 +20,8 @@ st.set_page_config(page_title="bnviz: batch normalisation, side by side", page_i
 manager = shared_job_manager()
 
 url_config, link_problems, run_requested = config_from_url()
-config, train_pressed = experiment_sidebar(url_config)
+config, train_pressed = show_experiment_sidebar(url_config)
+request = ComparisonRequest(config)
 
 st.title("Batch normalisation, side by side")
 st.markdown(explain.INTRO)
@@ -27,21 +29,21 @@ show_link_problems(link_problems)
 
 if train_pressed or run_requested:
     write_url(config)
-    manager.submit(config)
+    manager.submit(request)
 
-job = manager.get(config)
-result = job.result if job is not None and job.result is not None else manager.stored(config)
-show_store_notices(manager, config)
+job = manager.get(request)
+result = manager.result_for(request)
+show_store_notices(manager, request)
 
 if result is not None:
-    sections.results(result, manager)
+    sections.show_results(result, manager)
 elif job is not None and job.status == FAILED:
     st.error(f"Training failed: {job.error}. Your settings are kept: press Train to try again.")
-    sections.about()
+    sections.show_about()
 elif job is not None:
-    sections.live_training(manager, config)
+    sections.show_live_training(manager, request)
 else:
     st.info("Choose a preset, or set the experiment in the sidebar and press **Train**. "
             "The blog's full run (100 epochs, both models) takes about a minute and a half.")
     st.caption(sections.class_names_caption())
-    sections.about()
+    sections.show_about()

@@ -47,9 +47,6 @@ import json
 import os
 import random
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -57,7 +54,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,114 +64,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bnviz.config import ExperimentConfig  # noqa: E402  (after the path set-up)
+from tests.server import CHROMIUM, CHROMIUM_ARGS, STARTED, Server  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--disable-dev-shm-usage",
-]
-STARTED = re.compile(r"training started config=(\w+)")
 EVENT = re.compile(r"training (started|finished) config=(\w+)")
 RESULTS_CHART = "[data-testid='stTabs'] [data-testid='stVegaLiteChart']"
 QUEUE_TEXT = re.compile(r"place (\d+) in the queue")
-
-
-# -- the server ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """One ``streamlit run streamlit_app.py`` process with its own log file."""
-
-    def __init__(self, cache_dir: Path, log_path: Path, max_jobs: int = 1,
-                 env: dict[str, str] | None = None) -> None:
-        self.cache_dir, self.log_path = Path(cache_dir), Path(log_path)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        environment = {**os.environ, "BNVIZ_CACHE_DIR": str(cache_dir),
-                       "BNVIZ_MAX_JOBS": str(max_jobs), **(env or {})}
-        with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-                 "--server.port", str(self.port), "--server.address", "127.0.0.1",
-                 "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"streamlit did not start:\n{self.log()[-2000:]}")
-            time.sleep(0.25)
-
-    def log(self) -> str:
-        """The server's output so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def started(self) -> list[str]:
-        """Config hashes of the ``training started`` lines, in order."""
-        return STARTED.findall(self.log())
-
-    def tree(self) -> list[psutil.Process]:
-        """The server and all its descendants (training processes, the spare)."""
-        try:
-            root = psutil.Process(self.process.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def rss_mb(self) -> float:
-        """Resident memory of the server process alone."""
-        return psutil.Process(self.process.pid).memory_info().rss / 2**20
-
-    def tree_rss_mb(self) -> float:
-        """Resident memory of the server and its training processes together."""
-        total = 0
-        for process in self.tree():
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        return total / 2**20
-
-    def kill(self) -> list[psutil.Process]:
-        """SIGKILL the server alone (as a crash would); returns the children it leaves."""
-        children = self.tree()[1:]
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        return children
-
-    def stop(self) -> None:
-        """Stop the server and make sure none of its processes is left."""
-        children = self.tree()[1:]
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for child in children:  # our own processes, by pid
-            with suppress(psutil.NoSuchProcess):
-                child.kill()
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
 
 def max_concurrent(log: str) -> int:

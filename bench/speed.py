@@ -201,18 +201,18 @@ def worker_memory_jobs(trainings: int, epochs: int, pause: float) -> dict:
     """
     import tempfile
 
+    from bnviz.comparison import ComparisonRequest
     from bnviz.config import ExperimentConfig
     from bnviz.jobs import DONE, JobManager
-    from bnviz.results import ResultsStore
-    from bnviz.worker import ProcessTrainer
+    from bnviz.store import ResultsStore
+    from bnviz.worker import ProcessRunner
 
     def rss_mb() -> float:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") \
             / 2**20
 
-    trainer = ProcessTrainer()
     with tempfile.TemporaryDirectory() as cache:
-        manager = JobManager(ResultsStore(Path(cache)), trainer=trainer)
+        manager = JobManager(ResultsStore(Path(cache)), runner=ProcessRunner())
         before = rss_mb()
         after: list[float] = []
         first_epoch: list[float] = []
@@ -220,8 +220,8 @@ def worker_memory_jobs(trainings: int, epochs: int, pause: float) -> dict:
             placement = ("after", "before")[index % 2]
             time.sleep(pause)  # between requests, as between clicks: the spare warms up
             submitted = time.perf_counter()
-            job = manager.submit(ExperimentConfig(epochs=epochs, seed=200 + index,
-                                                  placement=placement))
+            job = manager.submit(ComparisonRequest(ExperimentConfig(
+                epochs=epochs, seed=200 + index, placement=placement)))
             while not job.rows and job.status not in (DONE, "failed"):
                 time.sleep(0.01)
             first_epoch.append(time.perf_counter() - submitted)
@@ -230,7 +230,7 @@ def worker_memory_jobs(trainings: int, epochs: int, pause: float) -> dict:
             if job.status != DONE:
                 raise SystemExit(f"training failed: {job.error}")
             after.append(rss_mb())
-    trainer.close()
+        manager.close()
     return {"before_mb": before, "after_first_mb": after[0], "after_last_mb": after[-1],
             "trainings": trainings, "first_epoch_median_s": statistics.median(first_epoch),
             "first_epoch_max_s": max(first_epoch),

@@ -6,7 +6,9 @@ It does what a browser tab does for this app, without drawing: opens
 timer the real frontend keeps), keeps the query string the app writes back, and
 notes the time at which the results' charts arrive, the queue places shown, and any
 exception or error element. Streamlit's protobuf messages are its own (they ship with
-the ``streamlit`` package), so this client follows the installed version.
+the ``streamlit`` package), so this client follows the installed version; the protocol
+is internal, though, and `check_protocol` names the Streamlit version and the missing
+message field when one this client relies on is gone.
 """
 
 from __future__ import annotations
@@ -16,11 +18,44 @@ import re
 import time
 from dataclasses import dataclass, field
 
+import streamlit
 import websockets
+from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.Block_pb2 import Block
+from streamlit.proto.ClientState_pb2 import ClientState
+from streamlit.proto.Delta_pb2 import Delta
+from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 QUEUE_TEXT = re.compile(r"place (\d+) in the queue")
+
+# The parts of Streamlit's protocol this client uses: message -> fields (or oneof choices).
+USED = {
+    BackMsg: ("rerun_script",),
+    ClientState: ("query_string", "page_script_hash", "fragment_id", "is_auto_rerun"),
+    ForwardMsg: ("new_session", "page_info_changed", "auto_rerun", "stop_auto_rerun", "delta"),
+    Delta: ("new_element", "add_block"),
+    Block: ("tab_container",),
+    Element: ("vega_lite_chart", "exception", "alert"),
+}
+
+
+class ProtocolChanged(RuntimeError):
+    """The installed Streamlit no longer speaks the protocol this client was written for."""
+
+
+def check_protocol() -> None:
+    """Raise `ProtocolChanged`, naming the Streamlit version, if a message or field this
+    client relies on is missing (the websocket protocol is Streamlit's internal one)."""
+    missing = [f"{message.DESCRIPTOR.name}.{name}" for message, names in USED.items()
+               for name in names if name not in message.DESCRIPTOR.fields_by_name]
+    if "ERROR" not in Alert.Format.keys():  # noqa: SIM118 - an enum wrapper, not a dict
+        missing.append("Alert.Format.ERROR")
+    if missing:
+        raise ProtocolChanged(
+            f"Streamlit {streamlit.__version__} changed its websocket protocol: "
+            f"{', '.join(missing)} missing; bench/wsclient.py needs updating")
 
 
 @dataclass
@@ -37,6 +72,7 @@ class ProtocolSession:
 
 async def run_session(base: str, session: ProtocolSession, timeout: float) -> ProtocolSession:
     """Open the page of ``session.query`` and follow it until the results' charts arrive."""
+    check_protocol()
     url = base.replace("http://", "ws://") + "/_stcore/stream"
     session.opened_at = time.monotonic()
     query = session.query
@@ -103,7 +139,7 @@ async def run_session(base: str, session: ProtocolSession, timeout: float) -> Pr
                         elif which == "alert":
                             body = element.alert.body
                             session.queue_places.update(int(m) for m in QUEUE_TEXT.findall(body))
-                            if element.alert.format == 1:  # ERROR
+                            if element.alert.format == Alert.ERROR:
                                 session.problems.append(f"error: {body[:200]}")
     except Exception as error:  # a refused or dropped connection is a failed session
         session.problems.append(f"{type(error).__name__}: {str(error)[:200]}")

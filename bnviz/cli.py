@@ -9,11 +9,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
 from bnviz.data import DataError
-from bnviz.results import headline, seed_summary
+from bnviz.summary import headline, per_seed_table, seed_spread_table
+from bnviz.sweep import (
+    DEFAULT_RATES,
+    DEFAULT_SWEEP_EPOCHS,
+    MAX_SWEEP_EPOCHS,
+    SweepRequest,
+    parse_rates,
+)
 
 
 def _add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
@@ -54,15 +59,6 @@ def command_params(_: argparse.Namespace) -> int:
     return 0
 
 
-def format_summary(summary: pd.DataFrame) -> str:
-    """The convergence table as aligned text."""
-    shown = summary.copy()
-    for column in ("final_test_accuracy", "best_test_accuracy"):
-        shown[column] = shown[column].map("{:.3f}".format)
-    shown["seconds"] = shown["seconds"].map("{:.1f}".format)
-    return shown.to_string(index=False)
-
-
 def command_run(args: argparse.Namespace) -> int:
     """Train both models with a progress bar and write history.csv and summary.json."""
     config = config_from_args(args)
@@ -101,43 +97,26 @@ def command_run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"data: {result.data_source}")
-    print(format_summary(summary))
+    print(per_seed_table(summary).to_string(index=False))
     if config.seeds > 1:
-        print(format_seed_summary(seed_summary(summary)))
+        print(seed_spread_table(summary).to_string())
     print(headline(summary))
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
-
-
-def format_seed_summary(spread: pd.DataFrame) -> str:
-    """Mean ± sd (and how many seeds reached a threshold) per model and figure."""
-
-    def cell(row: pd.Series) -> str:
-        if row["reached"] == 0:
-            return f"never (0/{row['seeds']})"
-        digits = 3 if "accuracy" in row["figure"] else 1
-        text = f"{row['mean']:.{digits}f} ± {row['sd']:.{digits}f}" if row["reached"] > 1 \
-            else f"{row['mean']:.{digits}f}"
-        if row["reached"] < row["seeds"]:
-            text += f" ({row['reached']}/{row['seeds']} reached)"
-        return text
-
-    table = spread.assign(value=spread.apply(cell, axis=1))
-    return table.pivot(index="figure", columns="model", values="value").to_string()
 
 
 def write_pngs(result: Any, out: Path) -> list[Path]:
     """The page's charts of a comparison as PNG files (vl-convert)."""
     from bnviz import charts
 
-    figures = {
+    charts_by_file = {
         "curves.png": charts.learning_curves(result.history),
         "parameters.png": charts.parameters_chart(result.layer_tables),
         "relu_inputs.png": charts.relu_input_chart(result.relu_inputs),
         "bn_modes.png": charts.bn_modes_chart(result.bn_modes),
     }
     paths = []
-    for name, chart in figures.items():
+    for name, chart in charts_by_file.items():
         (out / name).write_bytes(charts.to_png(chart))
         paths.append(out / name)
     return paths
@@ -145,7 +124,7 @@ def write_pngs(result: Any, out: Path) -> list[Path]:
 
 def command_sweep(args: argparse.Namespace) -> int:
     """Both models at each learning rate; writes sweep.csv (and sweep.png with --png)."""
-    from bnviz.sweep import SweepRequest, parse_rates, sweep_learning_rates
+    from bnviz.training import sweep_learning_rates
 
     request = SweepRequest(config_from_args(args), parse_rates(args.learning_rates),
                            args.sweep_epochs)
@@ -185,10 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=command_run)
     sweep = commands.add_parser("sweep-lr", help="both models over a grid of learning rates")
     _add_config_options(sweep, skip=("learning_rate", "epochs", "seeds"))
-    sweep.add_argument("--learning-rates", default="1e-4,1e-3,1e-2,1e-1",
-                       help="comma-separated learning rates (default: 1e-4,1e-3,1e-2,1e-1)")
-    sweep.add_argument("--epochs", dest="sweep_epochs", type=int, default=10,
-                       help="epochs per run (default: 10, at most 30)")
+    rates = ",".join(f"{rate:g}" for rate in DEFAULT_RATES)
+    sweep.add_argument("--learning-rates", default=rates,
+                       help=f"comma-separated learning rates (default: {rates})")
+    sweep.add_argument("--epochs", dest="sweep_epochs", type=int, default=DEFAULT_SWEEP_EPOCHS,
+                       help=f"epochs per run (default: {DEFAULT_SWEEP_EPOCHS}, at most "
+                       f"{MAX_SWEEP_EPOCHS})")
     sweep.add_argument("--out", required=True, help="directory for sweep.csv")
     sweep.add_argument("--png", action="store_true", help="also write sweep.png")
     sweep.set_defaults(handler=command_sweep)

@@ -158,6 +158,11 @@ class ExperimentConfig:
         parsed = {name: _parse(_field(name), raw) for name, raw in values.items()}
         return cls(**parsed)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Unpickling goes through `from_mapping`, so a config that crosses a process line
+        # (to a training process) is validated again on arrival, not trusted.
+        return (ExperimentConfig.from_mapping, (self.to_mapping(),))
+
     def replace(self, **changes: Any) -> ExperimentConfig:
         """A copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)

@@ -1,21 +1,23 @@
-"""Learning-rate tolerance: short runs of both models over a log grid of learning rates.
+"""Learning-rate tolerance: what a sweep asks for, its rules, and its result.
 
 The claim to test: batch normalisation trains at learning rates that break the
-baseline. A run *diverges* when its training loss stops being a finite number
-or explodes (above `EXPLODED_LOSS`); it is then stopped at once. A run that
-ends with training accuracy at chance level (`STUCK_ACCURACY` or below, ten
-classes) did not diverge but learned nothing: its outcome says "stuck at
-chance" (with very short runs this can also mean "not started yet").
+baseline. Both models train for a few epochs at each rate of a log grid
+(`bnviz.training.sweep_learning_rates` runs it). A run *diverges* when its
+training loss stops being a finite number or explodes (above `EXPLODED_LOSS`);
+it is then stopped at once. A run that ends with training accuracy at chance
+level (`STUCK_ACCURACY` or below, ten classes) did not diverge but learned
+nothing: its outcome says "stuck at chance" (with very short runs this can
+also mean "not started yet").
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -23,20 +25,38 @@ from bnviz.config import ConfigError, ExperimentConfig, field_meta
 
 EXPLODED_LOSS = 1e4
 STUCK_ACCURACY = 0.2
+# The log grid of learning rates offered to a person (the sweep's choices and the sidebar's).
+LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 DEFAULT_RATES = (1e-4, 1e-3, 1e-2, 1e-1)
+DEFAULT_SWEEP_EPOCHS = 10
 SWEEP_COLUMNS = ("model", "learning_rate", "best_test_accuracy", "diverged", "outcome",
                  "epochs_run")
 MAX_RATES = 8
 MAX_SWEEP_EPOCHS = 30
 
 
+def diverged(train_loss: float) -> bool:
+    """True when a run's training loss says it has blown up."""
+    return not math.isfinite(train_loss) or train_loss > EXPLODED_LOSS
+
+
+def outcome(diverged_at_some_epoch: bool, last_train_accuracy: float) -> str:
+    """"diverged", "stuck at chance" or "trained"."""
+    if diverged_at_some_epoch:
+        return "diverged"
+    return "stuck at chance" if last_train_accuracy <= STUCK_ACCURACY else "trained"
+
+
 @dataclass(frozen=True)
 class SweepRequest:
-    """Both models of ``config``, trained for ``epochs`` at each learning rate."""
+    """Both models of ``config``, trained for ``epochs`` at each learning rate
+    (a `bnviz.request.Request`)."""
 
     config: ExperimentConfig
     learning_rates: tuple[float, ...] = DEFAULT_RATES
-    epochs: int = 10
+    epochs: int = DEFAULT_SWEEP_EPOCHS
+    task: ClassVar[str] = "learning-rate sweep"
+    suffix: ClassVar[str] = ".csv"
 
     def __post_init__(self) -> None:
         low, high = field_meta("learning_rate")["min"], field_meta("learning_rate")["max"]
@@ -48,12 +68,27 @@ class SweepRequest:
         if not 1 <= self.epochs <= MAX_SWEEP_EPOCHS:
             raise ConfigError("epochs", f"sweep epochs must be between 1 and {MAX_SWEEP_EPOCHS}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Unpickling builds the request anew, so it is validated again in a training process.
+        return (SweepRequest, (self.config, self.learning_rates, self.epochs))
+
     def config_hash(self) -> str:
         """Stable key of the sweep (the base config, the rates and the epochs)."""
         canonical = json.dumps({"sweep": 1, "config": self.config.config_hash(),
                                 "rates": [repr(float(r)) for r in sorted(self.learning_rates)],
                                 "epochs": self.epochs}, sort_keys=True)
         return "sweep-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def encode_result(self, result: SweepResult) -> bytes:
+        """The table as CSV."""
+        return result.table.to_csv(index=False).encode()
+
+    def decode_result(self, data: bytes) -> SweepResult:
+        """The table back from CSV; raises if its columns are not the sweep's."""
+        table = pd.read_csv(io.BytesIO(data))
+        if tuple(table.columns) != SWEEP_COLUMNS:
+            raise ValueError(f"columns {list(table.columns)}")
+        return SweepResult(self, table)
 
 
 @dataclass
@@ -63,11 +98,6 @@ class SweepResult:
     request: SweepRequest
     table: pd.DataFrame
 
-    @property
-    def config(self) -> SweepRequest:
-        """The request (so that stores and job managers can key it like a comparison)."""
-        return self.request
-
 
 def parse_rates(text: str) -> tuple[float, ...]:
     """``"1e-4,1e-3"`` → ``(0.0001, 0.001)``; a bad entry raises `ConfigError`."""
@@ -76,39 +106,3 @@ def parse_rates(text: str) -> tuple[float, ...]:
     except ValueError:
         raise ConfigError("learning_rates", f"cannot read {text[:40]!r} as numbers "
                           "separated by commas") from None
-
-
-def sweep_learning_rates(request: SweepRequest,
-                         on_point: Callable[[dict[str, Any]], None] | None = None) -> SweepResult:
-    """Train both models at each learning rate; report best test accuracy or divergence."""
-    from bnviz.data import make_split
-    from bnviz.models import model_label
-    from bnviz.training import TRAINERS, epoch_order
-
-    base = request.config
-    split = make_split(base.split, base.train_size, base.scale_pixels)
-    rows = []
-    for rate in sorted(request.learning_rates):
-        config = base.replace(learning_rate=float(rate), epochs=request.epochs, seeds=1)
-        for placement in ("none", base.placement):
-            with TRAINERS.lend(placement, config) as trainer:
-                trainer.start(base.seed, config.learning_rate, split)
-                best, outcome, epoch, last_accuracy = float("nan"), "trained", 0, 0.0
-                for epoch in range(1, request.epochs + 1):
-                    figures = trainer.run_epoch(epoch_order(base.seed, epoch, len(split.y_train)))
-                    loss = figures["train_loss"]
-                    if not math.isfinite(loss) or loss > EXPLODED_LOSS:
-                        outcome = "diverged"
-                        break
-                    best = figures["test_accuracy"] if math.isnan(best) else max(
-                        best, figures["test_accuracy"])
-                    last_accuracy = figures["train_accuracy"]
-                if outcome == "trained" and last_accuracy <= STUCK_ACCURACY:
-                    outcome = "stuck at chance"
-            row = {"model": model_label(placement), "learning_rate": float(rate),
-                   "best_test_accuracy": best, "diverged": outcome == "diverged",
-                   "outcome": outcome, "epochs_run": epoch}
-            rows.append(row)
-            if on_point is not None:
-                on_point(row)
-    return SweepResult(request, pd.DataFrame(rows, columns=list(SWEEP_COLUMNS)))

@@ -1,4 +1,6 @@
-"""Train the baseline and the BN model of one configuration, epoch by epoch.
+"""The engine: every training loop (a comparison, a learning-rate sweep, a worker's
+warm-up), the reusable compiled trainers they borrow, and `run_request`, which runs
+any request by its task name.
 
 Both models see exactly the same images in the same order: each epoch's batch
 order comes from a numpy generator seeded with ``(seed, epoch)``, and every
@@ -18,10 +20,15 @@ mode.
 
 Memory: a compiled trainer is kept and reused (`TrainerPool`), since every new
 trace would keep its graph for the life of the process.
+
+Names: a *trainer* (`ModelTrainer`) is one model with its optimizer and compiled
+epoch; `TRAINER_POOL` keeps them. A *runner* (`run_request` here,
+`bnviz.worker.ProcessRunner` in a process of its own) runs a whole request.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -33,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
 from bnviz.config import ExperimentConfig
 from bnviz.data import IMAGE_SHAPE, NUM_CLASSES, Split, make_split
 from bnviz.inside import (
@@ -43,7 +51,8 @@ from bnviz.inside import (
     mode_forward,
 )
 from bnviz.models import build_model, layer_table, model_label
-from bnviz.results import HISTORY_COLUMNS, ComparisonResult
+from bnviz.request import ProgressCallback, Request
+from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult, diverged, outcome
 
 if TYPE_CHECKING:
     import keras
@@ -51,7 +60,6 @@ if TYPE_CHECKING:
 # Must be set before TensorFlow is first imported; a value set by the user wins.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-EpochCallback = Callable[[dict[str, Any]], None]
 EVAL_SLICE = 250  # test images per forward pass: 1000 at once costs ~150 MB of activations
 
 
@@ -230,7 +238,7 @@ class TrainerPool:
             return len(self._idle)
 
 
-TRAINERS = TrainerPool()
+TRAINER_POOL = TrainerPool()
 
 
 def _count_correct(y: Any, probabilities: Any) -> Any:
@@ -245,9 +253,22 @@ def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(count).astype(np.int32)
 
 
+def epochs_of(trainer: ModelTrainer, seed: int, learning_rate: float, split: Split,
+              epochs: int) -> Iterator[dict[str, float]]:
+    """One fresh training of ``trainer``: start it, then yield each epoch's metrics.
+
+    Every loop trains this way, so the batch order and the reset of the trainer are
+    the same for a comparison, a sweep and a warm-up. Stop early by not asking for
+    more.
+    """
+    trainer.start(seed, learning_rate, split)
+    for epoch in range(1, epochs + 1):
+        yield trainer.run_epoch(epoch_order(seed, epoch, len(split.y_train)))
+
+
 def train_comparison(
     config: ExperimentConfig,
-    on_epoch: EpochCallback | None = None,
+    on_epoch: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ComparisonResult:
     """Train the baseline and the configured BN model, once per seed.
@@ -271,16 +292,16 @@ def train_comparison(
     bn_label = model_label(config.placement)
     with ExitStack() as borrowed, ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="bnviz-epoch") as pool:
-        trainers = {model_label(p): borrowed.enter_context(TRAINERS.lend(p, config))
+        trainers = {model_label(p): borrowed.enter_context(TRAINER_POOL.lend(p, config))
                     for p in ("none", config.placement)}
         for seed in config.seed_list:
-            for trainer in trainers.values():
-                trainer.start(seed, config.learning_rate, split)
+            runs = {label: epochs_of(t, seed, config.learning_rate, split, config.epochs)
+                    for label, t in trainers.items()}
             for epoch in range(1, config.epochs + 1):
                 if should_stop is not None and should_stop():
                     raise TrainingStopped(f"stopped before epoch {epoch} of seed {seed}")
-                order = epoch_order(seed, epoch, len(split.y_train))
-                futures = {label: pool.submit(t.run_epoch, order) for label, t in trainers.items()}
+                # Each model's epoch in its own thread: batch-64 convolutions leave a core idle.
+                futures = {label: pool.submit(next, run) for label, run in runs.items()}
                 for label, future in futures.items():
                     row = {"model": label, "seed": seed, "epoch": epoch, **future.result()}
                     rows.append(row)
@@ -299,10 +320,70 @@ def train_comparison(
                 }
     return ComparisonResult(
         config=config,
-        history=pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)),
+        history=history_frame(rows),
         test_labels=split.y_test,
         relu_inputs=pd.DataFrame(relu_inputs),
         data_source=split.source,
         warnings=split.warnings,
         **first_seed,
     )
+
+
+def sweep_learning_rates(request: SweepRequest,
+                         on_point: ProgressCallback | None = None) -> SweepResult:
+    """Train both models at each learning rate; report best test accuracy or divergence
+    (the rules are `bnviz.sweep`'s). ``on_point`` receives each table row as it is done."""
+    base = request.config
+    split = make_split(base.split, base.train_size, base.scale_pixels)
+    rows = []
+    for rate in sorted(request.learning_rates):
+        config = base.replace(learning_rate=float(rate), epochs=request.epochs, seeds=1)
+        for placement in ("none", base.placement):
+            best, blew_up, epochs_run, last_accuracy = float("nan"), False, 0, 0.0
+            with TRAINER_POOL.lend(placement, config) as trainer:
+                for metrics in epochs_of(trainer, base.seed, config.learning_rate, split,
+                                         request.epochs):
+                    epochs_run += 1
+                    if diverged(metrics["train_loss"]):
+                        blew_up = True
+                        break
+                    best = metrics["test_accuracy"] if math.isnan(best) else max(
+                        best, metrics["test_accuracy"])
+                    last_accuracy = metrics["train_accuracy"]
+            result = outcome(blew_up, last_accuracy)
+            row = {"model": model_label(placement), "learning_rate": float(rate),
+                   "best_test_accuracy": float(best), "diverged": result == "diverged",
+                   "outcome": result, "epochs_run": epochs_run}
+            rows.append(row)
+            if on_point is not None:
+                on_point(row)
+    return SweepResult(request, pd.DataFrame(rows, columns=list(SWEEP_COLUMNS)))
+
+
+def warm_up() -> None:
+    """Compile the default comparison's two trainers with one small epoch each, so that a
+    training process's first real epoch does not pay TensorFlow's one-time set-up."""
+    config = ExperimentConfig(epochs=1, train_size=100)
+    split = make_split(config.split, config.train_size, config.scale_pixels)
+    for placement in ("none", config.placement):
+        with TRAINER_POOL.lend(placement, config) as trainer:
+            for _ in epochs_of(trainer, config.seed, config.learning_rate, split, 1):
+                pass
+
+
+# The training loop of each kind of request, by its task name (`bnviz.request.Request.task`).
+TASKS: dict[str, Callable[[Any, ProgressCallback | None], Any]] = {
+    ComparisonRequest.task: lambda request, on_progress: train_comparison(
+        request.config, on_epoch=on_progress),
+    SweepRequest.task: lambda request, on_progress: sweep_learning_rates(
+        request, on_point=on_progress),
+}
+
+
+def run_request(request: Request, on_progress: ProgressCallback | None = None) -> Any:
+    """Run ``request`` in this process by its task, passing each progress row on."""
+    try:
+        task = TASKS[request.task]
+    except KeyError:
+        raise ValueError(f"no training loop for the task {request.task!r}") from None
+    return task(request, on_progress)

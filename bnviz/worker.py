@@ -9,9 +9,9 @@ with TensorFlow already imported, so a new training starts without paying the
 import.
 
 Protocol over a socket pair (``multiprocessing.connection``): the parent sends
-the request (an `ExperimentConfig` or a `SweepRequest`); the child sends
-``("epoch", row)`` per progress row, then ``("done", result)`` or ``("error",
-message)``.
+the request (any `bnviz.request.Request`, validated again as it is unpickled);
+the child sends ``("progress", row)`` per progress row, then ``("done",
+result)`` or ``("error", message)``.
 
 A child never outlives its server: if the server is killed (SIGKILL, a crash, a
 restart), the child notices within a second, because its parent process id
@@ -26,12 +26,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bnviz.config import ExperimentConfig
-from bnviz.tasks import Request, Result, run_request
+from bnviz.request import ProgressCallback, Request, Runner
 
 # Defaults for training processes (the caller's environment wins): quiet TensorFlow, and
 # glibc malloc with few arenas that hands freed memory back, which keeps the resident size
@@ -66,13 +64,14 @@ class _Process:
             self.process.wait()
 
 
-class ProcessTrainer:
-    """A drop-in for `train_comparison` that runs each training in its own process."""
+class ProcessRunner:
+    """A runner (see `bnviz.jobs.JobManager`) that runs each request in its own process."""
 
     def __init__(self, keep_spare: bool = True) -> None:
         self.keep_spare = keep_spare
         self._lock = threading.Lock()
         self._spare: _Process | None = None
+        self._closed = False
         self.active: list[subprocess.Popen] = []  # processes training now (for operators, tests)
         self._replenish()
 
@@ -80,20 +79,22 @@ class ProcessTrainer:
         # The spare warms up between trainings, not during one, so it never steals CPU
         # from a running job on a two-core machine.
         with self._lock:
-            if self.keep_spare and (self._spare is None or self._spare.process.poll() is not None):
+            if self.keep_spare and not self._closed and (
+                    self._spare is None or self._spare.process.poll() is not None):
                 self._spare = _Process()
 
     def _take(self) -> _Process:
         with self._lock:
+            if self._closed:
+                raise TrainingCrashed("the runner is closed")
             taken, self._spare = self._spare, None
             if taken is None or taken.process.poll() is not None:
                 taken = _Process()
             self.active.append(taken.process)
             return taken
 
-    def __call__(self, request: Request,
-                 on_epoch: Callable[[dict[str, Any]], None] | None = None) -> Result:
-        """Run ``request`` in a fresh process, passing each progress row to ``on_epoch``."""
+    def __call__(self, request: Request, on_progress: ProgressCallback | None = None) -> Any:
+        """Run ``request`` in a fresh process, passing each progress row to ``on_progress``."""
         worker = self._take()
         try:
             worker.connection.send(request)
@@ -104,9 +105,9 @@ class ProcessTrainer:
                     code = worker.process.wait()
                     raise TrainingCrashed(
                         f"the training process stopped unexpectedly (exit code {code})") from None
-                if kind == "epoch":
-                    if on_epoch is not None:
-                        on_epoch(payload)
+                if kind == "progress":
+                    if on_progress is not None:
+                        on_progress(payload)
                 elif kind == "done":
                     return payload
                 else:
@@ -118,28 +119,27 @@ class ProcessTrainer:
             self._replenish()
 
     def close(self) -> None:
-        """Stop the spare process."""
+        """End every process of this runner: the spare, and any training still running
+        (its caller gets `TrainingCrashed`). No new process starts afterwards."""
         with self._lock:
-            if self._spare is not None:
-                self._spare.close()
-                self._spare = None
+            self._closed = True
+            spare, self._spare = self._spare, None
+            training = list(self.active)
+        if spare is not None:  # it holds nothing yet: no need to wait for its warm-up
+            spare.process.kill()
+            spare.close()
+        for process in training:
+            process.kill()
+            process.wait()
 
 
-def default_trainer() -> Callable[..., Result]:
+def default_runner() -> Runner:
     """Process isolation where the platform passes sockets to children, else in-process."""
-    return ProcessTrainer() if os.name == "posix" else run_request
+    if os.name == "posix":
+        return ProcessRunner()
+    from bnviz.jobs import run_here
 
-
-def _warm_up() -> None:
-    from bnviz.data import make_split
-    from bnviz.training import TRAINERS, epoch_order
-
-    config = ExperimentConfig(epochs=1, train_size=100)
-    split = make_split(config.split, config.train_size, config.scale_pixels)
-    for placement in ("none", config.placement):  # the default comparison's two trainers
-        with TRAINERS.lend(placement, config) as trainer:
-            trainer.start(config.seed, config.learning_rate, split)
-            trainer.run_epoch(epoch_order(0, 1, len(split.y_train)))
+    return run_here
 
 
 PARENT_CHECK_SECONDS = 1.0
@@ -168,21 +168,19 @@ def _serve(fd: int, parent_pid: int | None = None) -> None:
     if parent_pid is not None:
         exit_with_parent(parent_pid)
     connection = Connection(fd)
-    import bnviz.training  # noqa: F401  - sets TensorFlow's options before its first import
+    from bnviz.training import run_request, warm_up  # sets TensorFlow's options first
 
     # Warm up while no job waits: TensorFlow's import and its one-time kernel set-up cost
     # seconds that would otherwise delay the first visible epoch. One small epoch is
     # enough; a whole comparison would leave memory behind for the real one.
-    _warm_up()
+    warm_up()
     try:
+        # Unpickling validates the request again (see `ExperimentConfig.__reduce__`).
         request = connection.recv()
+        result = run_request(request, lambda row: connection.send(("progress", row)))
+        connection.send(("done", result))
     except EOFError:
         return  # the parent closed a spare it no longer needs
-    try:
-        if isinstance(request, ExperimentConfig):  # re-validate what crossed the process line
-            request = ExperimentConfig.from_mapping(request.to_mapping())
-        result = run_request(request, on_epoch=lambda row: connection.send(("epoch", row)))
-        connection.send(("done", result))
     except (BrokenPipeError, ConnectionResetError):
         return  # the parent went away mid-training: nobody is listening, stop quietly
     except Exception as error:

@@ -1,8 +1,10 @@
-"""Shared fixtures: tiny configurations and isolated caches."""
+"""Shared fixtures: tiny configurations, isolated caches, job managers that close."""
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -10,6 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bnviz.config import ExperimentConfig
 from bnviz.data import clear_cache
+from bnviz.jobs import JobManager
+from bnviz.store import ResultsStore
 
 
 @pytest.fixture
@@ -25,3 +29,38 @@ def isolated_cache(tmp_path, monkeypatch):
     clear_cache()
     yield tmp_path / "cache"
     clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _release_the_apps_job_managers():
+    """A page run by AppTest keeps its job manager (and its training processes) in
+    Streamlit's resource cache; clearing it closes them, so none outlives its test."""
+    yield
+    state = sys.modules.get("ui.state")
+    if state is not None:
+        state.job_manager.clear()
+
+
+@pytest.fixture
+def open_manager() -> Iterator[Callable[..., JobManager]]:
+    """``open_manager(store, **options)``: a `JobManager` closed when the test ends."""
+    managers: list[JobManager] = []
+
+    def open_one(store: ResultsStore, **options) -> JobManager:
+        manager = JobManager(store, **options)
+        managers.append(manager)
+        return manager
+
+    yield open_one
+    for manager in managers:
+        manager.close()
+
+
+@pytest.fixture
+def in_process_page(monkeypatch):
+    """The page's job manager trains in this process: no worker process (and its warm
+    spare) starts, for page tests that train nothing or little."""
+    import ui.state
+    from bnviz.jobs import run_here
+
+    monkeypatch.setattr(ui.state, "default_runner", lambda: run_here)

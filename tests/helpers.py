@@ -1,12 +1,22 @@
-"""Small waiting helpers shared by the tests."""
+"""Helpers shared by the tests: waiting for a condition, a page run to its results,
+and a small made-up comparison result."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from bnviz.comparison import HISTORY_COLUMNS, ComparisonRequest, ComparisonResult
+from bnviz.config import ExperimentConfig
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+TINY_LINK = {"epochs": "2", "train_size": "256"}  # a link to a configuration that trains fast
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
@@ -30,3 +40,28 @@ def run_until_results(at: AppTest, timeout: float = 180) -> AppTest:
         time.sleep(0.5)
         at.run()
     return at
+
+
+def page(**query: str | list[str]) -> AppTest:
+    """The app with ``query`` as its link, not yet run."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(query)
+    return at
+
+
+def fake_result(config: ExperimentConfig) -> ComparisonResult:
+    """A made-up result of ``config``: one epoch of each model on four test images."""
+    history = pd.DataFrame(
+        [["baseline", config.seed, 1, 0.5, 1.2, 0.4, 1.3, 0.1],
+         ["BN after", config.seed, 1, 0.6, 1.0, 0.5, 1.1, 0.1]], columns=list(HISTORY_COLUMNS))
+    probabilities = np.full((4, 10), 0.1, dtype=np.float32)
+    return ComparisonResult(
+        config=config, history=history, test_labels=np.arange(4),
+        probabilities={"baseline": probabilities, "BN after": probabilities * 2},
+        layer_tables={"baseline": pd.DataFrame({"layer": ["dense"], "params": [5130]})},
+        data_source="bundled sample")
+
+
+def instant_runner(request: ComparisonRequest, on_progress=None) -> ComparisonResult:
+    """A runner that trains nothing: the fake result at once."""
+    return fake_result(request.config)

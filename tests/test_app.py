@@ -1,22 +1,12 @@
 """The page, run by Streamlit's AppTest (in-process, real training on a tiny config)."""
 
 import json
-from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import run_until_results
-
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-TINY = {"epochs": "2", "train_size": "256"}
-
-
-def _app(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at
+from tests.helpers import TINY_LINK, page, run_until_results
 
 
 def _open(at: AppTest, section: str) -> AppTest:
@@ -38,8 +28,8 @@ def _series(at: AppTest) -> set[str]:
     return series
 
 
-def test_default_page_renders_without_training():
-    at = _app()
+def test_default_page_renders_without_training(in_process_page):
+    at = page()
     at.run()
     assert not at.exception
     assert at.title[0].value == "Batch normalisation, side by side"
@@ -48,8 +38,9 @@ def test_default_page_renders_without_training():
     assert not at.tabs  # nothing trains until asked
 
 
+@pytest.mark.slow
 def test_training_through_the_form_shows_curves_and_predictions():
-    at = _app()
+    at = page()
     at.run()
     at.sidebar.slider(key="setting_epochs").set_value(2)
     at.sidebar.number_input(key="setting_train_size").set_value(256)
@@ -67,18 +58,20 @@ def test_training_through_the_form_shows_curves_and_predictions():
     assert "difference (BN − baseline)" in at.table[0].value.columns
 
 
+@pytest.mark.slow
 def test_a_link_with_run_trains_and_a_second_visit_is_served_from_the_store():
-    at = run_until_results(_app(**TINY, placement="before", run="1"))
+    at = run_until_results(page(**TINY_LINK, placement="before", run="1"))
     assert not at.exception
     assert "BN before · test" in _series(at)
-    again = _app(**TINY, placement="before")
+    again = page(**TINY_LINK, placement="before")
     again.run()
     assert len(again.tabs) == 8 and not again.exception
     assert _series(again) == _series(at)
 
 
+@pytest.mark.slow
 def test_seeds_and_the_new_sections_render():
-    at = run_until_results(_app(**TINY, seeds="2", run="1"))
+    at = run_until_results(page(**TINY_LINK, seeds="2", run="1"))
     assert not at.exception
     assert [t.label for t in at.tabs] == [
         "Learning curves", "Convergence", "Parameters", "Predictions", "Inside BN",
@@ -95,8 +88,8 @@ def test_seeds_and_the_new_sections_render():
     assert "±" in _open(at, "Convergence").table[0].value.loc["Best test accuracy"].iloc[0]
 
 
-def test_bad_link_parameters_are_named_and_defaults_used():
-    at = _app(epochs="-5", learning_rate="nan", placement="<script>alert(1)</script>",
+def test_bad_link_parameters_are_named_and_defaults_used(in_process_page):
+    at = page(epochs="-5", learning_rate="nan", placement="<script>alert(1)</script>",
               colour="red")
     at.run()
     assert not at.exception

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
+from tests.server import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_a_run_link_trains_and_draws_the_charts(tmp_path):
     require_chromium()
     log_path = tmp_path / "streamlit.log"

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 
 from bnviz import charts
-from bnviz.results import HISTORY_COLUMNS
+from bnviz.comparison import HISTORY_COLUMNS
 
 
 def _history():

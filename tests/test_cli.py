@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 
 def _cli(*args, **kwargs):
@@ -10,6 +11,7 @@ def _cli(*args, **kwargs):
                           text=True, timeout=600, **kwargs)
 
 
+@pytest.mark.slow
 def test_params_prints_the_blogs_totals():
     out = _cli("params")
     assert out.returncode == 0, out.stderr
@@ -19,6 +21,7 @@ def test_params_prints_the_blogs_totals():
     assert "Non-trainable params: 1,152" in out.stdout
 
 
+@pytest.mark.slow
 def test_run_writes_history_and_summary(tmp_path):
     out = _cli("run", "--epochs", "2", "--train-size", "200", "--seed", "3",
                "--placement", "before", "--out", str(tmp_path / "run"))
@@ -37,6 +40,7 @@ def test_bad_argument_is_one_line_and_nonzero(tmp_path):
     assert out.stderr.strip() == "error: epochs: must be between 1 and 300, not 0"
 
 
+@pytest.mark.slow
 def test_run_with_seeds_and_png(tmp_path):
     out = _cli("run", "--epochs", "2", "--train-size", "200", "--seeds", "2", "--png",
                "--out", str(tmp_path))
@@ -48,6 +52,7 @@ def test_run_with_seeds_and_png(tmp_path):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_sweep_lr_writes_the_table(tmp_path):
     out = _cli("sweep-lr", "--learning-rates", "1e-3,1", "--epochs", "1", "--train-size", "200",
                "--out", str(tmp_path))

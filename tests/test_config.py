@@ -1,9 +1,11 @@
 import math
+import pickle
 
 import pytest
 
 from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
 from bnviz.link import read_link
+from bnviz.sweep import SweepRequest
 
 
 def test_defaults_are_the_blog_experiment():
@@ -61,10 +63,25 @@ def test_direct_construction_is_validated():
         ExperimentConfig(seed=1.5)
 
 
-def test_hash_is_stable_and_distinguishes_configs():
-    assert ExperimentConfig().config_hash() == ExperimentConfig().config_hash()
+def test_hash_of_the_default_configuration_is_pinned():
+    # Stored results and shared links are keyed by this hash: a change to hashing (or to
+    # RESULTS_VERSION) must be deliberate, since it makes every stored result unreachable.
+    assert ExperimentConfig().config_hash() == "e7a1337919a5f972"
+    assert SweepRequest(ExperimentConfig()).config_hash() == "sweep-5cdece86f4f5f7f5"
     assert ExperimentConfig(seed=2).config_hash() != ExperimentConfig().config_hash()
-    assert len(ExperimentConfig().config_hash()) == 16
+
+
+def test_a_config_is_validated_again_when_it_crosses_a_process_line():
+    config = ExperimentConfig(epochs=7, placement="before")
+    assert pickle.loads(pickle.dumps(config)) == config
+    smuggled = config.replace()
+    object.__setattr__(smuggled, "epochs", 0)  # what validation forbids
+    with pytest.raises(ConfigError, match="epochs"):
+        pickle.loads(pickle.dumps(smuggled))
+    sweep = SweepRequest(config, (1e-3,), epochs=3)
+    object.__setattr__(sweep, "epochs", 99)
+    with pytest.raises(ConfigError, match="epochs"):
+        pickle.loads(pickle.dumps(sweep))
 
 
 def test_every_field_has_help_and_a_range_or_choices():

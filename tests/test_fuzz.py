@@ -1,16 +1,13 @@
 """Fuzzed links against the page: it always renders, names the bad parameter, uses defaults,
 never trains a configuration that validation rejects, and never renders link text as markup.
 
-Breadth runs through Streamlit's AppTest with a recording trainer (no TensorFlow); a few
+Breadth runs through Streamlit's AppTest with a recording runner (no TensorFlow); a few
 hostile links also go through the real page in headless chromium.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 import urllib.parse
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -18,52 +15,39 @@ from streamlit.testing.v1 import AppTest
 import bnviz.config
 import ui.state
 from bnviz.config import ExperimentConfig
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
+from bnviz.store import ResultsStore
+from tests.helpers import APP, wait_for
+from tests.server import CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 DEFAULT = ExperimentConfig()
 LONG = "9" * 10_000
+BASE = {"epochs": "2", "train_size": "256", "run": "1"}  # whatever trains would be small
 
 
-class RecordingTrainer:
-    """Records what the page asks to train and holds each training until the test ends."""
+class RecordingRunner:
+    """Records what the page asks to train, and trains nothing (the job fails at once)."""
 
     def __init__(self) -> None:
         self.configs: list[ExperimentConfig] = []
-        self.release = threading.Event()
 
-    def __call__(self, config, on_epoch=None):
-        self.configs.append(config)
-        self.release.wait(60)
-        raise RuntimeError("recording trainer: not a real training")
+    def __call__(self, request, on_progress=None):
+        self.configs.append(request.config)
+        raise RuntimeError("recording runner: not a real training")
 
 
 @pytest.fixture
-def trainer(monkeypatch):
-    recording = RecordingTrainer()
-    monkeypatch.setattr(ui.state, "default_trainer", lambda: recording)
-    ui.state.job_manager.clear()
-    yield recording
-    recording.release.set()
-    ui.state.job_manager.clear()
+def trainings(monkeypatch, open_manager, isolated_cache):
+    """The page's job manager with a recording runner; yields a function that returns the
+    configurations handed to it once every submitted job has ended."""
+    runner = RecordingRunner()
+    manager = open_manager(ResultsStore(isolated_cache), runner=runner)
+    monkeypatch.setattr(ui.state, "shared_job_manager", lambda: manager)
 
+    def trained() -> list[ExperimentConfig]:
+        wait_for(lambda: manager.pending_count() == 0)
+        return list(runner.configs)
 
-def _within_caps(config: ExperimentConfig) -> bool:
-    """True when ``config`` passes validation again and respects the work cap, if any."""
-    again = ExperimentConfig.from_mapping(config.to_mapping())  # raises if out of range
-    cap = getattr(bnviz.config, "MAX_WORK", None)
-    work = config.epochs * config.train_size * getattr(config, "seeds", 1)
-    return again == config and (cap is None or work <= cap)
-
-
-def _trained(trainer: RecordingTrainer, expected: int) -> list[ExperimentConfig]:
-    """The configs handed to the trainer, once ``expected`` of them arrived (jobs start in
-    threads); waits a little longer to catch any extra one."""
-    deadline = time.monotonic() + 10
-    while len(trainer.configs) < expected and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
-    return list(trainer.configs)
+    return trained
 
 
 def _page(query: dict) -> AppTest:
@@ -94,54 +78,44 @@ CASES = [
 
 
 @pytest.mark.parametrize("name, value", CASES, ids=[f"{n[:12]}={v[:12]}" for n, v in CASES])
-def test_a_fuzzed_parameter_is_named_defaulted_and_never_trains_beyond_the_caps(
-        trainer, name, value):
-    # A tiny base config, so that anything the link manages to train would be small.
-    query = {"epochs": "2", "train_size": "256", "run": "1", name: value}
-    at = _page(query)
+def test_a_fuzzed_parameter_is_named_defaulted_and_the_rest_of_the_link_trains(
+        trainings, name, value):
+    at = _page({**BASE, name: value})
     assert not at.exception, at.exception
     assert at.title[0].value == "Batch normalisation, side by side"
     shown_name = f"`{name[:20]}" if name else "(empty)"
     assert shown_name in _warnings(at), (name, _warnings(at))  # named, as a code span
+    # The bad field takes its default; the good ones keep the link's values. run=1 trains
+    # exactly that configuration, unless the run word itself is bad.
+    expected = ExperimentConfig(epochs=2, train_size=256)
     if name in bnviz.config.field_names():
-        widget = getattr(at.sidebar, "slider" if name == "epochs" else "number_input",
-                         None)
-        # The bad field shows its default; the good ones keep the link's values.
-        expected = {**{"epochs": 2, "train_size": 256}, name: getattr(DEFAULT, name)}
-        assert at.session_state[f"setting_{name}"] == expected[name]
-        assert widget is not None
-    # run=1 still trains (the link's good values, defaults for the bad one), unless the
-    # run word itself is bad; whatever trains passed validation and the caps.
-    trained = _trained(trainer, 0 if name == "run" else 1)
-    assert len(trained) == (0 if name == "run" else 1)
-    for config in trained:
-        assert _within_caps(config), config
-        if name in bnviz.config.field_names():
-            assert getattr(config, name) == getattr(DEFAULT, name)
+        expected = expected.replace(**{name: getattr(DEFAULT, name)})
+        assert at.session_state[f"setting_{name}"] == getattr(DEFAULT, name)
+    assert trainings() == ([] if name == "run" else [expected])
 
 
-def test_repeated_keys_use_the_last_value_and_warn(trainer):
-    at = _page({"epochs": ["3", "2"], "train_size": "256", "run": "1"})
+def test_repeated_keys_use_the_last_value_and_warn(trainings):
+    at = _page({**BASE, "epochs": ["3", "2"]})
     assert not at.exception
     assert "epochs" in _warnings(at) and "2 times" in _warnings(at)
     assert at.session_state["setting_epochs"] == 2
-    assert [c.epochs for c in _trained(trainer, 1)] == [2]
+    assert trainings() == [ExperimentConfig(epochs=2, train_size=256)]
 
 
-def test_a_link_asking_for_too_much_work_trains_nothing_larger(trainer):
-    # The largest values the fields allow: whatever trains must pass validation (and the
-    # work cap, once bnviz.config defines MAX_WORK); out-of-range values are refused.
+def test_a_link_asking_for_too_much_work_gives_up_factors_in_order(trainings):
+    # Seeds are out of range (default 1); 300 epochs × 50,000 images is over the work cap,
+    # so the link gives up train_size next (default 1000), and 300 epochs train.
     at = _page({"epochs": "300", "train_size": "50000", "seeds": "1000", "run": "1"})
     assert not at.exception
-    for config in _trained(trainer, 1):
-        assert _within_caps(config)
+    assert "`seeds`" in _warnings(at) and "`train_size`" in _warnings(at)
+    assert trainings() == [ExperimentConfig(epochs=300)]
     at = _page({"epochs": "301", "train_size": "50001", "run": "1"})
     assert "`epochs`" in _warnings(at) and "`train_size`" in _warnings(at)
-    trained = _trained(trainer, 2)
-    assert all(_within_caps(c) for c in trained)
-    assert all(c.epochs <= 300 and c.train_size <= 50_000 for c in trained)
+    assert trainings() == [ExperimentConfig(epochs=300), ExperimentConfig()]
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_hostile_links_in_a_real_browser_stay_text(tmp_path):
     from playwright.sync_api import sync_playwright
 

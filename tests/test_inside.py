@@ -10,9 +10,10 @@ from bnviz.config import ConfigError, ExperimentConfig
 from bnviz.data import make_split
 from bnviz.inside import MODE_BATCH_SIZES, PERCENTILES, mode_accuracies
 from bnviz.link import read_link
-from bnviz.results import ResultsStore, headline, seed_summary
-from bnviz.sweep import SweepRequest, sweep_learning_rates
-from bnviz.training import ModelTrainer, epoch_order, train_comparison
+from bnviz.store import ResultsStore
+from bnviz.summary import headline, seed_summary
+from bnviz.sweep import SweepRequest
+from bnviz.training import ModelTrainer, epoch_order, sweep_learning_rates, train_comparison
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +21,7 @@ def two_seeds() -> object:
     return train_comparison(ExperimentConfig(epochs=3, train_size=256, seeds=2, seed=7))
 
 
+@pytest.mark.slow
 def test_each_seed_gives_its_own_history(two_seeds):
     history = two_seeds.history
     assert sorted(history.seed.unique()) == [7, 8]
@@ -28,6 +30,7 @@ def test_each_seed_gives_its_own_history(two_seeds):
     assert not first["train_loss"].equals(second["train_loss"])
 
 
+@pytest.mark.slow
 def test_bands_hold_min_mean_max(two_seeds):
     bands = charts.curve_bands(two_seeds.history)
     assert (bands["seeds"] == 2).all()
@@ -37,15 +40,17 @@ def test_bands_hold_min_mean_max(two_seeds):
     assert spec["hconcat"][0]["layer"][0]["mark"]["type"] == "area"
 
 
+@pytest.mark.slow
 def test_seed_summary_and_headline_speak_of_spread(two_seeds):
     spread = seed_summary(two_seeds.summary())
-    row = spread[(spread.model == "baseline") & (spread.figure == "best_test_accuracy")].iloc[0]
-    assert row["low"] <= row["mean"] <= row["high"] and row["seeds"] == 2
-    words = headline(two_seeds.summary())
-    assert "Over 2 seeds" in words
-    assert "clear difference" in words  # either "a clear difference" or "no clear difference"
+    row = spread[(spread.model == "baseline") & (spread.statistic == "best_test_accuracy")]
+    assert len(row) == 1 and row["seeds"].item() == 2
+    best = two_seeds.summary().query("model == 'baseline'")["best_test_accuracy"]
+    assert (row["low"].item(), row["high"].item()) == (best.min(), best.max())
+    assert "Over 2 seeds" in headline(two_seeds.summary())
 
 
+@pytest.mark.slow
 def test_relu_input_percentiles_every_epoch_both_models(two_seeds):
     relu = two_seeds.relu_inputs
     assert len(relu) == 3 * 2 * 2  # epochs x models x seeds
@@ -59,12 +64,14 @@ def test_relu_input_percentiles_every_epoch_both_models(two_seeds):
     assert all("data" not in layer for layer in spec["spec"]["layer"])
 
 
+@pytest.mark.slow
 def test_bn_layer_values_cover_every_feature(two_seeds):
     layers = two_seeds.bn_layers
     assert layers.groupby("layer").size().to_dict() == {"bn1": 32, "bn2": 32, "bn3": 512}
     assert (layers.moving_variance > 0).all()
 
 
+@pytest.mark.slow
 def test_inference_mode_matches_keras_evaluate_and_batch_of_one_collapses():
     config = ExperimentConfig(epochs=2, train_size=256)
     split = make_split(config.split, config.train_size, config.scale_pixels)
@@ -88,6 +95,7 @@ def test_inference_mode_matches_keras_evaluate_and_batch_of_one_collapses():
         np.testing.assert_array_equal(variable.numpy(), value)  # moving averages restored
 
 
+@pytest.mark.slow
 def test_huge_learning_rate_is_reported_as_diverged_not_raised(tmp_path):
     request = SweepRequest(ExperimentConfig(train_size=256), (1e-3, 1.0), epochs=2)
     result = sweep_learning_rates(request)
@@ -97,7 +105,7 @@ def test_huge_learning_rate_is_reported_as_diverged_not_raised(tmp_path):
     assert table.loc[("baseline", 1.0), "epochs_run"] <= 2
     assert len(result.table) == 4
     store = ResultsStore(tmp_path)
-    store.save(result)
+    store.save(request, result)
     pd.testing.assert_frame_equal(store.load(request).table, result.table, check_dtype=False)
     assert charts.sweep_chart(result.table).to_dict()["layer"]
 
@@ -109,6 +117,7 @@ def test_sweep_request_is_validated():
         SweepRequest(ExperimentConfig(), (1e-3,), epochs=0)
 
 
+@pytest.mark.slow
 def test_png_export_is_a_real_png(two_seeds):
     png = charts.to_png(charts.learning_curves(two_seeds.history))
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000

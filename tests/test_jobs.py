@@ -1,46 +1,49 @@
+"""The job manager: one training per request however many ask, a bounded queue, failures
+reported, results kept through bad disks, and stored results read once."""
+
+import errno
 import threading
 
-import numpy as np
-import pandas as pd
+import pytest
 
+from bnviz.comparison import ComparisonRequest
 from bnviz.config import ExperimentConfig
 from bnviz.jobs import DONE, FAILED, QUEUED, RUNNING, JobManager
-from bnviz.results import HISTORY_COLUMNS, ComparisonResult, ResultsStore
-from tests.helpers import wait_for
+from bnviz.store import ResultsStore
+from tests.helpers import fake_result, instant_runner, wait_for
 
 
-class FakeTrainer:
+class HeldRunner:
     """Counts trainings; each waits for `release` so tests can look at jobs mid-flight."""
 
     def __init__(self, fail_first: bool = False) -> None:
-        self.calls: list[ExperimentConfig] = []
+        self.requests: list[ComparisonRequest] = []
         self.release = threading.Event()
         self.fail_first = fail_first
         self._lock = threading.Lock()
 
-    def __call__(self, config, on_epoch):
+    def __call__(self, request, on_progress):
         with self._lock:
-            self.calls.append(config)
-            attempt = len(self.calls)
-        on_epoch({"model": "baseline", "seed": config.seed, "epoch": 1, "train_accuracy": 0.5,
-                  "train_loss": 1.0, "test_accuracy": 0.4, "test_loss": 1.1, "seconds": 0.0})
+            self.requests.append(request)
+            attempt = len(self.requests)
+        on_progress({"model": "baseline", "seed": request.config.seed, "epoch": 1})
         assert self.release.wait(10)
         if self.fail_first and attempt == 1:
             raise RuntimeError("out of memory")
-        history = pd.DataFrame([["baseline", config.seed, 1, 0.5, 1.0, 0.4, 1.1, 0.0]],
-                               columns=list(HISTORY_COLUMNS))
-        return ComparisonResult(config, history, np.zeros(2, int),
-                                {"baseline": np.full((2, 10), 0.1, np.float32)},
-                                {"baseline": pd.DataFrame({"params": [1]})})
+        return fake_result(request.config)
 
 
-def test_concurrent_requests_for_one_config_share_one_training(tmp_path, caplog):
+def _request(**fields) -> ComparisonRequest:
+    return ComparisonRequest(ExperimentConfig(**fields))
+
+
+def test_concurrent_requests_for_one_config_share_one_training(tmp_path, caplog, open_manager):
     caplog.set_level("INFO", logger="bnviz")
-    trainer = FakeTrainer()
-    manager = JobManager(ResultsStore(tmp_path), trainer=trainer)
-    config = ExperimentConfig(epochs=1)
+    runner = HeldRunner()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner)
+    request = _request(epochs=1)
     jobs = []
-    threads = [threading.Thread(target=lambda: jobs.append(manager.submit(config)))
+    threads = [threading.Thread(target=lambda: jobs.append(manager.submit(request)))
                for _ in range(10)]
     for thread in threads:
         thread.start()
@@ -48,49 +51,110 @@ def test_concurrent_requests_for_one_config_share_one_training(tmp_path, caplog)
         thread.join()
     assert len({id(job) for job in jobs}) == 1
     wait_for(lambda: jobs[0].rows)  # viewers see rows before the end
-    trainer.release.set()
+    assert manager.result_for(request) is None  # not finished yet
+    runner.release.set()
     wait_for(lambda: jobs[0].status == DONE)
-    assert len(trainer.calls) == 1
-    assert caplog.text.count(f"training started config={config.config_hash()}") == 1
-    assert config in manager.store  # persisted for a restart
-    fresh = JobManager(ResultsStore(tmp_path), trainer=trainer)
-    assert fresh.submit(config).status == DONE and len(trainer.calls) == 1
+    assert len(runner.requests) == 1
+    assert caplog.text.count(f"training started config={request.config_hash()}") == 1
+    assert f"training finished config={request.config_hash()} status=done" in caplog.text
+    assert request in manager.store  # persisted for a restart
+    fresh = open_manager(ResultsStore(tmp_path), runner=runner)
+    assert fresh.submit(request).status == DONE and len(runner.requests) == 1
 
 
-def test_queue_respects_the_running_limit(tmp_path):
-    trainer = FakeTrainer()
-    manager = JobManager(ResultsStore(tmp_path), max_running=1, trainer=trainer)
-    first = manager.submit(ExperimentConfig(seed=1))
-    second = manager.submit(ExperimentConfig(seed=2))
-    third = manager.submit(ExperimentConfig(seed=3))
+def test_queue_respects_the_running_limit(tmp_path, open_manager):
+    runner = HeldRunner()
+    manager = open_manager(ResultsStore(tmp_path), max_running=1, runner=runner)
+    first, second, third = (manager.submit(_request(seed=seed)) for seed in (1, 2, 3))
     assert (first.status, second.status, third.status) == (RUNNING, QUEUED, QUEUED)
     assert (manager.queue_position(second), manager.queue_position(third)) == (1, 2)
-    assert manager.running_count() == 1
-    trainer.release.set()
+    assert manager.running_count() == 1 and manager.pending_count() == 3
+    runner.release.set()
     wait_for(lambda: third.status == DONE)
-    assert len(trainer.calls) == 3
+    assert len(runner.requests) == 3 and manager.pending_count() == 0
 
 
-def test_a_failed_training_reports_its_error_and_the_next_request_works(tmp_path):
-    trainer = FakeTrainer(fail_first=True)
-    trainer.release.set()
-    manager = JobManager(ResultsStore(tmp_path), trainer=trainer)
-    config = ExperimentConfig(epochs=3)
-    failed = manager.submit(config)
+def test_a_failed_training_reports_its_error_and_the_next_request_works(tmp_path, open_manager):
+    runner = HeldRunner(fail_first=True)
+    runner.release.set()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner)
+    request = _request(epochs=3)
+    failed = manager.submit(request)
     wait_for(lambda: failed.status == FAILED)
     assert failed.error == "RuntimeError: out of memory"
-    retried = manager.submit(config)
+    assert manager.result_for(request) is None
+    retried = manager.submit(request)
     assert retried is not failed
     wait_for(lambda: retried.status == DONE)
-    assert retried.result is not None
+    assert manager.result_for(request) is retried.result is not None
 
 
-def test_unwritable_store_still_serves_the_result(tmp_path):
-    blocker = tmp_path / "not-a-dir"
+def test_a_stored_result_is_read_from_disk_once(tmp_path, open_manager, monkeypatch):
+    store = ResultsStore(tmp_path)
+    request = _request(epochs=2)
+    store.save(request, fake_result(request.config))
+    manager = open_manager(store, runner=instant_runner)
+    reads = []
+    load = store.load
+    monkeypatch.setattr(store, "load", lambda r: reads.append(r) or load(r))
+    results = [manager.result_for(request) for _ in range(5)]  # five reruns of the page
+    assert results[0] is not None and all(r is results[0] for r in results)
+    assert len(reads) == 1
+    assert manager.submit(request).status == DONE and len(reads) == 1  # no training either
+
+
+def test_a_damaged_entry_is_trained_again(tmp_path, open_manager):
+    store = ResultsStore(tmp_path)
+    request = _request(epochs=4)
+    store.save(request, fake_result(request.config)).write_bytes(b"garbage")
+    manager = open_manager(store, runner=instant_runner)
+    assert manager.result_for(request) is None
+    job = manager.submit(request)
+    wait_for(lambda: job.status == DONE)
+    assert store.load(request) is not None  # saved again
+    assert request.config_hash() not in store.discarded
+
+
+def test_an_unwritable_store_is_reported_and_results_are_served_from_memory(
+        tmp_path, open_manager):
+    blocker = tmp_path / "a-file"
     blocker.write_text("a file where the store directory should be")
-    trainer = FakeTrainer()
-    trainer.release.set()
-    manager = JobManager(ResultsStore(blocker / "cache"), trainer=trainer)
-    job = manager.submit(ExperimentConfig(epochs=2))
-    wait_for(lambda: job.status in (DONE, FAILED))
-    assert job.status == DONE and job.result is not None
+    manager = open_manager(ResultsStore(blocker / "cache"), runner=instant_runner)
+    assert manager.store_problem and "a-file" in manager.store_problem
+    request = _request(epochs=2)
+    job = manager.submit(request)
+    wait_for(lambda: job.status == DONE)
+    assert manager.result_for(request) is job.result is not None
+    assert manager.store_problem
+
+
+def test_a_full_disk_during_save_is_reported(tmp_path, monkeypatch, open_manager):
+    store = ResultsStore(tmp_path)
+    manager = open_manager(store, runner=instant_runner)
+    assert manager.store_problem is None
+
+    def full(*_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "save", full)
+    job = manager.submit(_request(epochs=3))
+    wait_for(lambda: job.status == DONE and manager.store_problem is not None)
+    assert "No space left" in manager.store_problem and job.result is not None
+
+
+def test_a_closed_manager_closes_its_runner_and_starts_nothing(tmp_path):
+    class ClosableRunner:
+        closed = False
+
+        def __call__(self, request, on_progress):
+            return fake_result(request.config)
+
+        def close(self):
+            self.closed = True
+
+    runner = ClosableRunner()
+    manager = JobManager(ResultsStore(tmp_path), runner=runner)
+    manager.close()
+    assert runner.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        manager.submit(_request(epochs=5))

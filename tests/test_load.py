@@ -11,17 +11,27 @@ from __future__ import annotations
 import pytest
 
 from bench.load import check, scenario_restart, scenario_same, scenario_spread
-from tests.browser import require_chromium
+from bench.wsclient import ProtocolChanged, check_protocol
+from tests.server import require_chromium
 
 EPOCHS, TRAIN_SIZE = 2, 256
 
 
-@pytest.fixture(autouse=True)
+def test_the_load_client_speaks_the_installed_streamlits_protocol():
+    try:
+        check_protocol()
+    except ProtocolChanged as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture
 def _chromium():
     require_chromium()
 
 
-def test_sessions_opening_one_link_share_one_training(tmp_path):
+@pytest.mark.slow
+@pytest.mark.browser
+def test_sessions_opening_one_link_share_one_training(tmp_path, _chromium):
     result = scenario_same(tmp_path, sessions=8, epochs=EPOCHS, train_size=TRAIN_SIZE,
                            spread=2.0, observers=1)
     assert result["trainings_started"] == 1, result
@@ -29,7 +39,9 @@ def test_sessions_opening_one_link_share_one_training(tmp_path):
     assert check(result, max_jobs=1) == []
 
 
-def test_configurations_queue_behind_the_limit_and_each_trains_once(tmp_path):
+@pytest.mark.slow
+@pytest.mark.browser
+def test_configurations_queue_behind_the_limit_and_each_trains_once(tmp_path, _chromium):
     result = scenario_spread(tmp_path, sessions=6, configs=2, epochs=EPOCHS,
                              train_size=TRAIN_SIZE, spread=1.0, max_jobs=1, observers=1)
     assert result["trainings_started"] == 2 and result["each_config_trained_once"], result
@@ -39,7 +51,9 @@ def test_configurations_queue_behind_the_limit_and_each_trains_once(tmp_path):
     assert check(result, max_jobs=1) == []
 
 
-def test_a_server_killed_mid_training_loses_nothing_finished(tmp_path):
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_server_killed_mid_training_loses_nothing_finished(tmp_path, _chromium):
     result = scenario_restart(tmp_path, epochs=EPOCHS, train_size=TRAIN_SIZE, long_epochs=15)
     assert result["workers_at_kill"] >= 1, result  # a training process was really running
     assert result["orphans_exited_seconds"] is not None, result

@@ -4,8 +4,10 @@ import pandas as pd
 import pytest
 
 from bnviz import training
-from bnviz.results import HISTORY_COLUMNS
-from bnviz.training import TrainingStopped, train_comparison
+from bnviz.comparison import HISTORY_COLUMNS, ComparisonRequest
+from bnviz.training import TrainingStopped, run_request, train_comparison
+
+pytestmark = pytest.mark.slow  # every test here trains
 
 LEARNED = ["train_accuracy", "train_loss", "test_accuracy", "test_loss"]
 
@@ -49,6 +51,14 @@ def test_two_threads_match_runs_alone(tiny_config):
         pd.testing.assert_frame_equal(_curves(together[index]), _curves(result))
 
 
+def test_a_request_runs_by_its_task_like_a_direct_call(tiny_config):
+    rows = []
+    result = run_request(ComparisonRequest(tiny_config), rows.append)
+    pd.testing.assert_frame_equal(_curves(result), _curves(train_comparison(tiny_config)))
+    assert [(r["model"], r["epoch"]) for r in rows] == [
+        ("baseline", 1), ("BN after", 1), ("baseline", 2), ("BN after", 2)]
+
+
 def test_stop_request_ends_training(tiny_config):
     with pytest.raises(TrainingStopped):
         train_comparison(tiny_config, should_stop=lambda: True)
@@ -58,7 +68,7 @@ def test_a_reused_trainer_matches_a_new_one(tiny_config, monkeypatch):
     """Weights, BN statistics, optimizer state, learning rate and dropout are all reset."""
     train_comparison(tiny_config.replace(seed=9, learning_rate=0.01, train_size=300))
     reused = train_comparison(tiny_config.replace(learning_rate=0.002))
-    monkeypatch.setattr(training, "TRAINERS", training.TrainerPool())  # nothing to reuse
+    monkeypatch.setattr(training, "TRAINER_POOL", training.TrainerPool())  # nothing to reuse
     new = train_comparison(tiny_config.replace(learning_rate=0.002))
     pd.testing.assert_frame_equal(_curves(reused), _curves(new))
     pd.testing.assert_frame_equal(reused.bn_layers, new.bn_layers)
@@ -67,9 +77,9 @@ def test_a_reused_trainer_matches_a_new_one(tiny_config, monkeypatch):
 def test_trainings_of_one_kind_share_one_compiled_epoch(tiny_config):
     """Why memory stays flat over many trainings: no new trainer, no new trace."""
     train_comparison(tiny_config)
-    pooled = len(training.TRAINERS)
+    pooled = len(training.TRAINER_POOL)
     train_comparison(tiny_config.replace(seed=4, train_size=200, seeds=2, learning_rate=0.01))
-    assert len(training.TRAINERS) == pooled
-    with training.TRAINERS.lend("after", tiny_config) as trainer:
+    assert len(training.TRAINER_POOL) == pooled
+    with training.TRAINER_POOL.lend("after", tiny_config) as trainer:
         assert trainer._epoch.experimental_get_tracing_count() == 1
         assert trainer.probe._values.experimental_get_tracing_count() == 1

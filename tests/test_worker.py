@@ -1,56 +1,126 @@
+"""Trainings in processes of their own: same results, crashes reported, nothing left behind."""
+
 import os
 import signal
+import subprocess
+import sys
 import threading
 
 import pandas as pd
 import pytest
 
+from bnviz.comparison import ComparisonRequest
 from bnviz.training import train_comparison
-from bnviz.worker import ProcessTrainer, TrainingCrashed
+from bnviz.worker import ProcessRunner, TrainingCrashed
+from tests.helpers import wait_for
 
 
 @pytest.fixture
-def trainer():
-    trainer = ProcessTrainer(keep_spare=False)
-    yield trainer
-    trainer.close()
+def runner():
+    runner = ProcessRunner(keep_spare=False)
+    yield runner
+    runner.close()
 
 
-def test_a_training_in_its_own_process_matches_one_in_this_process(trainer, tiny_config):
+@pytest.mark.slow
+def test_a_training_in_its_own_process_matches_one_in_this_process(runner, tiny_config):
     rows = []
-    remote = trainer(tiny_config, on_epoch=rows.append)
+    remote = runner(ComparisonRequest(tiny_config), on_progress=rows.append)
     local = train_comparison(tiny_config)
     assert len(rows) == 4 and rows[0]["model"] == "baseline"
     pd.testing.assert_frame_equal(remote.history.drop(columns="seconds"),
                                   local.history.drop(columns="seconds"))
-    assert not trainer.active
+    assert not runner.active
 
 
-def test_a_killed_training_process_is_reported_not_raised_elsewhere(trainer, tiny_config):
+@pytest.mark.slow
+def test_a_killed_training_process_is_reported_not_raised_elsewhere(runner, tiny_config):
     def kill_on_first_epoch(_row):
-        for process in list(trainer.active):
+        for process in list(runner.active):
             os.kill(process.pid, signal.SIGKILL)
 
     with pytest.raises(TrainingCrashed, match="stopped unexpectedly"):
-        trainer(tiny_config.replace(epochs=5), on_epoch=kill_on_first_epoch)
+        runner(ComparisonRequest(tiny_config.replace(epochs=5)), on_progress=kill_on_first_epoch)
     # and the next training works
-    assert len(trainer(tiny_config).history) == 4
+    assert len(runner(ComparisonRequest(tiny_config)).history) == 4
 
 
-def test_an_error_in_the_child_comes_back_as_its_message(trainer, tiny_config):
-    # The child re-validates what it receives: smuggle in a value validation forbids.
+@pytest.mark.slow
+def test_an_error_in_the_child_comes_back_as_its_message(runner, tiny_config):
+    # The child validates what it receives: smuggle in a value validation forbids.
     unusable = tiny_config.replace()
     object.__setattr__(unusable, "epochs", 0)
     with pytest.raises(TrainingCrashed, match="ConfigError: epochs: must be between 1 and 300"):
-        trainer(unusable)
+        runner(ComparisonRequest(unusable))
 
 
-def test_spare_is_ready_for_the_next_training(tiny_config):
-    trainer = ProcessTrainer(keep_spare=True)
+@pytest.mark.slow
+def test_the_spare_is_ready_and_close_ends_every_process(tiny_config):
+    runner = ProcessRunner(keep_spare=True)
     try:
         done = threading.Event()
-        trainer(tiny_config, on_epoch=lambda _: done.set())
-        assert done.is_set() and trainer._spare is not None
-        assert trainer._spare.process.poll() is None
+        runner(ComparisonRequest(tiny_config), on_progress=lambda _: done.set())
+        assert done.is_set()
+        spare = runner._spare.process
+        assert spare.poll() is None  # warm and waiting
+        started = threading.Event()
+        outcome = []
+
+        def train() -> None:
+            try:
+                runner(ComparisonRequest(tiny_config.replace(epochs=50)),
+                       on_progress=lambda _: started.set())
+            except TrainingCrashed as error:
+                outcome.append(str(error))
+
+        thread = threading.Thread(target=train)
+        thread.start()
+        assert started.wait(120)
+        training = list(runner.active)
+        runner.close()
+        thread.join(30)
+        assert outcome and "stopped unexpectedly" in outcome[0]
+        assert all(p.poll() is not None for p in training)
+        wait_for(lambda: runner._spare is None or runner._spare.process.poll() is not None)
+        with pytest.raises(TrainingCrashed, match="closed"):
+            runner(ComparisonRequest(tiny_config))
     finally:
-        trainer.close()
+        runner.close()
+
+
+def test_a_worker_exits_when_its_parent_dies():
+    # A parent starts a child that watches it; the child says when it has watched through
+    # several checks without exiting; then the parent is SIGKILLed.
+    child_code = (
+        "import sys, time; from bnviz.worker import exit_with_parent; "
+        "exit_with_parent(int(sys.argv[1]), interval=0.05); time.sleep(0.3); "
+        "print('still here', flush=True); time.sleep(600)")
+    script = (
+        "import subprocess, sys, os, time\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {child_code!r}, str(os.getpid())])\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              cwd=os.getcwd(), env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        child_pid = int(parent.stdout.readline())
+        assert parent.stdout.readline().strip() == "still here"  # it watches; it did not exit
+        assert _alive(child_pid)
+        parent.kill()
+        parent.wait()
+        wait_for(lambda: not _alive(child_pid), timeout=10)
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by init) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -7,32 +7,34 @@ import pandas as pd
 import streamlit as st
 
 from bnviz import charts, explain
+from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
 from bnviz.config import ExperimentConfig
 from bnviz.data import CLASS_NAMES, DataError, make_split
 from bnviz.jobs import DONE, FAILED, QUEUED, Job, JobManager
-from bnviz.results import ComparisonResult, headline, seed_summary
-from bnviz.sweep import DEFAULT_RATES, MAX_RATES, MAX_SWEEP_EPOCHS, SweepRequest
-from bnviz.tasks import Request
-from ui.sidebar import LEARNING_RATES
+from bnviz.request import Request
+from bnviz.summary import convergence_table, headline, seed_spread_table
+from bnviz.sweep import (
+    DEFAULT_RATES,
+    DEFAULT_SWEEP_EPOCHS,
+    LEARNING_RATES,
+    MAX_RATES,
+    MAX_SWEEP_EPOCHS,
+    SweepRequest,
+)
 
 GRID_SIZE = 32
 
 
-def learning_curves(history: pd.DataFrame, key: str) -> None:
-    """The curves chart (accuracy and loss, both models, train and test)."""
-    chart(charts.learning_curves(history), key=key)
-
-
-def chart(figure: charts.alt.TopLevelMixin, key: str, png_name: str | None = None) -> None:
+def show_chart(chart: charts.alt.TopLevelMixin, key: str, png_name: str | None = None) -> None:
     """An Altair chart in Streamlit's theme, with an optional PNG download made on click."""
-    st.altair_chart(figure, key=key, theme="streamlit")
+    st.altair_chart(chart, key=key, theme="streamlit")
     if png_name:
-        st.download_button("Download chart (PNG)", data=lambda: charts.to_png(figure),
+        st.download_button("Download chart (PNG)", data=lambda: charts.to_png(chart),
                            file_name=png_name, mime="image/png", on_click="ignore",
                            key=f"{key}_png")
 
 
-def _running_job(manager: JobManager, request: Request, what: str) -> Job | None:
+def _show_queue_place_or_rerun(manager: JobManager, request: Request, what: str) -> Job | None:
     """The job of ``request`` while it trains; the page reruns once it has ended, and while
     it waits its place in the queue is shown (and None returned)."""
     job = manager.get(request)
@@ -53,18 +55,20 @@ def _running_job(manager: JobManager, request: Request, what: str) -> Job | None
 LIVE_CURVES_SECONDS = 5.0
 
 
-def live_training(manager: JobManager, config: ExperimentConfig) -> None:
-    """Progress of the job training ``config``: the bar every second, the curves less often."""
-    _live_progress(manager, config)
-    _live_curves(manager, config)
+def show_live_training(manager: JobManager, request: ComparisonRequest) -> None:
+    """Progress of the job training ``request``: the bar every second, the curves less often."""
+    _show_live_progress(manager, request)
+    _show_live_curves(manager, request)
 
 
 @st.fragment(run_every=1.0)
-def _live_progress(manager: JobManager, config: ExperimentConfig) -> None:
-    job = _running_job(manager, config, "This comparison")
+def _show_live_progress(manager: JobManager, request: ComparisonRequest) -> None:
+    job = _show_queue_place_or_rerun(manager, request, "This comparison")
     if job is None:
         return
-    done, total = job.epochs_done, config.epochs * config.seeds
+    config = request.config
+    # Epochs that both models (baseline and BN) have finished: one row each per epoch.
+    done, total = len(job.rows) // 2, config.epochs * config.seeds
     epoch = done - (max(done - 1, 0) // config.epochs) * config.epochs  # within this seed
     seed_note = f" of seed {min(done // config.epochs + 1, config.seeds)} of {config.seeds}" \
         if config.seeds > 1 else ""
@@ -76,75 +80,26 @@ def _live_progress(manager: JobManager, config: ExperimentConfig) -> None:
 
 
 @st.fragment(run_every=LIVE_CURVES_SECONDS)
-def _live_curves(manager: JobManager, config: ExperimentConfig) -> None:
-    job = manager.get(config)
+def _show_live_curves(manager: JobManager, request: ComparisonRequest) -> None:
+    job = manager.get(request)
     if job is not None and job.rows:
-        learning_curves(job.history(), key="live_curves")
-
-
-FIGURE_LABELS = {
-    "epochs_to_90_train": "Epochs to 90 % train accuracy",
-    "epochs_to_99_train": "Epochs to 99 % train accuracy",
-    "best_test_accuracy": "Best test accuracy",
-    "final_test_accuracy": "Final test accuracy",
-    "seconds": "Training seconds",
-}
-
-
-def _format(figure: str, value: float, signed: bool = False) -> str:
-    if pd.isna(value):
-        return "—"
-    digits = 3 if "accuracy" in figure else 1 if figure == "seconds" else 0
-    return f"{value:{'+' if signed else ''}.{digits}f}"
-
-
-def convergence_table(result: ComparisonResult) -> pd.DataFrame:
-    """One run per model: figures in rows, models in columns, and the BN − baseline difference."""
-    summary = result.summary().set_index("model")
-    baseline, bn = result.models
-    rows = {}
-    for figure, label in FIGURE_LABELS.items():
-        difference = summary.loc[bn, figure] - summary.loc[baseline, figure]
-        rows[label] = {baseline: _format(figure, summary.loc[baseline, figure]),
-                       bn: _format(figure, summary.loc[bn, figure]),
-                       "difference (BN − baseline)": _format(figure, difference, signed=True)}
-    return pd.DataFrame(rows).T
-
-
-def seed_spread_table(result: ComparisonResult) -> pd.DataFrame:
-    """Several seeds: mean ± sd per model and figure (thresholds: only seeds that got there)."""
-    spread = seed_summary(result.summary())
-
-    def cell(row: pd.Series) -> str:
-        if row["reached"] == 0:
-            return "never"
-        text = _format(row["figure"], row["mean"])
-        if row["reached"] > 1:
-            text += " ± " + _format(row["figure"], row["sd"])
-        if row["reached"] < row["seeds"]:
-            text += f" ({row['reached']} of {row['seeds']} seeds)"
-        return text
-
-    table = spread.assign(value=spread.apply(cell, axis=1),
-                          figure=spread["figure"].map(FIGURE_LABELS))
-    return table.pivot(index="figure", columns="model", values="value").reindex(
-        list(FIGURE_LABELS.values()))[result.models]
+        show_chart(charts.learning_curves(history_frame(job.rows)), key="live_curves")
 
 
 def _show_convergence(result: ComparisonResult) -> None:
     st.markdown(explain.CONVERGENCE)
     if result.config.seeds == 1:
-        st.table(convergence_table(result))
+        st.table(convergence_table(result.summary()))
         return
     st.markdown(explain.SEEDS)
-    st.table(seed_spread_table(result))
+    st.table(seed_spread_table(result.summary()))
     with st.expander("Each seed"):
         st.dataframe(result.summary(), hide_index=True)
 
 
 def _show_parameters(result: ComparisonResult) -> None:
     st.markdown(explain.PARAMETERS)
-    chart(charts.parameters_chart(result.layer_tables), key="parameters")
+    show_chart(charts.parameters_chart(result.layer_tables), key="parameters")
     columns = st.columns(len(result.layer_tables))
     for column, (model, table) in zip(columns, result.layer_tables.items(), strict=True):
         with column:
@@ -185,7 +140,7 @@ def _show_predictions(result: ComparisonResult) -> None:
     columns = st.columns(len(result.models))
     for column, model in zip(columns, result.models, strict=True):
         with column:
-            chart(charts.confusion_chart(confusion, model), key=f"confusion_{model}")
+            show_chart(charts.confusion_chart(confusion, model), key=f"confusion_{model}")
     st.markdown("**Accuracy per class**")
     st.dataframe(charts.per_class_accuracy(confusion).style.format("{:.0%}"))
 
@@ -195,39 +150,40 @@ def _show_inside(result: ComparisonResult) -> None:
     if result.relu_inputs.empty:
         st.info("This result was stored before bnviz recorded inside the networks; train again.")
         return
-    chart(charts.relu_input_chart(result.relu_inputs), key="relu_inputs",
+    show_chart(charts.relu_input_chart(result.relu_inputs), key="relu_inputs",
           png_name="bnviz-relu-inputs.png")
     st.markdown(explain.BN_LAYERS)
-    chart(charts.bn_layers_chart(result.bn_layers), key="bn_layers",
+    show_chart(charts.bn_layers_chart(result.bn_layers), key="bn_layers",
           png_name="bnviz-bn-layers.png")
 
 
 def _show_modes(result: ComparisonResult) -> None:
     st.markdown(explain.MODES)
-    chart(charts.bn_modes_chart(result.bn_modes), key="bn_modes", png_name="bnviz-bn-modes.png")
+    show_chart(charts.bn_modes_chart(result.bn_modes), key="bn_modes",
+               png_name="bnviz-bn-modes.png")
     st.dataframe(result.bn_modes, hide_index=True)
 
 
 @st.fragment(run_every=1.0)
-def _sweep_progress(manager: JobManager, request: SweepRequest) -> None:
-    job = _running_job(manager, request, "This sweep")
+def _show_sweep_progress(manager: JobManager, request: SweepRequest) -> None:
+    job = _show_queue_place_or_rerun(manager, request, "This sweep")
     if job is None:
         return
     runs = 2 * len(request.learning_rates)
     st.progress(len(job.rows) / runs, text=f"Sweep: {len(job.rows)} of {runs} runs done · "
                                            f"{job.elapsed:.0f} s elapsed")
     if job.rows:
-        chart(charts.sweep_chart(pd.DataFrame(job.rows)), key="sweep_live")
+        show_chart(charts.sweep_chart(pd.DataFrame(job.rows)), key="sweep_live")
 
 
-def learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
+def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
     """The sweep tab: choose rates and epochs, run (shared, cached), see the chart."""
     st.markdown(explain.SWEEP)
     with st.form("sweep"):
         rates = st.multiselect("Learning rates", LEARNING_RATES, default=list(DEFAULT_RATES),
                                format_func=lambda v: f"{v:g}", max_selections=MAX_RATES,
                                help="A log grid; every rate trains both models.")
-        epochs = st.slider("Epochs per run", 1, MAX_SWEEP_EPOCHS, 10,
+        epochs = st.slider("Epochs per run", 1, MAX_SWEEP_EPOCHS, DEFAULT_SWEEP_EPOCHS,
                            help="Short runs are enough to see which rates break a model.")
         pressed = st.form_submit_button("Run sweep")
     if not rates:
@@ -237,9 +193,9 @@ def learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
     if pressed:
         manager.submit(request)
     job = manager.get(request)
-    result = job.result if job is not None and job.result is not None else manager.stored(request)
+    result = manager.result_for(request)
     if result is not None:
-        chart(charts.sweep_chart(result.table), key="sweep", png_name="bnviz-sweep.png")
+        show_chart(charts.sweep_chart(result.table), key="sweep", png_name="bnviz-sweep.png")
         broke = result.table[result.table["outcome"] != "trained"]
         if broke.empty:
             st.caption("No run diverged at these rates.")
@@ -252,7 +208,7 @@ def learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
     elif job is not None and job.status == FAILED:
         st.error(f"Sweep failed: {job.error}")
     elif job is not None:
-        _sweep_progress(manager, request)
+        _show_sweep_progress(manager, request)
     else:
         st.caption("Press **Run sweep**: both models, each learning rate, "
                    f"{epochs} epochs per run, on this page's other settings.")
@@ -260,7 +216,7 @@ def learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
 
 def _show_curves(result: ComparisonResult) -> None:
     st.markdown(explain.CURVES)
-    chart(charts.learning_curves(result.history), key="curves",
+    show_chart(charts.learning_curves(result.history), key="curves",
           png_name=f"bnviz-{result.config.config_hash()}-curves.png")
     st.download_button("Download history (CSV)", result.history.to_csv(index=False),
                        file_name=f"bnviz-{result.config.config_hash()}-history.csv",
@@ -270,7 +226,7 @@ def _show_curves(result: ComparisonResult) -> None:
 SECTION_KEY = "section"
 
 
-def results(result: ComparisonResult, manager: JobManager) -> None:
+def show_results(result: ComparisonResult, manager: JobManager) -> None:
     """Everything the page shows about a finished comparison, one tab at a time.
 
     Only the open tab is computed and sent (a click on another tab reruns the page),
@@ -286,8 +242,8 @@ def results(result: ComparisonResult, manager: JobManager) -> None:
         "Predictions": lambda: _show_predictions(result),
         "Inside BN": lambda: _show_inside(result),
         "Train vs inference": lambda: _show_modes(result),
-        "Learning rates": lambda: learning_rate_sweep(manager, result.config),
-        "About batch norm": about,
+        "Learning rates": lambda: show_learning_rate_sweep(manager, result.config),
+        "About batch norm": show_about,
     }
     tabs = st.tabs(list(sections), key=SECTION_KEY, on_change="rerun")
     for tab, show in zip(tabs, sections.values(), strict=True):
@@ -297,7 +253,7 @@ def results(result: ComparisonResult, manager: JobManager) -> None:
     st.caption(f"Data: {result.data_source}. Configuration {result.config.config_hash()}.")
 
 
-def about() -> None:
+def show_about() -> None:
     """What BN is, what the blog found, and the placement debate."""
     st.markdown(explain.WHAT_IS_BN)
     st.markdown(explain.PLACEMENT)

@@ -8,8 +8,8 @@ import streamlit as st
 
 from bnviz.config import ExperimentConfig, field_meta, field_names
 from bnviz.presets import PRESETS
+from bnviz.sweep import LEARNING_RATES
 
-LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 _KEY = "setting_"
 _PRESET_CHOSEN = "preset_chosen"
 
@@ -45,7 +45,7 @@ def _control(name: str) -> Any:
                            help=help_text)
 
 
-def experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentConfig, bool]:
+def show_experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentConfig, bool]:
     """Draw presets and the settings form; returns the chosen config and whether to train.
 
     Nothing trains until Train (or a preset) is pressed: the form holds changes back

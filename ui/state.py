@@ -10,13 +10,17 @@ import streamlit as st
 from bnviz.config import ExperimentConfig
 from bnviz.jobs import JobManager
 from bnviz.link import LinkProblem, markdown_code, problems_markdown, read_link
-from bnviz.results import ResultsStore, default_cache_dir
-from bnviz.worker import default_trainer
+from bnviz.request import Request
+from bnviz.store import ResultsStore, default_cache_dir
+from bnviz.worker import default_runner
 
 
-@st.cache_resource
+@st.cache_resource(on_release=JobManager.close)
 def job_manager(cache_dir: str, max_running: int) -> JobManager:
-    """The process-wide job manager: one per results directory, shared by every session."""
+    """The process-wide job manager: one per results directory, shared by every session.
+
+    Released (its training processes ended) when the cache is cleared.
+    """
     logger = logging.getLogger("bnviz")
     if not logger.handlers:
         handler = logging.StreamHandler()
@@ -24,7 +28,7 @@ def job_manager(cache_dir: str, max_running: int) -> JobManager:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     return JobManager(ResultsStore(cache_dir), max_running=max_running,
-                      trainer=default_trainer())
+                      runner=default_runner())
 
 
 def shared_job_manager() -> JobManager:
@@ -52,13 +56,13 @@ def show_link_problems(problems: list[LinkProblem]) -> None:
         st.warning(text)
 
 
-def show_store_notices(manager: JobManager, config: ExperimentConfig) -> None:
+def show_store_notices(manager: JobManager, request: Request) -> None:
     """Say when results cannot be kept, or when a stored result was unreadable."""
     if manager.store_problem:
         st.warning("Results cannot be saved on this server, so they last only until it "
                    "restarts; training works as usual. "
                    f"({markdown_code(manager.store_problem, 160)})")
-    reason = manager.store.discarded.get(config.config_hash())
+    reason = manager.store.discarded.get(request.config_hash())
     if reason:
         st.info("The stored result of these settings could not be read, so it was discarded "
                 f"and will be trained again. ({markdown_code(reason, 160)})")

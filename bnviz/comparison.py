@@ -1,0 +1,113 @@
+"""A comparison: the request to train both models of one configuration, and its result.
+
+`ComparisonRequest` is what the job manager and the store handle (see
+`bnviz.request`): its hash is the configuration's, its result is kept as one
+compressed ``.npz`` file, and `bnviz.training` runs it. Nothing here imports
+TensorFlow: stored results are read with numpy and pandas alone, so the page
+can draw them without loading a trainer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from bnviz.config import ExperimentConfig
+from bnviz.summary import convergence_summary
+
+FRAMES = ("relu_inputs", "bn_layers", "bn_modes")  # extra tables kept with a result
+HISTORY_COLUMNS = (
+    "model", "seed", "epoch", "train_accuracy", "train_loss",
+    "test_accuracy", "test_loss", "seconds",
+)
+
+
+@dataclass
+class ComparisonResult:
+    """Histories and test-set outputs of the baseline and the BN model."""
+
+    config: ExperimentConfig
+    history: pd.DataFrame  # tidy: one row per model, seed and epoch (HISTORY_COLUMNS)
+    test_labels: np.ndarray  # (n_test,) int
+    probabilities: dict[str, np.ndarray]  # model label -> (n_test, 10) softmax outputs
+    layer_tables: dict[str, pd.DataFrame]  # model label -> per-layer parameter table
+    # model, seed, epoch, p15, p50, p85 of the input to each model's last ReLU
+    relu_inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # model, layer, feature, gamma, beta, moving_mean, moving_variance (BN model, first seed)
+    bn_layers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # mode, batch_size, accuracy: the BN model evaluated with moving averages or batch statistics
+    bn_modes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    data_source: str = ""
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def models(self) -> list[str]:
+        """Model labels in training order (baseline first)."""
+        return list(self.probabilities)
+
+    def summary(self) -> pd.DataFrame:
+        """Convergence statistics per model and seed (`bnviz.summary.convergence_summary`)."""
+        return convergence_summary(self.history)
+
+
+def history_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Progress rows (one per model and epoch, as training reports them) as a tidy history."""
+    return pd.DataFrame(list(rows), columns=list(HISTORY_COLUMNS))
+
+
+@dataclass(frozen=True)
+class ComparisonRequest:
+    """Train the baseline and the BN model of ``config`` (a `bnviz.request.Request`)."""
+
+    config: ExperimentConfig
+    task: ClassVar[str] = "comparison"
+    suffix: ClassVar[str] = ".npz"
+
+    def config_hash(self) -> str:
+        """The configuration's hash: stored results and links are keyed by it."""
+        return self.config.config_hash()
+
+    def encode_result(self, result: ComparisonResult) -> bytes:
+        """Tables as JSON and arrays as arrays, in one compressed ``.npz``."""
+        meta = {
+            "config": result.config.to_mapping(),
+            "history": result.history.to_dict(orient="list"),
+            "models": result.models,
+            "layer_tables": {k: v.to_dict(orient="list") for k, v in result.layer_tables.items()},
+            "frames": {name: getattr(result, name).to_dict(orient="list") for name in FRAMES},
+            "data_source": result.data_source,
+            "warnings": list(result.warnings),
+        }
+        arrays = {f"probabilities_{i}": p for i, p in enumerate(result.probabilities.values())}
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, meta=np.array(json.dumps(meta)),
+                            test_labels=result.test_labels, **arrays)
+        return buffer.getvalue()
+
+    def decode_result(self, data: bytes) -> ComparisonResult:
+        """The result from `encode_result` bytes; raises if they are damaged or belong to
+        another configuration."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"]))
+            probabilities = {
+                name: archive[f"probabilities_{i}"] for i, name in enumerate(meta["models"])
+            }
+            test_labels = archive["test_labels"]
+        if ExperimentConfig.from_mapping(meta["config"]) != self.config:
+            raise ValueError("entry belongs to another configuration")
+        return ComparisonResult(
+            config=self.config,
+            history=pd.DataFrame(meta["history"], columns=list(HISTORY_COLUMNS)),
+            test_labels=test_labels,
+            probabilities=probabilities,
+            layer_tables={k: pd.DataFrame(v) for k, v in meta["layer_tables"].items()},
+            **{name: pd.DataFrame(meta["frames"][name]) for name in FRAMES},
+            data_source=meta.get("data_source", ""),
+            warnings=tuple(meta.get("warnings", ())),
+        )

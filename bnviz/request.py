@@ -1,0 +1,41 @@
+"""What the store and the job manager need of a request, whatever it asks for.
+
+A request (a comparison, a learning-rate sweep, and whatever comes next) is
+identified by a stable hash, knows how to turn its result into bytes and back,
+and names the task that computes it. The store keeps ``encode_result`` bytes in
+``<hash><suffix>``; the job manager keys jobs by the hash and hands the request
+to a runner; `bnviz.training.run_request` looks the task up among its training
+loops. So a new kind of request needs no change in the store or the job manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
+
+# Called with each progress row as soon as it exists (an epoch of one model, a sweep point).
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+class Request(Protocol):
+    """A unit of work that jobs share and the store keeps."""
+
+    task: ClassVar[str]  # the name of the training loop that computes it (bnviz.training)
+    suffix: ClassVar[str]  # file extension of its stored result
+
+    def config_hash(self) -> str:
+        """Stable key: equal for equal requests, in every process and every run."""
+        ...
+
+    def encode_result(self, result: Any) -> bytes:
+        """The result as bytes for the store."""
+        ...
+
+    def decode_result(self, data: bytes) -> Any:
+        """The result back from `encode_result` bytes; raises on anything wrong with them."""
+        ...
+
+
+# Runs a request to its result, reporting progress rows: in this process
+# (`bnviz.training.run_request`) or in a training process (`bnviz.worker.ProcessRunner`).
+Runner = Callable[..., Any]

@@ -1,0 +1,178 @@
+"""Convergence statistics of a comparison, their spread over seeds, and how they are written.
+
+Pure pandas, shared by the page and the command line, so both print the same
+numbers the same way. A *statistic* here is one number per model and seed
+(epochs to 90 % train accuracy, best test accuracy, …); charts live in
+`bnviz.charts`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Each statistic and its label, in the order tables show them.
+STATISTIC_LABELS = {
+    "epochs_to_90_train": "Epochs to 90 % train accuracy",
+    "epochs_to_99_train": "Epochs to 99 % train accuracy",
+    "best_test_accuracy": "Best test accuracy",
+    "final_test_accuracy": "Final test accuracy",
+    "seconds": "Training seconds",
+}
+STATISTICS = tuple(STATISTIC_LABELS)
+DIFFERENCE = "difference (BN − baseline)"
+
+
+def epochs_to_reach(values: pd.Series, epochs: pd.Series, threshold: float) -> float:
+    """First epoch at which ``values`` reaches ``threshold`` (NaN if never)."""
+    reached = epochs[values.to_numpy() >= threshold]
+    return float(reached.iloc[0]) if len(reached) else float("nan")
+
+
+def convergence_summary(history: pd.DataFrame) -> pd.DataFrame:
+    """Per model and seed: epochs to 90 % / 99 % train accuracy, final and best test
+    accuracy (and its epoch), training seconds."""
+    rows = []
+    for model, runs in history.groupby("model", sort=False):
+        for seed, run in runs.groupby("seed", sort=False):
+            run = run.sort_values("epoch")
+            rows.append({
+                "model": model,
+                "seed": seed,
+                "epochs_to_90_train": epochs_to_reach(run.train_accuracy, run.epoch, 0.90),
+                "epochs_to_99_train": epochs_to_reach(run.train_accuracy, run.epoch, 0.99),
+                "final_test_accuracy": float(run.test_accuracy.iloc[-1]),
+                "best_test_accuracy": float(run.test_accuracy.max()),
+                "best_test_epoch": int(run.epoch.iloc[int(np.argmax(run.test_accuracy))]),
+                "seconds": float(run.seconds.sum()),
+            })
+    return pd.DataFrame(rows)
+
+
+def seed_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per model and statistic: mean, sd (NaN for one seed), min, max and how many seeds
+    counted.
+
+    Epochs-to-threshold statistics count only the seeds that reached the threshold;
+    ``reached`` says how many did.
+    """
+    rows = []
+    for model, runs in summary.groupby("model", sort=False):
+        for statistic in STATISTICS:
+            values = runs[statistic].dropna()
+            rows.append({
+                "model": model, "statistic": statistic, "mean": values.mean(),
+                "sd": values.std(ddof=1) if len(values) > 1 else float("nan"),
+                "low": values.min(), "high": values.max(),
+                "reached": len(values), "seeds": len(runs),
+            })
+    return pd.DataFrame(rows)
+
+
+def clearly_different(a: pd.Series, b: pd.Series) -> bool | None:
+    """True if two `seed_summary` rows differ by more than their spreads (ranges do not
+    overlap); None when there is a single seed and no spread to judge by."""
+    if a["seeds"] < 2 or b["seeds"] < 2:
+        return None
+    return bool(a["high"] < b["low"] or b["high"] < a["low"])
+
+
+# -- writing numbers -------------------------------------------------------------
+
+
+def format_statistic(statistic: str, value: float, signed: bool = False) -> str:
+    """One value of a statistic: accuracies to 3 places, seconds to 1, epochs whole;
+    "—" when missing (a threshold never reached)."""
+    if pd.isna(value):
+        return "—"
+    digits = 3 if "accuracy" in statistic else 1 if statistic == "seconds" else 0
+    return f"{value:{'+' if signed else ''}.{digits}f}"
+
+
+def format_spread(row: pd.Series) -> str:
+    """A `seed_summary` row as "mean ± sd": "never" when no seed reached the threshold, no
+    ± for a single value, and "(r of n seeds)" when only some seeds reached it."""
+    if row["reached"] == 0:
+        return "never"
+    text = format_statistic(row["statistic"], row["mean"])
+    if row["reached"] > 1:
+        text += " ± " + format_statistic(row["statistic"], row["sd"])
+    if row["reached"] < row["seeds"]:
+        text += f" ({row['reached']} of {row['seeds']} seeds)"
+    return text
+
+
+def models_of(summary: pd.DataFrame) -> list[str]:
+    """Model labels in training order (baseline first)."""
+    return list(summary["model"].unique())
+
+
+def convergence_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """One seed: statistics in rows, models in columns, and the BN − baseline difference."""
+    values = summary.set_index("model")
+    baseline, bn = models_of(summary)
+    rows = {}
+    for statistic, label in STATISTIC_LABELS.items():
+        difference = values.loc[bn, statistic] - values.loc[baseline, statistic]
+        rows[label] = {baseline: format_statistic(statistic, values.loc[baseline, statistic]),
+                       bn: format_statistic(statistic, values.loc[bn, statistic]),
+                       DIFFERENCE: format_statistic(statistic, difference, signed=True)}
+    return pd.DataFrame(rows).T
+
+
+def seed_spread_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Several seeds: mean ± sd per statistic (rows) and model (columns)."""
+    spread = seed_summary(summary)
+    table = spread.assign(value=spread.apply(format_spread, axis=1),
+                          statistic=spread["statistic"].map(STATISTIC_LABELS))
+    return table.pivot(index="statistic", columns="model", values="value").reindex(
+        list(STATISTIC_LABELS.values()))[models_of(summary)]
+
+
+def per_seed_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """`convergence_summary` with every statistic written as text, one row per model and
+    seed."""
+    shown = summary.astype(object)
+    for statistic in STATISTICS:
+        shown[statistic] = summary[statistic].map(lambda v, s=statistic: format_statistic(s, v))
+    return shown
+
+
+# -- plain words -------------------------------------------------------------------
+
+
+def headline(summary: pd.DataFrame) -> str:
+    """Plain words on how soon each model reached 90 % training accuracy, honest about spread."""
+    spread = seed_summary(summary)
+    baseline, bn = models_of(summary)[0], models_of(summary)[-1]
+    seeds = int(spread["seeds"].iloc[0])
+
+    def row(model: str, statistic: str) -> pd.Series:
+        return spread[(spread["model"] == model) & (spread["statistic"] == statistic)].iloc[0]
+
+    def value(model: str, statistic: str) -> str:
+        return format_spread(row(model, statistic))
+
+    base_90, bn_90 = row(baseline, "epochs_to_90_train"), row(bn, "epochs_to_90_train")
+    if base_90["reached"] == 0 and bn_90["reached"] == 0:
+        epochs_sentence = "Neither model reached 90 % training accuracy; try more epochs."
+    else:
+        epochs_sentence = (f"{bn}: 90 % train accuracy after "
+                           f"{value(bn, 'epochs_to_90_train')} epochs; "
+                           f"baseline: after {value(baseline, 'epochs_to_90_train')}.")
+    test_sentence = (f"Best test accuracy {value(bn, 'best_test_accuracy')} with BN, "
+                     f"{value(baseline, 'best_test_accuracy')} without.")
+    if seeds == 1:
+        verdict = "One run per model: add seeds to see whether the differences are real."
+    else:
+        verdicts = []
+        for statistic, words in (("epochs_to_90_train", "speed to 90 % train accuracy"),
+                                 ("best_test_accuracy", "best test accuracy")):
+            ours, theirs = row(bn, statistic), row(baseline, statistic)
+            if ours["reached"] and theirs["reached"]:
+                different = clearly_different(ours, theirs)
+                verdicts.append(f"{words}: " + ("a clear difference (the seeds' ranges do not "
+                                                "overlap)" if different else
+                                                "no clear difference (the ranges overlap)"))
+        verdict = f"Over {seeds} seeds, " + "; ".join(verdicts) + "." if verdicts else ""
+    return " ".join(part for part in (epochs_sentence, test_sentence, verdict) if part)
