@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 
@@ -19,7 +20,8 @@ from bnviz.worker import default_runner
 def job_manager(cache_dir: str, max_running: int) -> JobManager:
     """The process-wide job manager: one per results directory, shared by every session.
 
-    Released (its training processes ended) when the cache is cleared.
+    Released (its training processes ended) when the cache is cleared, and when the
+    server exits.
     """
     logger = logging.getLogger("bnviz")
     if not logger.handlers:
@@ -27,8 +29,10 @@ def job_manager(cache_dir: str, max_running: int) -> JobManager:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-    return JobManager(ResultsStore(cache_dir), max_running=max_running,
-                      runner=default_runner())
+    manager = JobManager(ResultsStore(cache_dir), max_running=max_running,
+                         runner=default_runner())
+    atexit.register(manager.close)
+    return manager
 
 
 def shared_job_manager() -> JobManager:
