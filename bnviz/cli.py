@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=command_run)
     sweep = commands.add_parser("sweep-lr", help="both models over a grid of learning rates")
     _add_config_options(sweep, skip=("learning_rate", "epochs", "seeds"))
-    rates = ",".join(f"{rate:g}" for rate in DEFAULT_RATES)
+    rates = ",".join(f"{rate:.0e}".replace("e-0", "e-") for rate in DEFAULT_RATES)
     sweep.add_argument("--learning-rates", default=rates,
                        help=f"comma-separated learning rates (default: {rates})")
     sweep.add_argument("--epochs", dest="sweep_epochs", type=int, default=DEFAULT_SWEEP_EPOCHS,

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,10 @@ from bnviz.store import ResultsStore
 log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+# Results read from the store are kept in memory for the next rerun, the most recently
+# asked for first, up to this many (a comparison is about 100 kB); older ones are read
+# from disk again when asked for.
+STORED_RESULTS_KEPT = 32
 
 
 @dataclass
@@ -70,6 +75,8 @@ class JobManager:
         self._queue: list[str] = []
         self._running = 0
         self._closed = False
+        self.stored_results_kept = STORED_RESULTS_KEPT
+        self._from_store: OrderedDict[str, Job] = OrderedDict()  # least recently asked first
         # Why results cannot be kept (a store that cannot be written), for the page to say;
         # None while saving works. Checked once here, updated by every save.
         self.store_problem: str | None = store.check_writable()
@@ -89,6 +96,8 @@ class JobManager:
         key = request.config_hash()
         with self._lock:
             job = self._jobs.get(key)
+            if key in self._from_store:
+                self._from_store.move_to_end(key)
         if job is not None and job.status != FAILED:
             return job.result  # None while queued or training
         stored = self.store.load(request)
@@ -96,8 +105,16 @@ class JobManager:
             with self._lock:
                 current = self._jobs.get(key)
                 if current is None or current.status == FAILED:
-                    self._jobs[key] = Job(request, status=DONE, result=stored)
+                    self._jobs[key] = self._from_store[key] = Job(request, DONE, result=stored)
+                    self._forget_old_stored_results()
         return stored
+
+    def _forget_old_stored_results(self) -> None:
+        # Called with the lock held.
+        while len(self._from_store) > self.stored_results_kept:
+            key, job = self._from_store.popitem(last=False)
+            if self._jobs.get(key) is job:
+                del self._jobs[key]
 
     def submit(self, request: Request) -> Job:
         """Ask for ``request`` to be trained: joins an existing job, or queues a new one.
@@ -115,6 +132,7 @@ class JobManager:
                 return job
             job = Job(request)
             self._jobs[key] = job
+            self._from_store.pop(key, None)
             self._queue.append(key)
             self._start_waiting_jobs()
             return job

@@ -9,9 +9,9 @@ with TensorFlow already imported, so a new training starts without paying the
 import.
 
 Protocol over a socket pair (``multiprocessing.connection``): the parent sends
-the request (any `bnviz.request.Request`, validated again as it is unpickled);
-the child sends ``("progress", row)`` per progress row, then ``("done",
-result)`` or ``("error", message)``.
+the request (any `bnviz.request.Request`; the comparison's and the sweep's are
+validated again as they are unpickled); the child sends ``("progress", row)`` per
+progress row, then ``("done", result)`` or ``("error", message)``.
 
 A child never outlives its server: if the server is killed (SIGKILL, a crash, a
 restart), the child notices within a second, because its parent process id
@@ -20,6 +20,7 @@ changes, and exits, so no orphan keeps training (and holding a core) for nobody.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -64,6 +65,11 @@ class _Process:
             self.process.wait()
 
 
+def _crashed(worker: _Process) -> TrainingCrashed:
+    code = worker.process.wait()
+    return TrainingCrashed(f"the training process stopped unexpectedly (exit code {code})")
+
+
 class ProcessRunner:
     """A runner (see `bnviz.jobs.JobManager`) that runs each request in its own process."""
 
@@ -97,14 +103,15 @@ class ProcessRunner:
         """Run ``request`` in a fresh process, passing each progress row to ``on_progress``."""
         worker = self._take()
         try:
-            worker.connection.send(request)
+            try:
+                worker.connection.send(request)
+            except OSError:  # the process died before it could take the request
+                raise _crashed(worker) from None
             while True:
                 try:
                     kind, payload = worker.connection.recv()
                 except (EOFError, OSError):
-                    code = worker.process.wait()
-                    raise TrainingCrashed(
-                        f"the training process stopped unexpectedly (exit code {code})") from None
+                    raise _crashed(worker) from None
                 if kind == "progress":
                     if on_progress is not None:
                         on_progress(payload)
@@ -175,19 +182,26 @@ def _serve(fd: int, parent_pid: int | None = None) -> None:
     # enough; a whole comparison would leave memory behind for the real one.
     warm_up()
     try:
-        # Unpickling validates the request again (see `ExperimentConfig.__reduce__`).
+        # Unpickling rebuilds the request through its constructor, so a configuration is
+        # validated again here (`ExperimentConfig.__reduce__`, `SweepRequest.__reduce__`).
         request = connection.recv()
-        result = run_request(request, lambda row: connection.send(("progress", row)))
-        connection.send(("done", result))
     except EOFError:
         return  # the parent closed a spare it no longer needs
+    except Exception as error:
+        _send_error(connection, error)
+        return
+    try:
+        result = run_request(request, lambda row: connection.send(("progress", row)))
+        connection.send(("done", result))
     except (BrokenPipeError, ConnectionResetError):
         return  # the parent went away mid-training: nobody is listening, stop quietly
     except Exception as error:
-        try:
-            connection.send(("error", f"{type(error).__name__}: {error}"))
-        except OSError:
-            return
+        _send_error(connection, error)
+
+
+def _send_error(connection: Connection, error: Exception) -> None:
+    with contextlib.suppress(OSError):  # the parent is gone: nobody to tell
+        connection.send(("error", f"{type(error).__name__}: {error}"))
 
 
 if __name__ == "__main__":

@@ -103,6 +103,24 @@ def test_a_stored_result_is_read_from_disk_once(tmp_path, open_manager, monkeypa
     assert manager.submit(request).status == DONE and len(reads) == 1  # no training either
 
 
+def test_results_read_from_the_store_are_kept_for_the_most_recent_requests_only(
+        tmp_path, open_manager, monkeypatch):
+    store = ResultsStore(tmp_path)
+    requests = [_request(epochs=2, seed=seed) for seed in range(3)]
+    for request in requests:
+        store.save(request, fake_result(request.config))
+    manager = open_manager(store, runner=instant_runner)
+    manager.stored_results_kept = 2
+    reads = []
+    load = store.load
+    monkeypatch.setattr(store, "load", lambda r: reads.append(r.config.seed) or load(r))
+    for request in (*requests[:2], requests[0], requests[2]):  # seed 1 is asked least recently
+        assert manager.result_for(request) is not None
+    assert reads == [0, 1, 2]
+    assert manager.result_for(requests[0]) is not None and reads == [0, 1, 2]  # still kept
+    assert manager.result_for(requests[1]) is not None and reads == [0, 1, 2, 1]  # read again
+
+
 def test_a_damaged_entry_is_trained_again(tmp_path, open_manager):
     store = ResultsStore(tmp_path)
     request = _request(epochs=4)

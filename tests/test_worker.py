@@ -55,37 +55,43 @@ def test_an_error_in_the_child_comes_back_as_its_message(runner, tiny_config):
 
 
 @pytest.mark.slow
-def test_the_spare_is_ready_and_close_ends_every_process(tiny_config):
+def test_a_spare_is_warm_after_a_training_and_close_ends_it(tiny_config):
     runner = ProcessRunner(keep_spare=True)
     try:
-        done = threading.Event()
-        runner(ComparisonRequest(tiny_config), on_progress=lambda _: done.set())
-        assert done.is_set()
+        rows = []
+        runner(ComparisonRequest(tiny_config), on_progress=rows.append)
+        assert rows
         spare = runner._spare.process
-        assert spare.poll() is None  # warm and waiting
-        started = threading.Event()
-        outcome = []
-
-        def train() -> None:
-            try:
-                runner(ComparisonRequest(tiny_config.replace(epochs=50)),
-                       on_progress=lambda _: started.set())
-            except TrainingCrashed as error:
-                outcome.append(str(error))
-
-        thread = threading.Thread(target=train)
-        thread.start()
-        assert started.wait(120)
-        training = list(runner.active)
+        assert spare.poll() is None  # waiting for the next request
         runner.close()
-        thread.join(30)
-        assert outcome and "stopped unexpectedly" in outcome[0]
-        assert all(p.poll() is not None for p in training)
-        wait_for(lambda: runner._spare is None or runner._spare.process.poll() is not None)
+        assert spare.poll() is not None and runner._spare is None
         with pytest.raises(TrainingCrashed, match="closed"):
             runner(ComparisonRequest(tiny_config))
+        assert runner._spare is None  # and no new one started
     finally:
         runner.close()
+
+
+@pytest.mark.slow
+def test_close_ends_a_training_in_progress_and_its_caller_is_told(runner, tiny_config):
+    started = threading.Event()
+    outcome: list[str] = []
+
+    def train() -> None:
+        try:
+            runner(ComparisonRequest(tiny_config.replace(epochs=100)),
+                   on_progress=lambda _: started.set())
+        except TrainingCrashed as error:
+            outcome.append(str(error))
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    assert started.wait(120)
+    training = list(runner.active)
+    runner.close()
+    thread.join(30)
+    assert training and all(process.poll() is not None for process in training)
+    assert outcome and "stopped unexpectedly" in outcome[0]
 
 
 def test_a_worker_exits_when_its_parent_dies():

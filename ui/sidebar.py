@@ -26,7 +26,7 @@ def _choose_preset() -> None:
         st.session_state[_PRESET_CHOSEN] = name
 
 
-def _control(name: str) -> Any:
+def _show_control(name: str) -> Any:
     meta = field_meta(name)
     key, label, help_text = _KEY + name, meta["label"], meta["help"]
     if meta["type"] is bool:
@@ -61,7 +61,7 @@ def show_experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentCon
     )
     st.sidebar.caption("Or set each knob below and press Train.")
     with st.sidebar.form("settings"):
-        values = {name: _control(name) for name in field_names()}
+        values = {name: _show_control(name) for name in field_names()}
         pressed = st.form_submit_button("Train", type="primary", width="stretch")
     preset = st.session_state.pop(_PRESET_CHOSEN, None)
     if preset is not None:

@@ -29,10 +29,11 @@ def job_manager(cache_dir: str, max_running: int) -> JobManager:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-    manager = JobManager(ResultsStore(cache_dir), max_running=max_running,
-                         runner=default_runner())
-    atexit.register(manager.close)
-    return manager
+    return JobManager(ResultsStore(cache_dir), max_running=max_running,
+                      runner=default_runner())
+
+
+atexit.register(job_manager.clear)  # ends the training processes when the server exits
 
 
 def shared_job_manager() -> JobManager:
