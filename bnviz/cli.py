@@ -1,4 +1,4 @@
-"""Command line: ``python -m bnviz params`` and ``python -m bnviz run``."""
+"""Command line: ``python -m bnviz data``, ``params``, ``run`` and ``sweep-lr``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
-from bnviz.data import DataError
+from bnviz.data import DataError, class_counts_text, make_split
 from bnviz.summary import headline, per_seed_table, seed_spread_table
 from bnviz.sweep import (
     DEFAULT_RATES,
@@ -42,6 +42,20 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     given = {name: getattr(args, name) for name in field_names()
              if getattr(args, name, None) is not None}
     return ExperimentConfig.from_mapping(given)
+
+
+def command_data(args: argparse.Namespace) -> int:
+    """Print the source in use and the images a split trains and tests on."""
+    config = config_from_args(args)
+    split = make_split(config.split, config.train_size, config.scale_pixels)
+    for warning in split.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"source: {split.source}")
+    print(f"split: {config.split}, {len(split.y_train)} training images, "
+          f"{len(split.y_test)} test images")
+    print(f"training images per class: {class_counts_text(split.class_counts())}")
+    print(f"first ten training labels: {split.y_train[:10].tolist()}")
+    return 0
 
 
 def command_params(_: argparse.Namespace) -> int:
@@ -155,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Batch normalisation, compared: a baseline CNN against a BN CNN "
         "on Fashion-MNIST.")
     commands = parser.add_subparsers(dest="command", required=True)
+    data = commands.add_parser("data", help="print the data source and a split's images")
+    _add_config_options(data, skip=tuple(name for name in field_names()
+                                         if name not in ("split", "train_size")))
+    data.set_defaults(handler=command_data)
     params = commands.add_parser("params", help="print both models' parameter tables")
     params.set_defaults(handler=command_params)
     run = commands.add_parser("run", help="train both models and write their histories")

@@ -45,6 +45,7 @@ class ComparisonResult:
     bn_modes: pd.DataFrame = field(default_factory=pd.DataFrame)
     data_source: str = ""
     warnings: tuple[str, ...] = field(default=())
+    train_class_counts: tuple[int, ...] = ()  # training images per class (CLASS_NAMES order)
 
     @property
     def models(self) -> list[str]:
@@ -83,6 +84,7 @@ class ComparisonRequest:
             "frames": {name: getattr(result, name).to_dict(orient="list") for name in FRAMES},
             "data_source": result.data_source,
             "warnings": list(result.warnings),
+            "train_class_counts": list(result.train_class_counts),
         }
         arrays = {f"probabilities_{i}": p for i, p in enumerate(result.probabilities.values())}
         buffer = io.BytesIO()
@@ -110,4 +112,5 @@ class ComparisonRequest:
             **{name: pd.DataFrame(meta["frames"][name]) for name in FRAMES},
             data_source=meta.get("data_source", ""),
             warnings=tuple(meta.get("warnings", ())),
+            train_class_counts=tuple(meta.get("train_class_counts", ())),
         )

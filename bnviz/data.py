@@ -9,14 +9,23 @@ Sources, in order of preference:
 
 A file that is missing, truncated or corrupt is reported by name, with what is
 wrong, and the loader falls back to the next source with a warning.
+
+Every image is known by its *IDX index*, its position in the official file, so
+the same experiment picks the same images from every source. The ``blog`` split
+takes them in the order in which tensorflow-datasets stores Fashion-MNIST's
+``train`` split, the order the blog's ``tfds.load`` read them in: each example's
+key is its IDX index, and examples are sorted by the MD5 of the split name
+followed by the key as a decimal string (`tfds_order`).
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +40,8 @@ CLASS_NAMES = (
 NUM_CLASSES = len(CLASS_NAMES)
 IMAGE_SHAPE = (28, 28)
 TEST_SIZE = 1000  # the blog evaluates on 1000 images; both splits keep that size
+SPLIT_SIZES = {"train": 60_000, "test": 10_000}  # images in each official file
+BLOG_TRAIN = 1000  # the blog trains on the first 1000 images of tfds' order, tests on the next
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 SAMPLE_PATH = Path(__file__).with_name("data") / "fashion_mnist_sample.npz"
@@ -50,7 +61,8 @@ class DataError(Exception):
 
 @dataclass(frozen=True)
 class FashionMNIST:
-    """Images (N, 28, 28) uint8 and labels (N,) uint8 of both official splits."""
+    """Images (N, 28, 28) uint8 and labels (N,) uint8 of both official splits, or of part
+    of them: ``train_ids`` and ``test_ids`` give each image's IDX index."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -58,6 +70,24 @@ class FashionMNIST:
     test_labels: np.ndarray
     source: str
     warnings: tuple[str, ...] = field(default=())
+    train_ids: np.ndarray | None = None  # None: the whole file, in its own order
+    test_ids: np.ndarray | None = None
+
+    def ids(self, part: str) -> np.ndarray:
+        """The IDX index of each image of ``part`` ("train" or "test")."""
+        given = getattr(self, f"{part}_ids")
+        return np.arange(len(getattr(self, f"{part}_labels"))) if given is None else given
+
+    def pick(self, part: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Images and labels of ``part`` with these IDX indices, in this order; None when
+        this source lacks any of them."""
+        held = self.ids(part)
+        position = np.full(SPLIT_SIZES[part], -1, dtype=np.int64)
+        position[held] = np.arange(len(held))
+        if ids.size and (ids.max() >= len(position) or (position[ids] < 0).any()):
+            return None
+        chosen = position[ids]
+        return getattr(self, f"{part}_images")[chosen], getattr(self, f"{part}_labels")[chosen]
 
 
 @dataclass(frozen=True)
@@ -70,6 +100,32 @@ class Split:
     y_test: np.ndarray
     source: str
     warnings: tuple[str, ...] = field(default=())
+
+    def class_counts(self) -> list[int]:
+        """Training images per class, in `CLASS_NAMES` order."""
+        return np.bincount(self.y_train, minlength=NUM_CLASSES).tolist()
+
+
+def class_counts_text(counts: list[int]) -> str:
+    """"T-shirt/top 107, Trouser 105, …": images per class in words."""
+    return ", ".join(f"{name} {count}" for name, count in zip(CLASS_NAMES, counts, strict=True))
+
+
+@functools.cache
+def tfds_order(part: str) -> np.ndarray:
+    """IDX indices of ``part`` ("train" or "test") in the order tensorflow-datasets stores
+    and reads Fashion-MNIST: sorted by MD5(split name + key), the key being the IDX index
+    written in decimal (tensorflow_datasets/core/hashing.py; checked against it by the
+    tests)."""
+    salt = hashlib.md5(part.encode())
+
+    def digest(key: int) -> bytes:
+        md5 = salt.copy()
+        md5.update(str(key).encode())
+        return md5.digest()
+
+    order = sorted(range(SPLIT_SIZES[part]), key=digest)
+    return np.array(order, dtype=np.int64)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -113,14 +169,16 @@ def load_idx_dir(directory: Path) -> FashionMNIST:
 
 
 def load_bundled(path: Path = SAMPLE_PATH) -> FashionMNIST:
-    """The real Fashion-MNIST sample shipped inside the package."""
+    """The real Fashion-MNIST sample shipped inside the package (see PROVENANCE.md)."""
     try:
         with np.load(path) as archive:
-            arrays = {key: archive[key] for key in IDX_FILES}
+            arrays = {key: archive[key] for key in (*IDX_FILES, "train_ids", "test_ids")}
     except FileNotFoundError:
         raise DataError(f"{path}: bundled sample is missing") from None
     except Exception as error:  # zip, pickle and key errors all mean "corrupt"
         raise DataError(f"{path}: bundled sample cannot be read ({error})") from None
+    arrays["train_ids"] = arrays["train_ids"].astype(np.int64)
+    arrays["test_ids"] = arrays["test_ids"].astype(np.int64)
     data = FashionMNIST(**arrays, source="bundled sample")
     _validate(data, str(path))
     return data
@@ -142,6 +200,7 @@ def load_tfds() -> FashionMNIST:  # pragma: no cover - needs network
         train_images=train[0][..., 0], train_labels=train[1].astype(np.uint8),
         test_images=test[0][..., 0], test_labels=test[1].astype(np.uint8),
         source="tensorflow-datasets",
+        train_ids=tfds_order("train"), test_ids=tfds_order("test"),  # read in stored order
     )
 
 
@@ -157,6 +216,11 @@ def _validate(data: FashionMNIST, where: str) -> None:
                             f"{labels.shape[0]} labels")
         if labels.size and labels.max() >= NUM_CLASSES:
             raise DataError(f"{where}: {part} labels go up to {labels.max()}, expected 0..9")
+        ids = data.ids(part)
+        in_range = not ids.size or (ids.min() >= 0 and ids.max() < SPLIT_SIZES[part])
+        if ids.shape != labels.shape or not in_range or len(np.unique(ids)) != ids.size:
+            raise DataError(f"{where}: the {part} images' IDX indices are not distinct indices "
+                            f"below {SPLIT_SIZES[part]}, one per image")
 
 
 # Each source is read once per process; a failed read is not cached and is retried.
@@ -179,8 +243,9 @@ def full_dataset_dirs() -> list[Path]:
     return dirs
 
 
-def load_dataset(min_train: int = 0, min_test: int = 0) -> FashionMNIST:
-    """The best local Fashion-MNIST holding at least the requested image counts.
+def load_dataset(needed: Mapping[str, np.ndarray]) -> FashionMNIST:
+    """The first local source that holds the images ``needed``: IDX indices by part
+    ("train", "test").
 
     Problems with a source become warnings on the result (and log lines); only
     when no source at all is usable does this raise `DataError`.
@@ -195,10 +260,10 @@ def load_dataset(min_train: int = 0, min_test: int = 0) -> FashionMNIST:
             warnings.append(f"{error}; falling back to the next source.")
             log.warning("%s", error)
             continue
-        if len(data.train_images) >= min_train and len(data.test_images) >= min_test:
+        if all(data.pick(part, ids) is not None for part, ids in needed.items()):
             return FashionMNIST(**{**data.__dict__, "warnings": tuple(warnings)})
-        warnings.append(f"{data.source} holds {len(data.train_images)} training images, "
-                        f"fewer than the {min_train} needed.")
+        warnings.append(f"{data.source} holds {len(data.train_images)} training and "
+                        f"{len(data.test_images)} test images, not all of those needed.")
     try:
         data = load_tfds()
     except DataError as error:
@@ -208,32 +273,37 @@ def load_dataset(min_train: int = 0, min_test: int = 0) -> FashionMNIST:
     return FashionMNIST(**{**data.__dict__, "warnings": tuple(warnings)})
 
 
-def blog_split_indices(train_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices into the training split for the blog's train and test sets.
+def split_ids(split: str, train_size: int) -> tuple[str, np.ndarray, str, np.ndarray]:
+    """Which images an experiment uses: (part, IDX indices) of its training images, then of
+    its test images.
 
-    The blog trains on images 0..999 and tests on 1000..1999. The test set stays
-    fixed whatever the training size, so runs of different sizes compare on the
-    same images: smaller sets are a prefix, larger ones continue after image 1999.
+    ``blog``: tensorflow-datasets' order of the training split (`tfds_order`); the blog
+    trains on its first 1000 images and tests on the next 1000. The test set stays fixed
+    whatever the training size, so runs of different sizes compare on the same images:
+    smaller training sets are a prefix, larger ones continue after the test block.
+    ``official``: the first ``train_size`` images of the training file, tested on the
+    first 1000 of the test file.
     """
-    test = np.arange(1000, 1000 + TEST_SIZE)
-    head = np.arange(min(train_size, 1000))
-    tail = np.arange(2000, 2000 + max(0, train_size - 1000))
-    return np.concatenate([head, tail]), test
+    if split == "blog":
+        order = tfds_order("train")
+        train = np.concatenate([order[:min(train_size, BLOG_TRAIN)],
+                                order[BLOG_TRAIN + TEST_SIZE:
+                                      TEST_SIZE + max(train_size, BLOG_TRAIN)]])
+        return "train", train, "train", order[BLOG_TRAIN:BLOG_TRAIN + TEST_SIZE]
+    if split == "official":
+        return "train", np.arange(train_size), "test", np.arange(TEST_SIZE)
+    raise ValueError(f"unknown split {split!r}")
 
 
 def make_split(split: str, train_size: int, scale_pixels: bool) -> Split:
     """Train and test arrays for one experiment, as float32 NHWC and int labels."""
-    if split == "blog":
-        train_index, test_index = blog_split_indices(train_size)
-        data = load_dataset(min_train=int(train_index.max()) + 1)
-        x_train, y_train = data.train_images[train_index], data.train_labels[train_index]
-        x_test, y_test = data.train_images[test_index], data.train_labels[test_index]
-    elif split == "official":
-        data = load_dataset(min_train=train_size, min_test=TEST_SIZE)
-        x_train, y_train = data.train_images[:train_size], data.train_labels[:train_size]
-        x_test, y_test = data.test_images[:TEST_SIZE], data.test_labels[:TEST_SIZE]
-    else:
-        raise ValueError(f"unknown split {split!r}")
+    train_part, train_ids, test_part, test_ids = split_ids(split, train_size)
+    needed: dict[str, np.ndarray] = {}
+    for part, ids in ((train_part, train_ids), (test_part, test_ids)):
+        needed[part] = np.concatenate([needed.get(part, np.array([], np.int64)), ids])
+    data = load_dataset(needed)
+    x_train, y_train = data.pick(train_part, train_ids)
+    x_test, y_test = data.pick(test_part, test_ids)
     return Split(
         x_train=_to_input(x_train, scale_pixels), y_train=y_train.astype(np.int32),
         x_test=_to_input(x_test, scale_pixels), y_test=y_test.astype(np.int32),

@@ -325,6 +325,7 @@ def train_comparison(
         relu_inputs=pd.DataFrame(relu_inputs),
         data_source=split.source,
         warnings=split.warnings,
+        train_class_counts=tuple(split.class_counts()),
         **first_seed,
     )
 

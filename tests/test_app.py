@@ -67,6 +67,8 @@ def test_a_link_with_run_trains_and_a_second_visit_is_served_from_the_store():
     again.run()
     assert len(again.tabs) == 8 and not again.exception
     assert _series(again) == _series(at)
+    data_line = next(c.value for c in at.caption if c.value.startswith("Data: "))
+    assert ", blog split. Training images per class: T-shirt/top " in data_line
 
 
 @pytest.mark.slow

@@ -34,6 +34,20 @@ def test_run_writes_history_and_summary(tmp_path):
     assert "final_test_accuracy" in out.stdout
 
 
+def test_data_names_the_source_and_the_blogs_first_labels():
+    out = _cli("data")
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(": ", 1) for line in out.stdout.splitlines())
+    assert lines["source"] in ("bundled sample", "IDX files in /usr/share/datasets/fashion-mnist")
+    assert lines["split"] == "blog, 1000 training images, 1000 test images"
+    assert lines["first ten training labels"] == "[2, 1, 8, 4, 1, 9, 2, 2, 0, 2]"
+    counts = [int(part.rsplit(" ", 1)[1]) for part in
+              lines["training images per class"].split(", ")]
+    assert len(counts) == 10 and sum(counts) == 1000
+    official = _cli("data", "--split", "official", "--train-size", "300")
+    assert "split: official, 300 training images, 1000 test images" in official.stdout
+
+
 def test_bad_argument_is_one_line_and_nonzero(tmp_path):
     out = _cli("run", "--epochs", "0", "--out", str(tmp_path))
     assert out.returncode != 0

@@ -66,8 +66,8 @@ def test_direct_construction_is_validated():
 def test_hash_of_the_default_configuration_is_pinned():
     # Stored results and shared links are keyed by this hash: a change to hashing (or to
     # RESULTS_VERSION) must be deliberate, since it makes every stored result unreachable.
-    assert ExperimentConfig().config_hash() == "e7a1337919a5f972"
-    assert SweepRequest(ExperimentConfig()).config_hash() == "sweep-5cdece86f4f5f7f5"
+    assert ExperimentConfig().config_hash() == "9a6181751a81973d"
+    assert SweepRequest(ExperimentConfig()).config_hash() == "sweep-7a0a7bb3e939c093"
     assert ExperimentConfig(seed=2).config_hash() != ExperimentConfig().config_hash()
 
 

@@ -1,40 +1,103 @@
 import gzip
+import os
 
 import numpy as np
 import pytest
 
 from bnviz import data
-from bnviz.data import DataError, load_bundled, load_dataset, make_split, read_idx
+from bnviz.data import DataError, load_bundled, load_dataset, make_split, read_idx, tfds_order
+
+BLOG_FIRST_TEN = [2, 1, 8, 4, 1, 9, 2, 2, 0, 2]  # what the blog's tfds.load reads first
 
 
-def test_bundled_sample_holds_real_fashion_mnist():
+@pytest.fixture
+def sample_only(monkeypatch, tmp_path):
+    """No full dataset on this machine: the bundled sample is the only local source."""
+    monkeypatch.delenv("BNVIZ_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "absent")
+
+
+@pytest.fixture
+def debian_files():
+    """Debian's dataset-fashion-mnist: skipped on a developer machine without it; CI, whose
+    test command installs it, fails instead."""
+    if not data.DEBIAN_DIR.exists():
+        message = f"{data.DEBIAN_DIR} not found: apt-get install dataset-fashion-mnist"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return data.DEBIAN_DIR
+
+
+def test_bundled_sample_holds_real_fashion_mnist_with_its_indices():
     sample = load_bundled()
-    assert sample.train_images.shape[1:] == (28, 28)
-    assert sample.train_images.dtype == np.uint8
-    assert len(sample.train_images) >= 2000 and len(sample.test_images) >= 1000
-    assert set(np.unique(sample.train_labels[:1000])) == set(range(10))
+    assert sample.train_images.shape[1:] == (28, 28) and sample.train_images.dtype == np.uint8
+    assert len(sample.train_ids) == len(sample.train_images) >= 5000
+    assert len(sample.test_ids) == len(sample.test_images) >= 1000
     assert data.SAMPLE_PATH.stat().st_size < 5_000_000
 
 
-def test_blog_split_is_first_1000_then_next_1000():
+@pytest.mark.parametrize("part", ["train", "test"])
+def test_the_order_is_tensorflow_datasets_own(part):
+    from tensorflow_datasets.core.hashing import Hasher
+
+    hasher = Hasher(part)
+    expected = sorted(range(data.SPLIT_SIZES[part]), key=hasher.hash_key)
+    np.testing.assert_array_equal(tfds_order(part), expected)
+
+
+def test_the_blog_split_from_the_bundled_sample_is_the_blogs(sample_only):
     split = make_split("blog", 1000, scale_pixels=False)
-    sample = load_bundled()
-    assert split.x_train.shape == (1000, 28, 28, 1) and split.x_train.dtype == np.float32
-    assert split.x_test.shape == (1000, 28, 28, 1)
-    np.testing.assert_array_equal(split.x_train[..., 0], sample.train_images[:1000])
-    np.testing.assert_array_equal(split.x_test[..., 0], sample.train_images[1000:2000])
-    assert split.x_train.max() == 255.0
+    assert split.source == "bundled sample"
+    assert split.y_train[:10].tolist() == BLOG_FIRST_TEN
+    assert split.x_train.shape == split.x_test.shape == (1000, 28, 28, 1)
+    assert split.x_train.dtype == np.float32 and split.x_train.max() == 255.0
 
 
-def test_larger_blog_training_sets_keep_the_same_test_images():
+@pytest.mark.parametrize("via", ["Debian's folder", "BNVIZ_DATA_DIR"])
+def test_the_full_files_give_the_blog_split_the_samples_images(debian_files, via, tmp_path,
+                                                              monkeypatch):
+    if via == "BNVIZ_DATA_DIR":
+        (tmp_path / "idx").symlink_to(debian_files, target_is_directory=True)
+        monkeypatch.setenv("BNVIZ_DATA_DIR", str(tmp_path / "idx"))
+    for split_name, train_size in (("blog", 1000), ("blog", 4000), ("official", 1000)):
+        full = make_split(split_name, train_size, scale_pixels=False)
+        assert full.source.startswith("IDX files in") and not full.warnings
+        with monkeypatch.context() as only_sample:
+            only_sample.delenv("BNVIZ_DATA_DIR", raising=False)
+            only_sample.setattr(data, "DEBIAN_DIR", tmp_path / "absent")
+            data.clear_cache()
+            sampled = make_split(split_name, train_size, scale_pixels=False)
+        assert sampled.source == "bundled sample"
+        for name in ("x_train", "y_train", "x_test", "y_test"):
+            np.testing.assert_array_equal(getattr(full, name), getattr(sampled, name))
+    assert make_split("blog", 1000, False).y_train[:10].tolist() == BLOG_FIRST_TEN
+
+
+def test_blog_training_sets_grow_after_the_test_images(sample_only):
+    order = tfds_order("train")
     small, large = make_split("blog", 500, True), make_split("blog", 1500, True)
     np.testing.assert_array_equal(small.x_test, large.x_test)
     assert len(large.y_train) == 1500 and large.x_train.max() <= 1.0
+    np.testing.assert_array_equal(large.x_train[:500], small.x_train)
+    sample = load_bundled()
+    expected = sample.pick("train", np.concatenate([order[:1000], order[2000:2500]]))
+    np.testing.assert_array_equal(large.y_train, expected[1])
+    np.testing.assert_array_equal(large.y_test, sample.pick("train", order[1000:2000])[1])
 
 
-def test_official_split_tests_on_the_test_split():
+def test_official_split_tests_on_the_test_file(sample_only):
     split = make_split("official", 300, False)
-    np.testing.assert_array_equal(split.y_test, load_bundled().test_labels[:1000])
+    sample = load_bundled()
+    np.testing.assert_array_equal(split.y_test, sample.pick("test", np.arange(1000))[1])
+    np.testing.assert_array_equal(split.y_train, sample.pick("train", np.arange(300))[1])
+
+
+def test_a_source_lacking_some_images_is_not_picked_from():
+    sample = load_bundled()
+    assert sample.pick("train", tfds_order("train")[:5000]) is not None
+    assert sample.pick("train", tfds_order("train")[:5001]) is None
+    assert sample.pick("test", np.arange(1001)) is None
 
 
 def _write_idx(path, array, magic):
@@ -77,7 +140,7 @@ def test_corrupt_data_dir_falls_back_to_the_sample_with_a_warning(tmp_path, monk
     (tmp_path / "idx" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip, not idx")
     monkeypatch.setenv("BNVIZ_DATA_DIR", str(tmp_path / "idx"))
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "absent")
-    loaded = load_dataset()
+    loaded = load_dataset({"train": np.arange(5)})
     assert loaded.source == "bundled sample"
     assert any("t10k-labels-idx1-ubyte.gz" in w for w in loaded.warnings)
 
@@ -85,13 +148,13 @@ def test_corrupt_data_dir_falls_back_to_the_sample_with_a_warning(tmp_path, monk
 def test_data_dir_is_preferred_when_valid(tmp_path, monkeypatch):
     _fake_idx_dir(tmp_path / "idx", images=3000)
     monkeypatch.setenv("BNVIZ_DATA_DIR", str(tmp_path / "idx"))
-    loaded = load_dataset(min_train=2000)
+    loaded = load_dataset({"train": np.arange(2000), "test": np.arange(1000)})
     assert loaded.source.endswith(str(tmp_path / "idx")) and not loaded.warnings
 
 
 def test_too_small_sources_are_skipped_with_a_reason(tmp_path, monkeypatch):
     _fake_idx_dir(tmp_path / "idx", images=50)
     monkeypatch.setenv("BNVIZ_DATA_DIR", str(tmp_path / "idx"))
-    loaded = load_dataset(min_train=1000)
-    assert "fewer than the 1000 needed" in loaded.warnings[0]
-    assert len(loaded.train_images) >= 1000
+    loaded = load_dataset({"train": np.arange(1000)})
+    assert "holds 50 training and 50 test images, not all of those needed" in loaded.warnings[0]
+    assert loaded.pick("train", np.arange(1000)) is not None

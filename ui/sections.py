@@ -9,7 +9,7 @@ import streamlit as st
 from bnviz import charts, explain
 from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
 from bnviz.config import ExperimentConfig
-from bnviz.data import CLASS_NAMES, DataError, make_split
+from bnviz.data import CLASS_NAMES, DataError, class_counts_text, make_split
 from bnviz.jobs import DONE, FAILED, QUEUED, Job, JobManager
 from bnviz.request import Request
 from bnviz.summary import convergence_table, headline, seed_spread_table
@@ -250,7 +250,15 @@ def show_results(result: ComparisonResult, manager: JobManager) -> None:
         with tab:
             if tab.open:
                 show()
-    st.caption(f"Data: {result.data_source}. Configuration {result.config.config_hash()}.")
+    st.caption(data_line(result))
+
+
+def data_line(result: ComparisonResult) -> str:
+    """Where the images came from, and how many of each class the models learned from."""
+    counts = (f" Training images per class: {class_counts_text(list(result.train_class_counts))}."
+              if result.train_class_counts else "")
+    return (f"Data: {result.data_source}, {result.config.split} split.{counts} "
+            f"Configuration {result.config.config_hash()}.")
 
 
 def show_about() -> None:
