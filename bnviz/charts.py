@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bnviz.data import CLASS_NAMES
+from bnviz.sweep import OUTCOMES
 
 METRICS = ("accuracy", "loss")
 SERIES_COLOURS = (("#1f4e8c", "#7fa7d9"), ("#d9480f", "#f4a261"))  # (train, test) per model
@@ -165,8 +166,8 @@ def sweep_chart(sweep: pd.DataFrame) -> alt.LayerChart:
     lines = base.mark_line()
     points = base.mark_point(size=90, filled=True).encode(
         shape=alt.Shape("outcome:N", title="Outcome",
-                        scale=alt.Scale(domain=["trained", "stuck at chance", "diverged"],
-                                        range=["circle", "square", "cross"])))
+                        scale=alt.Scale(domain=list(OUTCOMES),
+                                        range=["circle", "triangle-up", "square", "cross"])))
     return (lines + points).properties(width=460, height=260)
 
 

@@ -340,18 +340,22 @@ def sweep_learning_rates(request: SweepRequest,
     for rate in sorted(request.learning_rates):
         config = base.replace(learning_rate=float(rate), epochs=request.epochs, seeds=1)
         for placement in ("none", base.placement):
-            best, blew_up, epochs_run, last_accuracy = float("nan"), False, 0, 0.0
+            best, blew_up, epochs_run = float("nan"), False, 0
+            first_loss = last_loss = float("nan")
+            last_accuracy = 0.0
             with TRAINER_POOL.lend(placement, config) as trainer:
                 for metrics in epochs_of(trainer, base.seed, config.learning_rate, split,
                                          request.epochs):
                     epochs_run += 1
-                    if diverged(metrics["train_loss"]):
+                    loss = metrics["train_loss"]
+                    if diverged(loss, None if epochs_run == 1 else first_loss):
                         blew_up = True
                         break
+                    first_loss = loss if epochs_run == 1 else first_loss
+                    last_loss, last_accuracy = loss, metrics["train_accuracy"]
                     best = metrics["test_accuracy"] if math.isnan(best) else max(
                         best, metrics["test_accuracy"])
-                    last_accuracy = metrics["train_accuracy"]
-            result = outcome(blew_up, last_accuracy)
+            result = outcome(blew_up, first_loss, last_loss, last_accuracy)
             row = {"model": model_label(placement), "learning_rate": float(rate),
                    "best_test_accuracy": float(best), "diverged": result == "diverged",
                    "outcome": result, "epochs_run": epochs_run}

@@ -85,7 +85,12 @@ def test_seeds_and_the_new_sections_render():
                            if getattr(e, "type", "") == "vega_lite_chart"])
 
     assert "Input to the last ReLU" in chart_text(_open(at, "Inside BN"))
-    assert "Evaluation batch size" in chart_text(_open(at, "Train vs inference"))
+    modes = _open(at, "Train vs inference")
+    assert "Evaluation batch size" in chart_text(modes)
+    assert any("with one image per batch the BN after model scores" in c.value
+               for c in modes.caption)
+    assert any("raw 0–255 pixels" in c.value and "Scaled pixels" in c.value
+               for c in modes.caption)
     assert "Run sweep" in [b.label for b in _open(at, "Learning rates").form_submit_button]
     assert "±" in _open(at, "Convergence").table[0].value.loc["Best test accuracy"].iloc[0]
 

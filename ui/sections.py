@@ -161,6 +161,13 @@ def _show_modes(result: ComparisonResult) -> None:
     st.markdown(explain.MODES)
     show_chart(charts.bn_modes_chart(result.bn_modes), key="bn_modes",
                png_name="bnviz-bn-modes.png")
+    modes = result.bn_modes
+    accuracy = modes[modes["mode"].str.startswith("training")].set_index("batch_size")["accuracy"]
+    inference = modes[modes["mode"].str.startswith("inference")]
+    if 1 in accuracy.index and len(inference):
+        st.caption(f"In this run, with one image per batch the {result.models[-1]} model scores "
+                   f"{accuracy.loc[1]:.1%} on the test set (chance: 10 %), against "
+                   f"{inference['accuracy'].iloc[0]:.1%} with its moving averages.")
     st.dataframe(result.bn_modes, hide_index=True)
 
 
@@ -235,6 +242,10 @@ def show_results(result: ComparisonResult, manager: JobManager) -> None:
     for warning in result.warnings:
         st.warning(f"Data: {warning}")
     st.success(headline(result.summary()))
+    if not result.config.scale_pixels:
+        first = result.history[result.history["epoch"] == 1].groupby(
+            "model", sort=False)["train_loss"].mean()
+        st.caption(explain.RAW_PIXELS.format(baseline_loss=first.iloc[0], bn_loss=first.iloc[-1]))
     sections = {
         "Learning curves": lambda: _show_curves(result),
         "Convergence": lambda: _show_convergence(result),
