@@ -89,29 +89,42 @@ def learning_curves(history: pd.DataFrame, width: int = 330, height: int = 260) 
     return alt.hconcat(panel("accuracy").add_params(highlight), panel("loss"))
 
 
-def relu_input_chart(relu_inputs: pd.DataFrame, width: int = 300,
-                     height: int = 220) -> alt.FacetChart:
-    """15th–85th percentile band and median of the last ReLU's input, per model, over epochs.
+RELU_INPUT_MODES = {
+    "training": "training mode: BN on the probe batch's own statistics, as while learning",
+    "inference": "inference mode: BN on its moving averages, as at test time",
+}
 
-    With several seeds, the first seed's run is drawn (percentiles of different runs
-    do not average meaningfully).
+
+def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: int = 260,
+                     height: int = 150) -> alt.FacetChart:
+    """Per model (columns) and probed channel (rows): the 15th–85th percentile band and the
+    median of what the last ReLU receives, over epochs, in one BN mode.
+
+    Each panel has its own y-scale: the raw-pixel baseline's values are tens of times
+    larger than a normalised model's and would flatten them on a shared one. With
+    several seeds, the first seed's run is drawn (percentiles of different runs do not
+    average meaningfully).
     """
-    data = relu_inputs[relu_inputs["seed"] == relu_inputs["seed"].min()]
-    # Layers carry no data of their own, so the facet splits them by model.
+    data = relu_inputs[(relu_inputs["seed"] == relu_inputs["seed"].min())
+                       & (relu_inputs["mode"] == mode)]
+    # Layers carry no data of their own, so the facet splits them by model and channel.
     base = alt.Chart().encode(x=alt.X("epoch:Q", title="Epoch",
                                       axis=alt.Axis(format="d", tickMinStep=1)))
     band = base.mark_area(opacity=0.3).encode(
-        y=alt.Y("p15:Q", title="Input to the last ReLU"), y2="p85:Q",
-        tooltip=["epoch:Q", alt.Tooltip("p15:Q", format=".3f"), alt.Tooltip("p50:Q", format=".3f"),
-                 alt.Tooltip("p85:Q", format=".3f")],
+        y=alt.Y("p15:Q", title="Input to the last ReLU", scale=alt.Scale(zero=False)),
+        y2="p85:Q",
+        tooltip=["epoch:Q", "channel:N", alt.Tooltip("p15:Q", format=".3f"),
+                 alt.Tooltip("p50:Q", format=".3f"), alt.Tooltip("p85:Q", format=".3f")],
     )
     median = base.mark_line(point=alt.OverlayMarkDef(size=14)).encode(
         y="p50:Q", tooltip=["epoch:Q", alt.Tooltip("p50:Q", title="median", format=".3f")])
     zero = alt.Chart().mark_rule(strokeDash=[3, 3], color="gray").encode(y=alt.datum(0))
     return alt.layer(band, median, zero).properties(width=width, height=height).facet(
         column=alt.Column("model:N", title=None, sort=list(data["model"].unique())),
+        row=alt.Row("channel:N", title="Channel of the last convolution"),
         data=data,
-    )
+        title=f"Input to the last ReLU, {RELU_INPUT_MODES[mode]}",
+    ).resolve_scale(y="independent")
 
 
 def bn_layers_chart(bn_layers: pd.DataFrame) -> alt.FacetChart:

@@ -77,13 +77,18 @@ SEEDS = (
 )
 
 INSIDE = (
-    "What the last ReLU of each network receives, on a fixed set of 256 test images after "
-    "every epoch: the shaded band runs from the 15th to the 85th percentile, the line is the "
-    "median (Ioffe & Szegedy 2015, Fig. 1). Without BN this distribution drifts and stretches "
-    "as the layers below it learn, so the layer above must keep adapting to a moving target. "
-    "With BN placed *before* the ReLU it stays centred and scaled (by the learned gamma and "
-    "beta); with BN *after* the ReLU the convolution's input is normalised instead, which "
-    "steadies it less directly. With several seeds, the first seed's run is shown."
+    "What three channels of each network's last convolution pass to their ReLU, on a fixed "
+    "batch of 256 test images after every epoch: the shaded band runs from the 15th to the "
+    "85th percentile over the images and positions, the line is the median. As in Ioffe & "
+    "Szegedy (2015, Fig. 1), the values are taken as the network sees them while it learns: "
+    "in *training mode*, BN normalising with the batch's own statistics (the probe puts the "
+    "moving averages back, so training is not touched). Ioffe & Szegedy saw these "
+    "distributions drift without BN and hold steady with it; look whether they do here. Each "
+    "panel has its own scale, so compare how each one moves over time, not heights across "
+    "panels. *Inference mode* shows the same values with BN on its moving averages: in the "
+    "first epochs those still remember their starting values (mean 0, variance 1), which is "
+    "why the BN model's early test curves can lag its training curves. With several seeds, the "
+    "first seed's run is shown."
 )
 
 BN_LAYERS = (

@@ -2,8 +2,9 @@
 
 * `ReluInputProbe`: the input of each model's last ReLU (the third convolution's
   pre-activation, Wx + b, or in the ``before`` model the BN output that feeds
-  the ReLU) on a fixed batch of test images, summarised per epoch by its 15th,
-  50th and 85th percentiles, as in Ioffe & Szegedy (2015), Fig. 1 (b, c).
+  the ReLU) on a fixed batch of test images, for three channels, summarised per
+  epoch by its 15th, 50th and 85th percentiles, as in Ioffe & Szegedy (2015),
+  Fig. 1 (b, c); in training mode (batch statistics) and in inference mode.
 * `bn_layer_values`: each BN layer's learned gamma and beta and its moving mean
   and variance, per feature.
 * `mode_accuracies`: the BN model's test accuracy with BN using its moving
@@ -24,40 +25,72 @@ if TYPE_CHECKING:
 
 PERCENTILES = (15, 50, 85)
 PROBE_IMAGES = 256
+PROBE_CHANNELS = (0, 11, 22)  # three fixed channels of the last convolution's 32
+PROBE_MODES = ("training", "inference")
 # The largest is 250, not the whole test set: with oneDNN, TensorFlow keeps the memory of its
 # largest forward pass pooled for the life of the process (1000 images cost ~150 MB more).
 MODE_BATCH_SIZES = (1, 8, 64, 250)
 
 
 class ReluInputProbe:
-    """Values entering a model's last ReLU; compiled once, called with any test images."""
+    """What a few channels of a model's last nonlinearity receive, on a fixed probe batch.
+
+    Measured two ways, each compiled once: in *training* mode, BN normalising with the
+    probe batch's own statistics, which is how the network sees its inputs while it
+    learns (Ioffe & Szegedy's Fig. 1 follows a unit during training); and in
+    *inference* mode, BN using its moving averages. The probe changes nothing: the
+    moving averages that a training-mode call updates are put back at once, and no
+    dropout lies on the probed path.
+    """
 
     def __init__(self, model: keras.Model) -> None:
         import keras
         import tensorflow as tf
+        from keras import layers
 
         conv = model.get_layer("conv3")
         names = [layer.name for layer in model.layers]
         images = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+        moving = [v for layer in model.layers if isinstance(layer, layers.BatchNormalization)
+                  for v in (layer.moving_mean, layer.moving_variance)]
         if "relu3" in names:  # "before": BN output feeds a separate ReLU layer
             self.description = "BN output entering the last ReLU (bn3 → relu3)"
             feature = keras.Model(model.inputs, model.get_layer("relu3").input)
-            self._values = tf.function(lambda x: feature(x, training=False),
-                                       input_signature=[images])
+
+            def probed(x: Any, training: bool) -> Any:
+                return feature(x, training=training)
         else:  # the ReLU is built into conv3: recompute Wx + b without it
             self.description = "third convolution's Wx + b, entering its ReLU"
-            feature = keras.Model(model.inputs, conv.input)
+            below = keras.Model(model.inputs, conv.input)
 
-            def pre_activation(x: Any) -> Any:
-                return conv.convolution_op(feature(x, training=False), conv.kernel) + conv.bias
+            def probed(x: Any, training: bool) -> Any:
+                return conv.convolution_op(below(x, training=training), conv.kernel) + conv.bias
 
-            self._values = tf.function(pre_activation, input_signature=[images])
+        def training_mode(x: Any) -> Any:
+            saved = [tf.identity(v) for v in moving]  # read before the call updates them
+            values = probed(x, True)
+            with tf.control_dependencies([values]):
+                for variable, value in zip(moving, saved, strict=True):
+                    variable.assign(value)
+            return tf.identity(values)
 
-    def percentiles(self, images: np.ndarray) -> dict[str, float]:
-        """The 15th, 50th and 85th percentiles of the probed values on ``images`` now."""
-        values = self._values(images).numpy().ravel()
-        return {f"p{q}": float(v) for q, v in zip(PERCENTILES, np.percentile(values, PERCENTILES),
-                                                  strict=True)}
+        self._values = {
+            "training": tf.function(training_mode, input_signature=[images]),
+            "inference": tf.function(lambda x: probed(x, False), input_signature=[images]),
+        }
+
+    def percentiles(self, images: np.ndarray) -> list[dict[str, Any]]:
+        """Per mode and probed channel, the 15th, 50th and 85th percentiles of its values over
+        the images and positions, now."""
+        rows = []
+        for mode, values_of in self._values.items():
+            values = values_of(images).numpy()
+            for channel in PROBE_CHANNELS:
+                found = np.percentile(values[..., channel], PERCENTILES)
+                rows.append({"mode": mode, "channel": channel,
+                             **{f"p{q}": float(v) for q, v in zip(PERCENTILES, found,
+                                                                  strict=True)}})
+        return rows
 
 
 def bn_layer_values(model: keras.Model, model_label: str) -> pd.DataFrame:

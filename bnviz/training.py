@@ -305,8 +305,8 @@ def train_comparison(
                 for label, future in futures.items():
                     row = {"model": label, "seed": seed, "epoch": epoch, **future.result()}
                     rows.append(row)
-                    relu_inputs.append({"model": label, "seed": seed, "epoch": epoch,
-                                        **trainers[label].probe.percentiles(probe_images)})
+                    relu_inputs += [{"model": label, "seed": seed, "epoch": epoch, **row}
+                                    for row in trainers[label].probe.percentiles(probe_images)]
                     if on_epoch is not None:
                         on_epoch(row)
             if not first_seed:  # the trainers are reset for the next seed: take these now

@@ -8,8 +8,17 @@ import pytest
 from bnviz import charts
 from bnviz.config import ConfigError, ExperimentConfig
 from bnviz.data import make_split
-from bnviz.inside import MODE_BATCH_SIZES, PERCENTILES, mode_accuracies
+from bnviz.inside import (
+    MODE_BATCH_SIZES,
+    PERCENTILES,
+    PROBE_CHANNELS,
+    PROBE_IMAGES,
+    PROBE_MODES,
+    ReluInputProbe,
+    mode_accuracies,
+)
 from bnviz.link import read_link
+from bnviz.models import build_model
 from bnviz.store import ResultsStore
 from bnviz.summary import headline, seed_summary
 from bnviz.sweep import SweepRequest
@@ -51,17 +60,41 @@ def test_seed_summary_and_headline_speak_of_spread(two_seeds):
 
 
 @pytest.mark.slow
-def test_relu_input_percentiles_every_epoch_both_models(two_seeds):
+def test_relu_input_percentiles_every_epoch_both_models_both_modes(two_seeds):
     relu = two_seeds.relu_inputs
-    assert len(relu) == 3 * 2 * 2  # epochs x models x seeds
-    assert set(relu.model) == {"baseline", "BN after"}
+    # epochs x models x seeds x probed channels x modes
+    assert len(relu) == 3 * 2 * 2 * len(PROBE_CHANNELS) * len(PROBE_MODES)
+    assert set(relu.model) == {"baseline", "BN after"} and set(relu["mode"]) == set(PROBE_MODES)
     columns = [f"p{q}" for q in PERCENTILES]
     assert (relu[columns[0]] <= relu[columns[1]]).all()
     assert (relu[columns[1]] <= relu[columns[2]]).all()
-    spec = charts.relu_input_chart(relu).to_dict()
+    # the baseline has no BN: both modes see the same values
+    baseline = relu[relu.model == "baseline"].set_index(["seed", "epoch", "channel", "mode"])
+    np.testing.assert_allclose(baseline.xs("training", level="mode")[columns],
+                               baseline.xs("inference", level="mode")[columns], rtol=1e-5)
+    spec = charts.relu_input_chart(relu, "training").to_dict()
     assert spec["facet"]["column"]["field"] == "model"
-    # every layer takes the facet's data, so each panel shows only its own model
+    assert spec["facet"]["row"]["field"] == "channel"
+    assert spec["resolve"]["scale"]["y"] == "independent"
+    assert "training mode" in spec["title"]
+    # every layer takes the facet's data, so each panel shows only its own model and channel
     assert all("data" not in layer for layer in spec["spec"]["layer"])
+
+
+def test_the_probe_sees_batch_statistics_in_training_mode_and_changes_nothing():
+    model = build_model("before", seed=3)
+    images = make_split("blog", 256, scale_pixels=False).x_test[:PROBE_IMAGES]
+    state = [v.numpy().copy() for v in model.variables]
+    rows = pd.DataFrame(ReluInputProbe(model).percentiles(images))
+    for variable, value in zip(model.variables, state, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), value)  # moving averages put back
+    training = rows[rows["mode"] == "training"]
+    # BN before the ReLU, on the batch's own statistics, with gamma 1 and beta 0 at the
+    # start: each channel is standardised, so its 15th/85th percentiles sit near ∓1.04
+    # (a standard normal's), whatever the raw pixels' scale
+    assert training["p15"].between(-1.3, -0.8).all() and training["p85"].between(0.8, 1.3).all()
+    inference = rows[rows["mode"] == "inference"]
+    assert (inference["p85"] - inference["p15"]).min() > 5  # moving averages still at 0 and 1
 
 
 @pytest.mark.slow

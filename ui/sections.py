@@ -150,8 +150,11 @@ def _show_inside(result: ComparisonResult) -> None:
     if result.relu_inputs.empty:
         st.info("This result was stored before bnviz recorded inside the networks; train again.")
         return
-    show_chart(charts.relu_input_chart(result.relu_inputs), key="relu_inputs",
-          png_name="bnviz-relu-inputs.png")
+    mode = st.radio("BN mode", list(charts.RELU_INPUT_MODES), horizontal=True,
+                    key="relu_input_mode", format_func=charts.RELU_INPUT_MODES.get,
+                    help="Training mode is what the network sees while it learns.")
+    show_chart(charts.relu_input_chart(result.relu_inputs, mode), key="relu_inputs",
+               png_name=f"bnviz-relu-inputs-{mode}.png")
     st.markdown(explain.BN_LAYERS)
     show_chart(charts.bn_layers_chart(result.bn_layers), key="bn_layers",
           png_name="bnviz-bn-layers.png")
