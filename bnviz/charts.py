@@ -184,6 +184,44 @@ def sweep_chart(sweep: pd.DataFrame) -> alt.LayerChart:
     return (lines + points).properties(width=460, height=260)
 
 
+LANDSCAPE_PANELS = (
+    ("loss_min", "loss_max", "Loss along the gradient, L(w − ηg)", "Loss (min–max over η)"),
+    ("grad_change_min", "grad_change_max", "Gradient predictiveness, ‖∇L(w − ηg) − g‖",
+     "Change of the gradient (min–max over η)"),
+    ("beta_smoothness", None, "Effective β-smoothness", "max over η of change / ‖ηg‖"),
+)
+
+
+def landscape_chart(landscape: pd.DataFrame, width: int = 300,
+                    height: int = 220) -> alt.HConcatChart:
+    """Santurkar et al.'s Fig. 4, for this run: per probed training step and model, the range
+    of the loss and of the gradient's change over the step sizes (bands), and the effective
+    β-smoothness (lines). Log scales: a raw-pixel baseline's values are orders of magnitude
+    above a BN model's. With several seeds, the first seed's run is drawn."""
+    first = landscape[landscape["seed"] == landscape["seed"].min()]
+    # Vega-Lite cannot draw infinities (a step that blew the loss up): leave those out.
+    data = first.replace([np.inf, -np.inf], np.nan)
+    models = list(data["model"].unique())
+    colour = alt.Color("model:N", title="Model", sort=models,
+                       scale=alt.Scale(domain=models,
+                                       range=[SERIES_COLOURS[i % 2][0]
+                                              for i in range(len(models))]))
+    panels = []
+    for low, high, title, axis in LANDSCAPE_PANELS:
+        base = alt.Chart(data, title=title).encode(
+            x=alt.X("step:Q", title="Training step"), color=colour)
+        y = alt.Y(f"{low}:Q", title=axis, scale=alt.Scale(type="log"))
+        tooltip = ["model:N", "step:Q", "epoch:Q", alt.Tooltip(f"{low}:Q", format=".4g")]
+        if high is None:
+            panel = base.mark_line(point=alt.OverlayMarkDef(size=12)).encode(
+                y=y, tooltip=tooltip)
+        else:
+            tooltip.append(alt.Tooltip(f"{high}:Q", format=".4g"))
+            panel = base.mark_area(opacity=0.45).encode(y=y, y2=f"{high}:Q", tooltip=tooltip)
+        panels.append(panel.properties(width=width, height=height))
+    return alt.hconcat(*panels)
+
+
 def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
     """The chart as PNG bytes (rendered by vl-convert, no browser needed)."""
     import vl_convert

@@ -11,6 +11,7 @@ from typing import Any
 
 from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
 from bnviz.data import DataError, class_counts_text, make_split
+from bnviz.landscape import landscape_summary, landscape_verdict
 from bnviz.summary import headline, per_seed_table, seed_spread_table
 from bnviz.sweep import (
     DEFAULT_RATES,
@@ -76,6 +77,9 @@ def command_params(_: argparse.Namespace) -> int:
 def command_run(args: argparse.Namespace) -> int:
     """Train both models with a progress bar and write history.csv and summary.json."""
     config = config_from_args(args)
+    if args.landscape and config.landscape_every == 0:
+        raise ConfigError("landscape_every", "--landscape needs probes: give --landscape-every "
+                          "a number of steps above 0")
     out = Path(args.out)
     from keras.utils import Progbar
 
@@ -97,6 +101,9 @@ def command_run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     result.history.to_csv(out / "history.csv", index=False)
     written = [out / "history.csv", out / "summary.json"]
+    if args.landscape:
+        result.landscape.to_csv(out / "landscape.csv", index=False)
+        written.append(out / "landscape.csv")
     if args.png:
         written += write_pngs(result, out)
     summary = result.summary()
@@ -115,6 +122,9 @@ def command_run(args: argparse.Namespace) -> int:
     if config.seeds > 1:
         print(seed_spread_table(summary).to_string())
     print(headline(summary))
+    if args.landscape:
+        print(landscape_verdict(landscape_summary(result.landscape),
+                                raw_pixels=not config.scale_pixels))
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
 
@@ -129,6 +139,8 @@ def write_pngs(result: Any, out: Path) -> list[Path]:
         "relu_inputs.png": charts.relu_input_chart(result.relu_inputs),
         "bn_modes.png": charts.bn_modes_chart(result.bn_modes),
     }
+    if not result.landscape.empty:
+        charts_by_file["landscape.png"] = charts.landscape_chart(result.landscape)
     paths = []
     for name, chart in charts_by_file.items():
         (out / name).write_bytes(charts.to_png(chart))
@@ -179,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(run)
     run.add_argument("--out", required=True, help="directory for history.csv and summary.json")
     run.add_argument("--png", action="store_true", help="also write the charts as PNG files")
+    run.add_argument("--landscape", action="store_true",
+                     help="also write landscape.csv: the loss-landscape measures of both models "
+                     "(Santurkar et al. 2018), probed every --landscape-every steps")
     run.set_defaults(handler=command_run)
     sweep = commands.add_parser("sweep-lr", help="both models over a grid of learning rates")
     _add_config_options(sweep, skip=("learning_rate", "epochs", "seeds"))

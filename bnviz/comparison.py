@@ -21,7 +21,7 @@ import pandas as pd
 from bnviz.config import ExperimentConfig
 from bnviz.summary import convergence_summary
 
-FRAMES = ("relu_inputs", "bn_layers", "bn_modes")  # extra tables kept with a result
+FRAMES = ("relu_inputs", "bn_layers", "bn_modes", "landscape")  # extra tables kept with a result
 HISTORY_COLUMNS = (
     "model", "seed", "epoch", "train_accuracy", "train_loss",
     "test_accuracy", "test_loss", "seconds",
@@ -43,6 +43,8 @@ class ComparisonResult:
     bn_layers: pd.DataFrame = field(default_factory=pd.DataFrame)
     # mode, batch_size, accuracy: the BN model evaluated with moving averages or batch statistics
     bn_modes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # model, seed, step, epoch and the loss-landscape measures (bnviz.landscape), per probe
+    landscape: pd.DataFrame = field(default_factory=pd.DataFrame)
     data_source: str = ""
     warnings: tuple[str, ...] = field(default=())
     train_class_counts: tuple[int, ...] = ()  # training images per class (CLASS_NAMES order)
@@ -109,7 +111,7 @@ class ComparisonRequest:
             test_labels=test_labels,
             probabilities=probabilities,
             layer_tables={k: pd.DataFrame(v) for k, v in meta["layer_tables"].items()},
-            **{name: pd.DataFrame(meta["frames"][name]) for name in FRAMES},
+            **{name: pd.DataFrame(meta["frames"].get(name, {})) for name in FRAMES},
             data_source=meta.get("data_source", ""),
             warnings=tuple(meta.get("warnings", ())),
             train_class_counts=tuple(meta.get("train_class_counts", ())),

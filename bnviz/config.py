@@ -117,6 +117,12 @@ class ExperimentConfig:
         1, label="Seeds", minimum=1, maximum=10,
         help="Train each model this many times (seed, seed+1, …) to see the run-to-run spread.",
     )
+    landscape_every: int = _spec(
+        25, label="Loss-landscape probe every (steps)", minimum=0, maximum=10_000,
+        help="Every this many training steps, measure how the loss and its gradient change "
+        "along the gradient (Santurkar et al. 2018; the 'Why BN helps' tab). 0: never. A probe "
+        "costs about five training steps and changes nothing in the training.",
+    )
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):

@@ -50,6 +50,7 @@ from bnviz.inside import (
     mode_accuracies,
     mode_forward,
 )
+from bnviz.landscape import MEASURES, STEP_MULTIPLES, landscape_frame, landscape_measures
 from bnviz.models import build_model, layer_table, model_label
 from bnviz.request import ProgressCallback, Request
 from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult, diverged, outcome
@@ -99,10 +100,13 @@ class ModelTrainer:
         self.optimizer = make_optimizer(optimizer, learning_rate=0.001)
         self.optimizer.build(self.model.trainable_variables)
         self.probe = ReluInputProbe(self.model)
+        self._landscape = landscape_measures(self.model)
         images = tf.TensorSpec([None, *IMAGE_SHAPE, 1], tf.float32)
         labels = tf.TensorSpec([None, NUM_CLASSES], tf.float32)
+        scalar = tf.TensorSpec([], tf.int32)
         self._epoch = tf.function(self._epoch_graph, input_signature=[
-            tf.TensorSpec([None], tf.int32), images, labels, images, labels])
+            tf.TensorSpec([None], tf.int32), images, labels, images, labels, scalar, scalar,
+            tf.TensorSpec([len(STEP_MULTIPLES)], tf.float32)])
         self._data: tuple[Any, ...] = ()
         self._mode_forward: Callable[..., Any] | None = None
 
@@ -136,8 +140,8 @@ class ModelTrainer:
         """Drop this training's images; `start` must come before the next epoch."""
         self._data = ()
 
-    def _epoch_graph(self, order: Any, x_train: Any, y_train: Any, x_test: Any,
-                     y_test: Any) -> tuple[Any, Any, Any, Any]:
+    def _epoch_graph(self, order: Any, x_train: Any, y_train: Any, x_test: Any, y_test: Any,
+                     first_step: Any, probe_every: Any, etas: Any) -> tuple[Any, ...]:
         import keras
         import tensorflow as tf
 
@@ -146,10 +150,20 @@ class ModelTrainer:
         loss_sum = tf.constant(0.0)
         correct = tf.constant(0.0)
         variables = self.model.trainable_variables
+        not_probed = tf.fill([len(MEASURES)], float("nan"))
+        probes = tf.TensorArray(tf.float32, size=steps)
         for step in tf.range(steps):
             batch = order[step * self.batch_size: (step + 1) * self.batch_size]
             x = tf.gather(x_train, batch)
             y = tf.gather(y_train, batch)
+            # The landscape probe comes first and puts every variable back, so the step
+            # below trains exactly as it would without it.
+            global_step = first_step + step
+            probe_now = tf.logical_and(probe_every > 0,
+                                       tf.equal(global_step % tf.maximum(probe_every, 1), 0))
+            measured = tf.cond(probe_now, lambda x=x, y=y: self._landscape(x, y, etas),
+                               lambda: not_probed)
+            probes = probes.write(step, measured)
             with tf.GradientTape() as tape:
                 probabilities = self.model(x, training=True)
                 loss = tf.reduce_mean(keras.losses.categorical_crossentropy(y, probabilities))
@@ -159,7 +173,7 @@ class ModelTrainer:
             correct += _count_correct(y, probabilities)
         total = tf.cast(count, tf.float32)
         test_loss, test_accuracy = self._evaluate(x_test, y_test)
-        return loss_sum / total, correct / total, test_loss, test_accuracy
+        return loss_sum / total, correct / total, test_loss, test_accuracy, probes.stack()
 
     def _evaluate(self, x_test: Any, y_test: Any) -> tuple[Any, Any]:
         """Test loss and accuracy in inference mode, in slices to bound activation memory."""
@@ -178,19 +192,38 @@ class ModelTrainer:
         total = tf.cast(count, tf.float32)
         return loss_sum / total, correct / total
 
-    def run_epoch(self, order: np.ndarray) -> dict[str, float]:
-        """Train one epoch in the given image order, then evaluate on the test set."""
+    def steps_per_epoch(self, images: int) -> int:
+        """Training steps (batches) in an epoch over ``images`` images."""
+        return -(-images // self.batch_size)
+
+    def run_epoch(self, order: np.ndarray, first_step: int = 0, probe_every: int = 0,
+                  learning_rate: float = 0.0) -> dict[str, Any]:
+        """Train one epoch in the given image order, then evaluate on the test set.
+
+        With ``probe_every`` above 0, the loss landscape (`bnviz.landscape`) is measured
+        before every training step whose number (counted from 0 at ``first_step``) is a
+        multiple of it, with step sizes in multiples of ``learning_rate``; the metrics then
+        carry ``landscape``: (step, measures) pairs.
+        """
         if not self._data:
             raise RuntimeError("call start() before run_epoch()")
         begin = time.perf_counter()
-        train_loss, train_accuracy, test_loss, test_accuracy = self._epoch(order, *self._data)
-        return {
+        etas = np.array(STEP_MULTIPLES, np.float32) * np.float32(learning_rate)
+        train_loss, train_accuracy, test_loss, test_accuracy, probes = self._epoch(
+            order, *self._data, np.int32(first_step), np.int32(probe_every), etas)
+        metrics: dict[str, Any] = {
             "train_accuracy": float(train_accuracy),
             "train_loss": float(train_loss),
             "test_accuracy": float(test_accuracy),
             "test_loss": float(test_loss),
             "seconds": time.perf_counter() - begin,
         }
+        if probe_every > 0:
+            metrics["landscape"] = [
+                (first_step + step, dict(zip(MEASURES, map(float, values), strict=True)))
+                for step, values in enumerate(probes.numpy())
+                if (first_step + step) % probe_every == 0]
+        return metrics
 
     def test_probabilities(self) -> np.ndarray:
         """Softmax outputs on the test set, BN in inference mode."""
@@ -254,16 +287,19 @@ def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
 
 
 def epochs_of(trainer: ModelTrainer, seed: int, learning_rate: float, split: Split,
-              epochs: int) -> Iterator[dict[str, float]]:
+              epochs: int, probe_every: int = 0) -> Iterator[dict[str, Any]]:
     """One fresh training of ``trainer``: start it, then yield each epoch's metrics.
 
     Every loop trains this way, so the batch order and the reset of the trainer are
     the same for a comparison, a sweep and a warm-up. Stop early by not asking for
-    more.
+    more. ``probe_every``: see `ModelTrainer.run_epoch` (steps count over the training).
     """
     trainer.start(seed, learning_rate, split)
+    steps = trainer.steps_per_epoch(len(split.y_train))
     for epoch in range(1, epochs + 1):
-        yield trainer.run_epoch(epoch_order(seed, epoch, len(split.y_train)))
+        yield trainer.run_epoch(epoch_order(seed, epoch, len(split.y_train)),
+                                first_step=(epoch - 1) * steps, probe_every=probe_every,
+                                learning_rate=learning_rate)
 
 
 def train_comparison(
@@ -281,13 +317,15 @@ def train_comparison(
     returning True raises `TrainingStopped`.
 
     Besides the history, every epoch records the percentiles of what each
-    model's last ReLU receives (`bnviz.inside`). Predictions, parameter tables,
+    model's last ReLU receives (`bnviz.inside`), and every ``config.landscape_every``
+    steps the loss landscape along the gradient (`bnviz.landscape`). Predictions, parameter tables,
     BN layer values and the BN mode comparison come from the first seed's run.
     """
     split = make_split(config.split, config.train_size, config.scale_pixels)
     probe_images = split.x_test[:PROBE_IMAGES]
     rows: list[dict[str, Any]] = []
     relu_inputs: list[dict[str, Any]] = []
+    landscape: list[dict[str, Any]] = []
     first_seed: dict[str, Any] = {}
     bn_label = model_label(config.placement)
     with ExitStack() as borrowed, ThreadPoolExecutor(
@@ -295,7 +333,8 @@ def train_comparison(
         trainers = {model_label(p): borrowed.enter_context(TRAINER_POOL.lend(p, config))
                     for p in ("none", config.placement)}
         for seed in config.seed_list:
-            runs = {label: epochs_of(t, seed, config.learning_rate, split, config.epochs)
+            runs = {label: epochs_of(t, seed, config.learning_rate, split, config.epochs,
+                                     config.landscape_every)
                     for label, t in trainers.items()}
             for epoch in range(1, config.epochs + 1):
                 if should_stop is not None and should_stop():
@@ -303,7 +342,10 @@ def train_comparison(
                 # Each model's epoch in its own thread: batch-64 convolutions leave a core idle.
                 futures = {label: pool.submit(next, run) for label, run in runs.items()}
                 for label, future in futures.items():
-                    row = {"model": label, "seed": seed, "epoch": epoch, **future.result()}
+                    metrics = future.result()
+                    landscape += [{"model": label, "seed": seed, "step": step, "epoch": epoch,
+                                   **measures} for step, measures in metrics.pop("landscape", ())]
+                    row = {"model": label, "seed": seed, "epoch": epoch, **metrics}
                     rows.append(row)
                     relu_inputs += [{"model": label, "seed": seed, "epoch": epoch, **row}
                                     for row in trainers[label].probe.percentiles(probe_images)]
@@ -323,6 +365,7 @@ def train_comparison(
         history=history_frame(rows),
         test_labels=split.y_test,
         relu_inputs=pd.DataFrame(relu_inputs),
+        landscape=landscape_frame(landscape),
         data_source=split.source,
         warnings=split.warnings,
         train_class_counts=tuple(split.class_counts()),

@@ -65,7 +65,7 @@ def test_a_link_with_run_trains_and_a_second_visit_is_served_from_the_store():
     assert "BN before · test" in _series(at)
     again = page(**TINY_LINK, placement="before")
     again.run()
-    assert len(again.tabs) == 8 and not again.exception
+    assert len(again.tabs) == 9 and not again.exception
     assert _series(again) == _series(at)
     data_line = next(c.value for c in at.caption if c.value.startswith("Data: "))
     assert ", blog split. Training images per class: T-shirt/top " in data_line
@@ -77,7 +77,7 @@ def test_seeds_and_the_new_sections_render():
     assert not at.exception
     assert [t.label for t in at.tabs] == [
         "Learning curves", "Convergence", "Parameters", "Predictions", "Inside BN",
-        "Train vs inference", "Learning rates", "About batch norm"]
+        "Train vs inference", "Why BN helps", "Learning rates", "About batch norm"]
     assert "Over 2 seeds" in at.success[0].value
 
     def chart_text(at: AppTest) -> str:
@@ -92,6 +92,9 @@ def test_seeds_and_the_new_sections_render():
     assert any("raw 0–255 pixels" in c.value and "Scaled pixels" in c.value
                for c in modes.caption)
     assert "Run sweep" in [b.label for b in _open(at, "Learning rates").form_submit_button]
+    why = _open(at, "Why BN helps")
+    assert "Loss along the gradient" in chart_text(why)
+    assert any("probes per model, first seed" in m.value for m in why.markdown)
     assert "±" in _open(at, "Convergence").table[0].value.loc["Best test accuracy"].iloc[0]
 
 

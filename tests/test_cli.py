@@ -67,6 +67,27 @@ def test_run_with_seeds_and_png(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_run_with_landscape_writes_its_measures(tmp_path):
+    out = _cli("run", "--epochs", "2", "--train-size", "200", "--landscape",
+               "--landscape-every", "2", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    landscape = pd.read_csv(tmp_path / "landscape.csv")
+    assert list(landscape.columns) == [
+        "model", "seed", "step", "epoch", "loss_min", "loss_max", "grad_change_min",
+        "grad_change_max", "beta_smoothness"]
+    assert set(landscape.model) == {"baseline", "BN after"}
+    assert sorted(set(landscape.step)) == [0, 2, 4, 6]  # 4 steps an epoch, 2 epochs
+    assert "probes per model" in out.stdout
+
+
+def test_landscape_without_probes_is_refused(tmp_path):
+    out = _cli("run", "--landscape", "--landscape-every", "0", "--out", str(tmp_path))
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("error: landscape_every: --landscape needs probes")
+
+
+@pytest.mark.slow
 def test_sweep_lr_writes_the_table(tmp_path):
     out = _cli("sweep-lr", "--learning-rates", "1e-3,1", "--epochs", "1", "--train-size", "200",
                "--out", str(tmp_path))

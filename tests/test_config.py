@@ -19,7 +19,7 @@ def test_mapping_keys_are_exactly_the_field_names():
     assert tuple(ExperimentConfig().to_mapping()) == field_names()
     assert set(field_names()) == {
         "epochs", "batch_size", "placement", "learning_rate", "optimizer",
-        "train_size", "split", "scale_pixels", "seed", "seeds",
+        "train_size", "split", "scale_pixels", "seed", "seeds", "landscape_every",
     }
 
 
@@ -66,8 +66,8 @@ def test_direct_construction_is_validated():
 def test_hash_of_the_default_configuration_is_pinned():
     # Stored results and shared links are keyed by this hash: a change to hashing (or to
     # RESULTS_VERSION) must be deliberate, since it makes every stored result unreachable.
-    assert ExperimentConfig().config_hash() == "9a6181751a81973d"
-    assert SweepRequest(ExperimentConfig()).config_hash() == "sweep-7a0a7bb3e939c093"
+    assert ExperimentConfig().config_hash() == "7604f8f3461f0d69"
+    assert SweepRequest(ExperimentConfig()).config_hash() == "sweep-be85d7217a566ec5"
     assert ExperimentConfig(seed=2).config_hash() != ExperimentConfig().config_hash()
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from bnviz import training
 from bnviz.comparison import HISTORY_COLUMNS, ComparisonRequest
+from bnviz.landscape import LANDSCAPE_COLUMNS
 from bnviz.training import TrainingStopped, run_request, train_comparison
 
 pytestmark = pytest.mark.slow  # every test here trains
@@ -82,4 +83,21 @@ def test_trainings_of_one_kind_share_one_compiled_epoch(tiny_config):
     assert len(training.TRAINER_POOL) == pooled
     with training.TRAINER_POOL.lend("after", tiny_config) as trainer:
         assert trainer._epoch.experimental_get_tracing_count() == 1
-        assert trainer.probe._values.experimental_get_tracing_count() == 1
+        assert all(probe.experimental_get_tracing_count() == 1
+                   for probe in trainer.probe._values.values())
+
+
+def test_the_landscape_probe_leaves_training_unchanged(tiny_config):
+    without = train_comparison(tiny_config.replace(landscape_every=0))
+    probed = train_comparison(tiny_config.replace(landscape_every=3))
+    pd.testing.assert_frame_equal(_curves(without), _curves(probed))
+    pd.testing.assert_frame_equal(without.bn_layers, probed.bn_layers)  # moving averages too
+    assert without.landscape.empty
+    landscape = probed.landscape
+    assert tuple(landscape.columns) == LANDSCAPE_COLUMNS
+    # 256 images in batches of 64: 4 steps an epoch, 8 in all; probed at steps 0, 3 and 6
+    assert sorted(set(landscape.step)) == [0, 3, 6]
+    assert landscape.groupby("model").size().to_dict() == {"baseline": 3, "BN after": 3}
+    assert (landscape.loss_min <= landscape.loss_max).all()
+    assert (landscape.grad_change_min <= landscape.grad_change_max).all()
+    assert (landscape.beta_smoothness > 0).all()

@@ -11,6 +11,7 @@ from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
 from bnviz.config import ExperimentConfig
 from bnviz.data import CLASS_NAMES, DataError, class_counts_text, make_split
 from bnviz.jobs import DONE, FAILED, QUEUED, Job, JobManager
+from bnviz.landscape import landscape_summary, landscape_verdict
 from bnviz.request import Request
 from bnviz.summary import convergence_table, headline, seed_spread_table
 from bnviz.sweep import (
@@ -160,6 +161,21 @@ def _show_inside(result: ComparisonResult) -> None:
           png_name="bnviz-bn-layers.png")
 
 
+def _show_landscape(result: ComparisonResult) -> None:
+    st.markdown(explain.LANDSCAPE)
+    if result.landscape.empty:
+        st.info("This run measured no loss landscape: set **Loss-landscape probe every "
+                "(steps)** above 0 in the sidebar and train again.")
+        return
+    show_chart(charts.landscape_chart(result.landscape), key="landscape",
+               png_name="bnviz-landscape.png")
+    st.markdown(landscape_verdict(landscape_summary(result.landscape),
+                                  raw_pixels=not result.config.scale_pixels))
+    st.download_button("Download landscape (CSV)", result.landscape.to_csv(index=False),
+                       file_name=f"bnviz-{result.config.config_hash()}-landscape.csv",
+                       mime="text/csv")
+
+
 def _show_modes(result: ComparisonResult) -> None:
     st.markdown(explain.MODES)
     show_chart(charts.bn_modes_chart(result.bn_modes), key="bn_modes",
@@ -256,6 +272,7 @@ def show_results(result: ComparisonResult, manager: JobManager) -> None:
         "Predictions": lambda: _show_predictions(result),
         "Inside BN": lambda: _show_inside(result),
         "Train vs inference": lambda: _show_modes(result),
+        "Why BN helps": lambda: _show_landscape(result),
         "Learning rates": lambda: show_learning_rate_sweep(manager, result.config),
         "About batch norm": show_about,
     }

@@ -1,0 +1,48 @@
+"""The 'Why BN helps' view: its chart and the words it says about this run's measures."""
+
+import numpy as np
+import pandas as pd
+
+from bnviz import charts
+from bnviz.landscape import LANDSCAPE_COLUMNS, landscape_summary, landscape_verdict
+
+
+def _landscape(baseline_scale: float, bn_scale: float) -> pd.DataFrame:
+    rows = []
+    for model, scale in (("baseline", baseline_scale), ("BN after", bn_scale)):
+        for seed in (1, 2):
+            for step in (0, 25, 50):
+                rows.append([model, seed, step, step // 16 + 1, 2.0, 2.0 + scale, scale,
+                             2 * scale, 100 * scale])
+    return pd.DataFrame(rows, columns=list(LANDSCAPE_COLUMNS))
+
+
+def test_summary_takes_medians_over_the_first_seeds_probes():
+    summary = landscape_summary(_landscape(10.0, 1.0)).set_index("model")
+    assert summary.loc["baseline", "probes"] == 3
+    assert summary.loc["baseline", "loss_range"] == 10.0
+    assert summary.loc["BN after", "grad_change"] == 2.0
+    assert summary.loc["BN after", "beta_max"] == 100.0
+
+
+def test_the_verdict_says_when_the_run_shows_the_papers_effect_and_when_it_does_not():
+    shown = landscape_verdict(landscape_summary(_landscape(10.0, 1.0)), raw_pixels=False)
+    assert "All three point the way Santurkar et al. found" in shown
+    assert "Scaled pixels" not in shown
+    not_shown = landscape_verdict(landscape_summary(_landscape(1.0, 10.0)), raw_pixels=True)
+    assert "None of the three points the way Santurkar et al. found" in not_shown
+    assert "raw 0–255 pixels" in not_shown
+    mixed = _landscape(10.0, 1.0)
+    mixed.loc[mixed.model == "BN after", "beta_smoothness"] = 1e6
+    assert "disagree" in landscape_verdict(landscape_summary(mixed), raw_pixels=False)
+
+
+def test_the_chart_draws_three_log_panels_and_leaves_out_infinities():
+    landscape = _landscape(10.0, 1.0)
+    landscape.loc[0, "loss_max"] = np.inf  # a step that blew the loss up
+    spec = charts.landscape_chart(landscape).to_dict()
+    assert [panel["title"] for panel in spec["hconcat"]] == [
+        title for _, _, title, _ in charts.LANDSCAPE_PANELS]
+    assert all(panel["encoding"]["y"]["scale"]["type"] == "log" for panel in spec["hconcat"])
+    drawn = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
+    assert set(drawn.seed) == {1} and drawn["loss_max"].isna().sum() == 1
