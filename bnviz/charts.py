@@ -192,7 +192,7 @@ LANDSCAPE_PANELS = (
 )
 
 
-def landscape_chart(landscape: pd.DataFrame, width: int = 300,
+def landscape_chart(landscape: pd.DataFrame, width: int = 240,
                     height: int = 220) -> alt.HConcatChart:
     """Santurkar et al.'s Fig. 4, for this run: per probed training step and model, the range
     of the loss and of the gradient's change over the step sizes (bands), and the effective
@@ -208,8 +208,7 @@ def landscape_chart(landscape: pd.DataFrame, width: int = 300,
                                               for i in range(len(models))]))
     panels = []
     for low, high, title, axis in LANDSCAPE_PANELS:
-        base = alt.Chart(data, title=title).encode(
-            x=alt.X("step:Q", title="Training step"), color=colour)
+        base = alt.Chart(data).encode(x=alt.X("step:Q", title="Training step"), color=colour)
         y = alt.Y(f"{low}:Q", title=axis, scale=alt.Scale(type="log"))
         tooltip = ["model:N", "step:Q", "epoch:Q", alt.Tooltip(f"{low}:Q", format=".4g")]
         if high is None:
@@ -217,9 +216,12 @@ def landscape_chart(landscape: pd.DataFrame, width: int = 300,
                 y=y, tooltip=tooltip)
         else:
             tooltip.append(alt.Tooltip(f"{high}:Q", format=".4g"))
-            panel = base.mark_area(opacity=0.45).encode(y=y, y2=f"{high}:Q", tooltip=tooltip)
-        panels.append(panel.properties(width=width, height=height))
-    return alt.hconcat(*panels)
+            band = base.mark_area(opacity=0.35).encode(y=y, y2=f"{high}:Q", tooltip=tooltip)
+            # each probe's own min–max as a tick, so a run with few probes still shows them
+            ticks = base.mark_rule(opacity=0.8).encode(y=y, y2=f"{high}:Q", tooltip=tooltip)
+            panel = band + ticks
+        panels.append(panel.properties(title=title, width=width, height=height))
+    return alt.hconcat(*panels).configure_legend(orient="bottom")
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:

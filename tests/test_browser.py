@@ -32,6 +32,15 @@ def test_a_run_link_trains_and_draws_the_charts(tmp_path):
         page.screenshot(path=str(screenshot), full_page=True)
         print(f"\nscreenshot: {screenshot} (first paint {first_paint:.1f} s)")
 
+        # The new tab: Santurkar et al.'s measures, drawn, and the words about this run.
+        page.get_by_role("tab", name="Why BN helps").click()
+        page.get_by_text("probes per model, first seed").first.wait_for(timeout=30_000)
+        landscape = page.locator("[data-testid='stVegaLiteChart']").first
+        landscape.locator("canvas, svg").first.wait_for(timeout=30_000)
+        assert "Gradient predictiveness" in page.content()
+        assert page.locator("[data-testid='stException']").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "browser-why-bn-helps.png"), full_page=True)
+
         # The same link again, in a new page: served from the store, no second training.
         second = browser.new_page()
         started = time.monotonic()

@@ -43,6 +43,8 @@ def test_the_chart_draws_three_log_panels_and_leaves_out_infinities():
     spec = charts.landscape_chart(landscape).to_dict()
     assert [panel["title"] for panel in spec["hconcat"]] == [
         title for _, _, title, _ in charts.LANDSCAPE_PANELS]
-    assert all(panel["encoding"]["y"]["scale"]["type"] == "log" for panel in spec["hconcat"])
+    scales = [layer["encoding"]["y"]["scale"]["type"] for panel in spec["hconcat"]
+              for layer in panel.get("layer", [panel])]
+    assert scales and set(scales) == {"log"}
     drawn = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
     assert set(drawn.seed) == {1} and drawn["loss_max"].isna().sum() == 1
