@@ -43,8 +43,11 @@ CURVES = (
     "Solid lines are training accuracy and loss (measured during the epoch, with dropout on), "
     "dashed lines are the test set (after the epoch, BN in inference mode). Look at how many "
     "epochs each model needs to climb, and at the gap between train and test: a large gap means "
-    "memorising the 1000 training images rather than learning clothes. Click a legend entry to "
-    "highlight one series; hover a point to read its value."
+    "memorising the 1000 training images rather than learning clothes. In the first epochs "
+    "the BN model's test curve can lag its training curve for another reason: at test time BN "
+    "uses moving averages, which after one epoch (16 steps, momentum 0.99) still hold 85 % of "
+    "their starting values. Click a legend entry to highlight one series; hover a point to "
+    "read its value."
 )
 
 CONVERGENCE = (
@@ -108,12 +111,13 @@ MODES = (
     "a convolution still normalises each channel over the image's positions, so the image keeps "
     "much of its pattern; but BN on the 512 flattened features (the **after** model's last BN) "
     "sees one value per feature, subtracts it and leaves only beta: every image looks the same "
-    "to the classifier. The **before** model has no BN at the dense end. The measured numbers "
-    "are under the chart. A deployed model that predicts one image at a time therefore uses the "
-    "moving averages. With momentum 0.99 and 16 steps an epoch, those averages still hold 85 % "
-    "of their starting values (mean 0, variance 1) after the first epoch, so after short "
-    "trainings, and in the first epochs' test curves, the moving averages lag: batch statistics "
-    "can then score better."
+    "to the classifier. The **before** model has no BN at the dense end (after 20 epochs of the "
+    "blog's setup, one image per batch gave the **before** model 79.6 % and the **after** model "
+    "8.4 %). This run's numbers are under the chart. A deployed model that predicts one image "
+    "at a time therefore uses the moving averages. With momentum 0.99 and 16 steps an epoch, "
+    "those averages still hold 85 % of their starting values (mean 0, variance 1) after the "
+    "first epoch, so after short trainings, and in the first epochs' test curves, the moving "
+    "averages lag: batch statistics can then score better."
 )
 
 SWEEP = (
