@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "(Santurkar et al. 2018), probed every --landscape-every steps")
     run.set_defaults(handler=command_run)
     sweep = commands.add_parser("sweep-lr", help="both models over a grid of learning rates")
-    _add_config_options(sweep, skip=("learning_rate", "epochs", "seeds"))
+    _add_config_options(sweep, skip=("learning_rate", "epochs", "seeds", "landscape_every"))
     rates = ",".join(f"{rate:.0e}".replace("e-0", "e-") for rate in DEFAULT_RATES)
     sweep.add_argument("--learning-rates", default=rates,
                        help=f"comma-separated learning rates (default: {rates})")

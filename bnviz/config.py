@@ -71,8 +71,8 @@ class ExperimentConfig:
     """One comparison: a baseline CNN and a batch-norm CNN trained the same way.
 
     Defaults reproduce the blog post: 100 epochs of Adam at batch size 64 on
-    the first 1000 Fashion-MNIST training images, raw 0..255 pixels, BN after
-    each activation.
+    the first 1000 Fashion-MNIST training images in tensorflow-datasets' order (the
+    blog's very images), raw 0..255 pixels, BN after each activation.
     """
 
     epochs: int = _spec(
@@ -121,7 +121,8 @@ class ExperimentConfig:
         25, label="Loss-landscape probe every (steps)", minimum=0, maximum=10_000,
         help="Every this many training steps, measure how the loss and its gradient change "
         "along the gradient (Santurkar et al. 2018; the 'Why BN helps' tab). 0: never. A probe "
-        "costs about five training steps and changes nothing in the training.",
+        "costs about five forward and backward passes over one batch and changes nothing in "
+        "the training.",
     )
 
     def __post_init__(self) -> None:

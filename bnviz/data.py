@@ -84,7 +84,8 @@ class FashionMNIST:
         held = self.ids(part)
         position = np.full(SPLIT_SIZES[part], -1, dtype=np.int64)
         position[held] = np.arange(len(held))
-        if ids.size and (ids.max() >= len(position) or (position[ids] < 0).any()):
+        if ids.size and (ids.min() < 0 or ids.max() >= len(position)
+                         or (position[ids] < 0).any()):
             return None
         chosen = position[ids]
         return getattr(self, f"{part}_images")[chosen], getattr(self, f"{part}_labels")[chosen]
@@ -124,8 +125,9 @@ def tfds_order(part: str) -> np.ndarray:
         md5.update(str(key).encode())
         return md5.digest()
 
-    order = sorted(range(SPLIT_SIZES[part]), key=digest)
-    return np.array(order, dtype=np.int64)
+    order = np.array(sorted(range(SPLIT_SIZES[part]), key=digest), dtype=np.int64)
+    order.flags.writeable = False  # cached and shared: nobody may reorder it
+    return order
 
 
 def read_idx(path: Path) -> np.ndarray:

@@ -45,9 +45,9 @@ CURVES = (
     "epochs each model needs to climb, and at the gap between train and test: a large gap means "
     "memorising the 1000 training images rather than learning clothes. In the first epochs "
     "the BN model's test curve can lag its training curve for another reason: at test time BN "
-    "uses moving averages, which after one epoch (16 steps, momentum 0.99) still hold 85 % of "
-    "their starting values. Click a legend entry to highlight one series; hover a point to "
-    "read its value."
+    "uses moving averages, which at the blog's settings (16 steps an epoch, momentum 0.99) "
+    "still hold 85 % of their starting values after one epoch. Click a legend entry to "
+    "highlight one series; hover a point to read its value."
 )
 
 CONVERGENCE = (
@@ -89,7 +89,7 @@ INSIDE = (
     "distributions drift without BN and hold steady with it; look whether they do here. Each "
     "panel has its own scale, so compare how each one moves over time, not heights across "
     "panels. *Inference mode* shows the same values with BN on its moving averages: in the "
-    "first epochs those still remember their starting values (mean 0, variance 1), which is "
+    "first epochs those still remember their starting values (mean 0, variance 1), one reason "
     "why the BN model's early test curves can lag its training curves. With several seeds, the "
     "first seed's run is shown."
 )
@@ -114,10 +114,10 @@ MODES = (
     "to the classifier. The **before** model has no BN at the dense end (after 20 epochs of the "
     "blog's setup, one image per batch gave the **before** model 79.6 % and the **after** model "
     "8.4 %). This run's numbers are under the chart. A deployed model that predicts one image "
-    "at a time therefore uses the moving averages. With momentum 0.99 and 16 steps an epoch, "
-    "those averages still hold 85 % of their starting values (mean 0, variance 1) after the "
-    "first epoch, so after short trainings, and in the first epochs' test curves, the moving "
-    "averages lag: batch statistics can then score better."
+    "at a time therefore uses the moving averages. At the blog's settings (momentum 0.99, 16 "
+    "steps an epoch) those averages still hold 85 % of their starting values (mean 0, "
+    "variance 1) after the first epoch, so after short trainings, and in the first epochs' "
+    "test curves, the moving averages lag: batch statistics can then score better."
 )
 
 SWEEP = (
@@ -135,8 +135,8 @@ SWEEP = (
 
 
 RAW_PIXELS = (
-    "These models see raw 0–255 pixels, as the blog's do: the baseline's first epoch ends at a "
-    "training loss of {baseline_loss:.1f}, the BN model's at {bn_loss:.1f}. Part of BN's head "
+    "These models see raw 0–255 pixels, as the blog's do: over the first epoch the baseline's "
+    "training loss averaged {baseline_loss:.1f}, the BN model's {bn_loss:.1f}. Part of BN's head "
     "start here is that it standardises an input nobody scaled; the **Scaled pixels** preset "
     "asks whether BN still helps when the input is already on a sensible scale."
 )
@@ -144,13 +144,16 @@ RAW_PIXELS = (
 
 LANDSCAPE = (
     "**Why BN helps, as Santurkar et al. (2018) measured it.** Every few training steps, before "
-    "the step is taken, we stand at the current weights *w*, take the step's own batch "
-    "gradient *g*, and look ahead along it: the loss *L(w − ηg)* for step sizes *η* from half "
+    "the step is taken, we stand at the current weights *w*, take the gradient *g* of the "
+    "loss on the step's own batch (with dropout off, so the look-ahead carries no dropout "
+    "noise), and look ahead along it: the loss *L(w − ηg)* for step sizes *η* from half "
     "to four times the learning rate (left: its lowest and highest value over those *η*, as "
     "a band); how much the gradient there differs from *g* (middle: *gradient "
     "predictiveness*, small means the gradient at *w* tells well where the loss goes); and "
     "the largest ratio of that change to the step's length (right: the *effective "
-    "β-smoothness*, small means a smooth loss). Santurkar et al. found all three smaller "
+    "β-smoothness*, small means a smooth loss; it is divided by the step's length, so it is "
+    "the fairest of the three between a model with large gradients and one with small). "
+    "Santurkar et al. found all three smaller "
     "with BN, in networks far larger than these: a smoother loss lets training take bigger, "
     "surer steps, which is their account of why BN speeds training up, rather than a reduced "
     "internal covariate shift. The probe puts every weight and moving average back, so the "

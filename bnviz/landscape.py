@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -108,6 +109,10 @@ def landscape_verdict(summary: pd.DataFrame, raw_pixels: bool) -> str:
     if len(summary) < 2 or (summary["probes"] == 0).any():
         return "No loss-landscape probes in this run (probe every 0 steps)."
     baseline, bn = summary.iloc[0], summary.iloc[-1]
+    keys = ["loss_range", "grad_change", "beta_median"]
+    if not np.isfinite(pd.concat([baseline[keys], bn[keys]]).astype(float)).all():
+        return ("Some of this run's measures are not finite numbers (a look-ahead step blew "
+                "the loss up), so they cannot be compared; the charts leave those steps out.")
     measures = (("loss_range", "the loss varied over a median range of", "{:.3g}"),
                 ("grad_change", "the gradient changed by a median of", "{:.3g}"),
                 ("beta_median", "the effective β-smoothness had a median of", "{:.3g}"))
@@ -125,7 +130,7 @@ def landscape_verdict(summary: pd.DataFrame, raw_pixels: bool) -> str:
     else:
         text += ("The three measures disagree here, so this run neither clearly shows nor "
                  "clearly contradicts Santurkar et al.'s finding.")
-    if raw_pixels:
+    if raw_pixels and any(smoother):
         text += (" With raw 0–255 pixels, part of the gap is the baseline's unscaled input: "
                  "the Scaled pixels preset compares the two on equally scaled images.")
     return text + " One seed is one run: more seeds show whether the gap is reliable."

@@ -9,8 +9,10 @@ since the raw-pixel baseline starts near 60 and a scaled one near 2), or, in
 the first epoch, above `EXPLODED_LOSS`; it is then stopped at once. A run that
 ends with training accuracy at chance level (`STUCK_ACCURACY` or below, ten
 classes) did not diverge: it is "still learning" when its loss has fallen
-clearly since the first epoch (below `STILL_LEARNING` times it), else "stuck
-at chance".
+clearly below both its first epoch's and the loss of a network that guesses
+(ln 10, `CHANCE_LOSS`; below `STILL_LEARNING` times the smaller), else "stuck at
+chance" (a network that gives up and predicts the same for every image sits at
+ln 10, however high its first epoch's loss was).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ EXPLODED_LOSS = 1e4  # the first epoch's bound, before the run has a loss of its
 EXPLODED_FACTOR = 10.0
 STUCK_ACCURACY = 0.2
 STILL_LEARNING = 0.9
+CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over ten classes
 OUTCOMES = ("trained", "still learning", "stuck at chance", "diverged")
 # The log grid of learning rates offered to a person (the sweep's choices and the sidebar's).
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
@@ -57,7 +60,8 @@ def outcome(diverged_at_some_epoch: bool, first_loss: float, last_loss: float,
         return "diverged"
     if last_train_accuracy > STUCK_ACCURACY:
         return "trained"
-    return "still learning" if last_loss < STILL_LEARNING * first_loss else "stuck at chance"
+    learning = last_loss < STILL_LEARNING * min(first_loss, CHANCE_LOSS)
+    return "still learning" if learning else "stuck at chance"
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,10 @@ class SweepRequest:
         return (SweepRequest, (self.config, self.learning_rates, self.epochs))
 
     def config_hash(self) -> str:
-        """Stable key of the sweep (the base config, the rates and the epochs)."""
-        canonical = json.dumps({"sweep": 1, "config": self.config.config_hash(),
+        """Stable key of the sweep (the base config, the rates and the epochs). Sweeps take
+        no landscape probes, so the probe setting is left out."""
+        base = self.config.replace(landscape_every=0)
+        canonical = json.dumps({"sweep": 1, "config": base.config_hash(),
                                 "rates": [repr(float(r)) for r in sorted(self.learning_rates)],
                                 "epochs": self.epochs}, sort_keys=True)
         return "sweep-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]

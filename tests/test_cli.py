@@ -38,7 +38,7 @@ def test_data_names_the_source_and_the_blogs_first_labels():
     out = _cli("data")
     assert out.returncode == 0, out.stderr
     lines = dict(line.split(": ", 1) for line in out.stdout.splitlines())
-    assert lines["source"] in ("bundled sample", "IDX files in /usr/share/datasets/fashion-mnist")
+    assert lines["source"] == "bundled sample" or lines["source"].startswith("IDX files in /")
     assert lines["split"] == "blog, 1000 training images, 1000 test images"
     assert lines["first ten training labels"] == "[2, 1, 8, 4, 1, 9, 2, 2, 0, 2]"
     counts = [int(part.rsplit(" ", 1)[1]) for part in
@@ -66,7 +66,6 @@ def test_run_with_seeds_and_png(tmp_path):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.slow
 @pytest.mark.slow
 def test_run_with_landscape_writes_its_measures(tmp_path):
     out = _cli("run", "--epochs", "2", "--train-size", "200", "--landscape",

@@ -67,7 +67,7 @@ def test_hash_of_the_default_configuration_is_pinned():
     # Stored results and shared links are keyed by this hash: a change to hashing (or to
     # RESULTS_VERSION) must be deliberate, since it makes every stored result unreachable.
     assert ExperimentConfig().config_hash() == "7604f8f3461f0d69"
-    assert SweepRequest(ExperimentConfig()).config_hash() == "sweep-be85d7217a566ec5"
+    assert SweepRequest(ExperimentConfig()).config_hash() == "sweep-a6926847f132de3f"
     assert ExperimentConfig(seed=2).config_hash() != ExperimentConfig().config_hash()
 
 

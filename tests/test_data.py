@@ -158,3 +158,10 @@ def test_too_small_sources_are_skipped_with_a_reason(tmp_path, monkeypatch):
     loaded = load_dataset({"train": np.arange(1000)})
     assert "holds 50 training and 50 test images, not all of those needed" in loaded.warnings[0]
     assert loaded.pick("train", np.arange(1000)) is not None
+
+
+def test_negative_or_too_large_indices_are_never_picked():
+    sample = load_bundled()
+    assert sample.pick("train", np.array([-1])) is None
+    assert sample.pick("test", np.array([10_000])) is None
+    assert not tfds_order("train").flags.writeable

@@ -29,9 +29,12 @@ def test_the_verdict_says_when_the_run_shows_the_papers_effect_and_when_it_does_
     shown = landscape_verdict(landscape_summary(_landscape(10.0, 1.0)), raw_pixels=False)
     assert "All three point the way Santurkar et al. found" in shown
     assert "Scaled pixels" not in shown
+    # with raw pixels, a gap in BN's favour comes with the caveat of the unscaled input
+    raw = landscape_verdict(landscape_summary(_landscape(10.0, 1.0)), raw_pixels=True)
+    assert "raw 0–255 pixels" in raw and "Scaled pixels" in raw
     not_shown = landscape_verdict(landscape_summary(_landscape(1.0, 10.0)), raw_pixels=True)
     assert "None of the three points the way Santurkar et al. found" in not_shown
-    assert "raw 0–255 pixels" in not_shown
+    assert "raw 0–255 pixels" not in not_shown
     mixed = _landscape(10.0, 1.0)
     mixed.loc[mixed.model == "BN after", "beta_smoothness"] = 1e6
     assert "disagree" in landscape_verdict(landscape_summary(mixed), raw_pixels=False)
@@ -48,3 +51,10 @@ def test_the_chart_draws_three_log_panels_and_leaves_out_infinities():
     assert scales and set(scales) == {"log"}
     drawn = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
     assert set(drawn.seed) == {1} and drawn["loss_max"].isna().sum() == 1
+
+
+def test_the_verdict_refuses_to_compare_measures_that_are_not_numbers():
+    landscape = _landscape(10.0, 1.0)
+    landscape.loc[landscape.model == "baseline", "loss_max"] = np.inf
+    words = landscape_verdict(landscape_summary(landscape), raw_pixels=True)
+    assert "not finite numbers" in words and "Santurkar" not in words
