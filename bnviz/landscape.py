@@ -61,18 +61,26 @@ def landscape_measures(model: keras.Model) -> Callable[[Any, Any, Any], Any]:
         averages = [tf.identity(v) for v in moving]
         _, gradient = loss_and_gradient(x, y)
         gradient_norm = tf.linalg.global_norm(gradient)
-        losses, changes = [], []
-        for index in range(len(STEP_MULTIPLES)):
+        # A graph loop over the step sizes rather than a Python one: the forward and
+        # backward pass is traced once, not once per step size, which keeps the compile of
+        # every trainer's epoch (a student's first wait) short.
+        def look_ahead(index: Any, losses: Any, changes: Any) -> tuple[Any, Any, Any]:
             eta = etas[index]
             for variable, value, slope in zip(weights, start, gradient, strict=True):
                 variable.assign(value - eta * slope)
             loss, moved = loss_and_gradient(x, y)
-            losses.append(loss)
-            changes.append(tf.linalg.global_norm(
-                [after - before for after, before in zip(moved, gradient, strict=True)]))
+            change = tf.linalg.global_norm(
+                [after - before for after, before in zip(moved, gradient, strict=True)])
+            return index + 1, losses.write(index, loss), changes.write(index, change)
+
+        count = len(STEP_MULTIPLES)
+        _, losses, changes = tf.while_loop(
+            lambda index, *_: index < count, look_ahead,
+            (tf.constant(0), tf.TensorArray(tf.float32, size=count),
+             tf.TensorArray(tf.float32, size=count)))
         for variable, value in zip([*weights, *moving], [*start, *averages], strict=True):
             variable.assign(value)
-        losses, changes = tf.stack(losses), tf.stack(changes)
+        losses, changes = losses.stack(), changes.stack()
         beta = tf.reduce_max(changes / (etas * gradient_norm))
         return tf.stack([tf.reduce_min(losses), tf.reduce_max(losses), tf.reduce_min(changes),
                          tf.reduce_max(changes), beta])
