@@ -6,7 +6,7 @@ from bnviz import explain
 from bnviz.comparison import ComparisonRequest
 from bnviz.jobs import FAILED
 from ui import sections
-from ui.sidebar import show_experiment_sidebar
+from ui.sidebar import PRESET, TRAIN, show_experiment_sidebar
 from ui.state import (
     config_from_url,
     shared_job_manager,
@@ -20,22 +20,25 @@ st.set_page_config(page_title="bnviz: batch normalisation, side by side", page_i
 manager = shared_job_manager()
 
 url_config, link_problems, run_requested = config_from_url()
-config, train_pressed = show_experiment_sidebar(url_config)
+config, asked = show_experiment_sidebar(url_config)
 request = ComparisonRequest(config)
 
 st.title("Batch normalisation, side by side")
 st.markdown(explain.INTRO)
 show_link_problems(link_problems)
 
-if train_pressed or run_requested:
+if asked:
     write_url(config)
+if asked == TRAIN or run_requested or (asked == PRESET and manager.result_for(request) is None):
     manager.submit(request)
 
 job = manager.get(request)
-result = manager.result_for(request)
+found = manager.lookup(request)
+result = found.result
 show_store_notices(manager, request)
 
 if result is not None:
+    sections.show_origin(manager, request, found.origin)
     sections.show_results(result, manager)
 elif job is not None and job.status == FAILED:
     st.error(f"Training failed: {job.error}. Your settings are kept: press Train to try again.")

@@ -297,6 +297,16 @@ def split_ids(split: str, train_size: int) -> tuple[str, np.ndarray, str, np.nda
     raise ValueError(f"unknown split {split!r}")
 
 
+def split_fingerprint(split: str, train_size: int) -> str:
+    """A short hash of which images a split trains and tests on (their parts and IDX
+    indices), so a result can tell whether it was trained on the images the split uses now."""
+    train_part, train_ids, test_part, test_ids = split_ids(split, train_size)
+    digest = hashlib.sha256(f"{train_part}:{test_part}:".encode())
+    digest.update(np.ascontiguousarray(train_ids, dtype="<i8").tobytes())
+    digest.update(np.ascontiguousarray(test_ids, dtype="<i8").tobytes())
+    return digest.hexdigest()[:16]
+
+
 def make_split(split: str, train_size: int, scale_pixels: bool) -> Split:
     """Train and test arrays for one experiment, as float32 NHWC and int labels."""
     train_part, train_ids, test_part, test_ids = split_ids(split, train_size)

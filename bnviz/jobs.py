@@ -28,6 +28,7 @@ from bnviz.store import ResultsStore
 log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+JOB, STORE, GALLERY = "job", "store", "gallery"  # where a result shown comes from
 # Results read from the store are kept in memory for the next rerun, the most recently
 # asked for first, up to this many (a comparison is about 100 kB); older ones are read
 # from disk again when asked for.
@@ -55,6 +56,15 @@ class Job:
         return (self.finished_at or time.monotonic()) - self.started_at
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """A finished result (or None) and its origin: `JOB` (trained by this process), `STORE`
+    (trained before, read from disk), `GALLERY` (precomputed, shipped) or "" (none)."""
+
+    result: Any | None
+    origin: str
+
+
 def run_here(request: Request, on_progress: Any = None) -> Any:
     """The in-process runner: `bnviz.training.run_request` (TensorFlow only when training)."""
     from bnviz.training import run_request
@@ -66,8 +76,9 @@ class JobManager:
     """Deduplicated, queued training jobs shared by all sessions of a process."""
 
     def __init__(self, store: ResultsStore, max_running: int = 1,
-                 runner: Runner | None = None) -> None:
+                 runner: Runner | None = None, gallery: Any = None) -> None:
         self.store = store
+        self.gallery = gallery  # precomputed results: anything with load(request) -> result
         self.max_running = max(1, max_running)
         self.runner: Runner = runner or run_here
         self._lock = threading.Lock()
@@ -87,8 +98,9 @@ class JobManager:
         with self._lock:
             return self._jobs.get(request.config_hash())
 
-    def result_for(self, request: Request) -> Any | None:
-        """The finished result of ``request``: from its job, else from the store.
+    def lookup(self, request: Request) -> Lookup:
+        """The finished result of ``request`` and where it came from: its job, else the
+        store, else (for a request nobody has asked to train here) the gallery.
 
         A result read from the store is kept as a finished job, so later reruns and
         other viewers of the same request do not read the file again.
@@ -96,10 +108,11 @@ class JobManager:
         key = request.config_hash()
         with self._lock:
             job = self._jobs.get(key)
+            from_store = self._from_store.get(key) is job is not None
             if key in self._from_store:
                 self._from_store.move_to_end(key)
         if job is not None and job.status != FAILED:
-            return job.result  # None while queued or training
+            return Lookup(job.result, STORE if from_store else JOB)
         stored = self.store.load(request)
         if stored is not None:
             with self._lock:
@@ -107,7 +120,16 @@ class JobManager:
                 if current is None or current.status == FAILED:
                     self._jobs[key] = self._from_store[key] = Job(request, DONE, result=stored)
                     self._forget_old_stored_results()
-        return stored
+            return Lookup(stored, STORE)
+        if self.gallery is not None:
+            precomputed = self.gallery.load(request)
+            if precomputed is not None:
+                return Lookup(precomputed, GALLERY)
+        return Lookup(None, "")
+
+    def result_for(self, request: Request) -> Any | None:
+        """The finished result of ``request``, wherever it came from (see `lookup`)."""
+        return self.lookup(request).result
 
     def _forget_old_stored_results(self) -> None:
         # Called with the lock held.
@@ -122,7 +144,9 @@ class JobManager:
         A job that failed is replaced by a fresh one; a stored result comes back
         as a finished job without training.
         """
-        self.result_for(request)  # a stored result becomes a finished job here
+        # A stored result becomes a finished job here; a precomputed one from the gallery
+        # does not: asking to train a gallery configuration trains it.
+        self.lookup(request)
         key = request.config_hash()
         with self._lock:
             if self._closed:

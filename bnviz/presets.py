@@ -5,6 +5,7 @@ from __future__ import annotations
 from bnviz.config import ExperimentConfig
 
 _BLOG = ExperimentConfig()
+LANDING_PRESET = "The blog post"  # what a visit without a link opens on
 
 PRESETS: dict[str, tuple[ExperimentConfig, str]] = {
     "The blog post": (_BLOG, "The post's experiment exactly: raw pixels, Adam 0.001, batch 64."),

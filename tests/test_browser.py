@@ -41,6 +41,15 @@ def test_a_run_link_trains_and_draws_the_charts(tmp_path):
         assert page.locator("[data-testid='stException']").count() == 0
         page.screenshot(path=str(ARTIFACTS / "browser-why-bn-helps.png"), full_page=True)
 
+        # No link at all: the blog post's precomputed result, drawn at once, nothing trains.
+        landing = browser.new_page(viewport={"width": 1400, "height": 1000})
+        landing.goto(url)
+        landing.get_by_text("Precomputed").first.wait_for(timeout=30_000)
+        landing.locator("[data-testid='stVegaLiteChart']").first.locator(
+            "canvas, svg").first.wait_for(timeout=30_000)
+        assert landing.get_by_role("button", name="Train it yourself").count() == 1
+        landing.screenshot(path=str(ARTIFACTS / "browser-landing.png"), full_page=False)
+
         # The same link again, in a new page: served from the store, no second training.
         second = browser.new_page()
         started = time.monotonic()

@@ -8,7 +8,7 @@ import pytest
 
 from bnviz.comparison import ComparisonRequest
 from bnviz.config import ExperimentConfig
-from bnviz.jobs import DONE, FAILED, QUEUED, RUNNING, JobManager
+from bnviz.jobs import DONE, FAILED, GALLERY, JOB, QUEUED, RUNNING, JobManager, Lookup
 from bnviz.store import ResultsStore
 from tests.helpers import fake_result, instant_runner, wait_for
 
@@ -176,3 +176,23 @@ def test_a_closed_manager_closes_its_runner_and_starts_nothing(tmp_path):
     assert runner.closed
     with pytest.raises(RuntimeError, match="closed"):
         manager.submit(_request(epochs=5))
+
+
+def test_a_precomputed_result_is_shown_until_someone_asks_to_train_it(tmp_path, open_manager):
+    request = _request(epochs=2)
+
+    class Shelf:
+        def load(self, asked):
+            return fake_result(asked.config) if asked == request else None
+
+    runner = HeldRunner()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner, gallery=Shelf())
+    shown = manager.lookup(request)
+    assert shown.origin == GALLERY and shown.result is not None
+    assert manager.get(request) is None and not runner.requests  # nothing trains by itself
+    job = manager.submit(request)  # "Train it yourself"
+    wait_for(lambda: runner.requests)
+    assert manager.lookup(request).origin == JOB and manager.lookup(request).result is None
+    runner.release.set()
+    wait_for(lambda: job.status == DONE)
+    assert manager.lookup(request) == Lookup(job.result, JOB)

@@ -10,7 +10,7 @@ from bnviz import charts, explain
 from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
 from bnviz.config import ExperimentConfig
 from bnviz.data import CLASS_NAMES, DataError, class_counts_text, make_split
-from bnviz.jobs import DONE, FAILED, QUEUED, Job, JobManager
+from bnviz.jobs import DONE, FAILED, GALLERY, QUEUED, Job, JobManager
 from bnviz.landscape import landscape_summary, landscape_verdict
 from bnviz.request import Request
 from bnviz.summary import convergence_table, headline, seed_spread_table
@@ -22,6 +22,7 @@ from bnviz.sweep import (
     MAX_SWEEP_EPOCHS,
     SweepRequest,
 )
+from ui.state import write_url
 
 GRID_SIZE = 32
 
@@ -247,6 +248,28 @@ def _show_curves(result: ComparisonResult) -> None:
     st.download_button("Download history (CSV)", result.history.to_csv(index=False),
                        file_name=f"bnviz-{result.config.config_hash()}-history.csv",
                        mime="text/csv")
+
+
+def show_origin(manager: JobManager, request: ComparisonRequest, origin: str) -> None:
+    """Say when the result shown is the gallery's precomputed one, with the button that trains
+    it here; and, after such a training, that the gallery's result was not what is shown."""
+    entry = manager.gallery.entry(request) if manager.gallery is not None else None
+    if entry is None:
+        return
+    if origin == GALLERY:
+        versions = ", ".join(f"{name} {version}" for name, version in entry.versions.items())
+        st.info(f"**Precomputed**: trained on {entry.trained_at[:16].replace('T', ' at ')} UTC by "
+                f"bnviz's own trainer, {entry.config.seeds} seeds, on {entry.data_source} "
+                f"({versions}; {entry.cpu}). Nothing has trained on this server for it.")
+        if st.button("Train it yourself", key="train_precomputed",
+                     help="Train these settings on this server now; the page then shows "
+                     "that run instead, and says so."):
+            write_url(request.config)
+            manager.submit(request)
+            st.rerun()
+    else:
+        st.caption("Trained on this server. The gallery's precomputed result of these settings "
+                   f"(trained {entry.trained_at[:10]}) is not what is shown here.")
 
 
 SECTION_KEY = "section"

@@ -7,9 +7,11 @@ from typing import Any
 import streamlit as st
 
 from bnviz.config import ExperimentConfig, field_meta, field_names
+from bnviz.gallery import GALLERY_SEEDS, gallery_config
 from bnviz.presets import PRESETS
 from bnviz.sweep import LEARNING_RATES
 
+TRAIN, PRESET = "train", "preset"
 _KEY = "setting_"
 _PRESET_CHOSEN = "preset_chosen"
 
@@ -22,7 +24,7 @@ def _load_into_widgets(config: ExperimentConfig) -> None:
 def _choose_preset() -> None:
     name = st.session_state.get("preset")
     if name is not None:
-        _load_into_widgets(PRESETS[name][0])
+        _load_into_widgets(gallery_config(PRESETS[name][0]))
         st.session_state[_PRESET_CHOSEN] = name
 
 
@@ -45,8 +47,10 @@ def _show_control(name: str) -> Any:
                            help=help_text)
 
 
-def show_experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentConfig, bool]:
-    """Draw presets and the settings form; returns the chosen config and whether to train.
+def show_experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentConfig, str]:
+    """Draw presets and the settings form; returns the chosen config and what was asked:
+    `TRAIN` (the form's button), `PRESET` (show that preset's result, training it only if
+    none is at hand) or "" (nothing).
 
     Nothing trains until Train (or a preset) is pressed: the form holds changes back
     until then.
@@ -56,7 +60,8 @@ def show_experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentCon
     st.sidebar.header("Experiment")
     st.sidebar.pills(
         "Presets", list(PRESETS), key="preset", on_change=_choose_preset,
-        help="A preset trains at once. " + " ".join(
+        help=f"A preset shows its result at once: precomputed with {GALLERY_SEEDS} seeds, or "
+        "trained now if this server has none. " + " ".join(
             f"**{name}**: {description}" for name, (_, description) in PRESETS.items()),
     )
     st.sidebar.caption("Or set each knob below and press Train.")
@@ -65,7 +70,7 @@ def show_experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentCon
         pressed = st.form_submit_button("Train", type="primary", width="stretch")
     preset = st.session_state.pop(_PRESET_CHOSEN, None)
     if preset is not None:
-        return PRESETS[preset][0], True
+        return gallery_config(PRESETS[preset][0]), PRESET
     if pressed:
-        return ExperimentConfig.from_mapping(values), True
-    return url_config, False
+        return ExperimentConfig.from_mapping(values), TRAIN
+    return url_config, ""

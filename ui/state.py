@@ -9,8 +9,10 @@ import os
 import streamlit as st
 
 from bnviz.config import ExperimentConfig
+from bnviz.gallery import Gallery, gallery_config
 from bnviz.jobs import JobManager
 from bnviz.link import LinkProblem, markdown_code, problems_markdown, read_link
+from bnviz.presets import LANDING_PRESET, PRESETS
 from bnviz.request import Request
 from bnviz.store import ResultsStore, default_cache_dir
 from bnviz.worker import default_runner
@@ -30,7 +32,7 @@ def job_manager(cache_dir: str, max_running: int) -> JobManager:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     return JobManager(ResultsStore(cache_dir), max_running=max_running,
-                      runner=default_runner())
+                      runner=default_runner(), gallery=Gallery())
 
 
 atexit.register(job_manager.clear)  # ends the training processes when the server exits
@@ -49,8 +51,11 @@ def config_from_url() -> tuple[ExperimentConfig, list[LinkProblem], bool]:
     """The configuration in the link, the problems found in it, and whether it asks to run.
 
     Bad, unknown or repeated parameters are reported (see `bnviz.link.read_link`);
-    bad ones are replaced by their defaults.
+    bad ones are replaced by their defaults. A visit without a link opens on the blog
+    post's preset, whose precomputed result the gallery shows at once.
     """
+    if not len(st.query_params):
+        return gallery_config(PRESETS[LANDING_PRESET][0]), [], False
     reading = read_link({key: st.query_params.get_all(key) for key in st.query_params})
     return reading.config, reading.problems, reading.run
 

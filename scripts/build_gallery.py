@@ -1,0 +1,85 @@
+"""Train every preset with 3 seeds and keep the results in bnviz/gallery/, with an index.
+
+Usage: python scripts/build_gallery.py [PRESET ...]   (default: every preset)
+
+Each entry is trained by bnviz's own trainer, in this process, at the preset's settings with
+`bnviz.gallery.GALLERY_SEEDS` seeds. ``GALLERY.json`` records, per entry, when it was trained,
+the versions of Python, TensorFlow, Keras and numpy, the git commit, the CPU, the data source
+and a fingerprint of the images (`bnviz.data.split_fingerprint`). Rebuild whenever the gallery
+test says an entry no longer matches (a new results version, a new configuration field, other
+images).
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.first_epoch import cpu_name  # noqa: E402
+from bnviz.comparison import ComparisonRequest  # noqa: E402
+from bnviz.config import RESULTS_VERSION  # noqa: E402
+from bnviz.data import split_fingerprint  # noqa: E402
+from bnviz.gallery import (  # noqa: E402
+    GALLERY_DIR,
+    GalleryEntry,
+    gallery_config,
+    read_index,
+    write_index,
+)
+from bnviz.presets import PRESETS  # noqa: E402
+from bnviz.training import run_request  # noqa: E402
+
+
+def versions() -> dict[str, str]:
+    """The versions that decide what a training computes."""
+    import keras
+    import numpy
+    import tensorflow
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    return {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
+            "keras": keras.__version__, "numpy": numpy.__version__,
+            "bnviz commit": commit or "unknown"}
+
+
+def main() -> None:
+    chosen = sys.argv[1:] or list(PRESETS)
+    unknown = [name for name in chosen if name not in PRESETS]
+    if unknown:
+        raise SystemExit(f"unknown preset(s): {', '.join(unknown)}; known: {', '.join(PRESETS)}")
+    GALLERY_DIR.mkdir(exist_ok=True)
+    entries = {entry.preset: entry for entry in read_index()}
+    for name in chosen:
+        config = gallery_config(PRESETS[name][0])
+        request = ComparisonRequest(config)
+        print(f"training {name!r} ({config.seeds} seeds, {config.epochs} epochs) …", flush=True)
+        result = run_request(request)
+        (GALLERY_DIR / f"{request.config_hash()}{request.suffix}").write_bytes(
+            request.encode_result(result))
+        entries[name] = GalleryEntry(
+            preset=name, config=config, config_hash=request.config_hash(),
+            results_version=RESULTS_VERSION,
+            data_fingerprint=split_fingerprint(config.split, config.train_size),
+            data_source=result.data_source,
+            trained_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            versions=versions(), cpu=cpu_name())
+        # Keep the index in preset order, and drop files no entry points to.
+        write_index([entries[p] for p in PRESETS if p in entries])
+        print(f"  wrote {entries[name].file}", flush=True)
+    kept = {entry.file for entry in entries.values()}
+    for path in GALLERY_DIR.glob(f"*{ComparisonRequest.suffix}"):
+        if path.name not in kept:
+            path.unlink()
+    total = sum(path.stat().st_size for path in GALLERY_DIR.iterdir())
+    print(f"gallery: {len(entries)} entries, {total / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main()
