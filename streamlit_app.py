@@ -4,11 +4,13 @@ import streamlit as st
 
 from bnviz import explain
 from bnviz.comparison import ComparisonRequest
-from bnviz.jobs import FAILED
+from bnviz.jobs import FAILED, QUEUED, RUNNING
 from ui import sections
 from ui.sidebar import PRESET, TRAIN, show_experiment_sidebar
 from ui.state import (
+    asked_here,
     config_from_url,
+    remember_asked,
     shared_job_manager,
     show_link_problems,
     show_store_notices,
@@ -19,8 +21,8 @@ st.set_page_config(page_title="bnviz: batch normalisation, side by side", page_i
                    layout="wide")
 manager = shared_job_manager()
 
-url_config, link_problems, run_requested = config_from_url()
-config, asked = show_experiment_sidebar(url_config)
+url_config, link_problems, run_requested = config_from_url(manager.gallery)
+config, asked = show_experiment_sidebar(url_config, manager.gallery)
 request = ComparisonRequest(config)
 
 st.title("Batch normalisation, side by side")
@@ -31,20 +33,23 @@ if asked:
     write_url(config)
 if asked == TRAIN or run_requested or (asked == PRESET and manager.result_for(request) is None):
     manager.submit(request)
+    remember_asked(request)
 
 job = manager.get(request)
 found = manager.lookup(request)
-result = found.result
+training = job is not None and job.status in (QUEUED, RUNNING)
+failed = job is not None and job.status == FAILED
 show_store_notices(manager, request)
 
-if result is not None:
-    sections.show_origin(manager, request, found.origin)
-    sections.show_results(result, manager)
-elif job is not None and job.status == FAILED:
+if failed and (asked_here(request) or found.result is None):
     st.error(f"Training failed: {job.error}. Your settings are kept: press Train to try again.")
-    sections.show_about()
-elif job is not None:
+if training and (asked_here(request) or found.result is None):
     sections.show_live_training(manager, request)
+elif found.result is not None:
+    sections.show_origin(manager, request, found.origin, training)
+    sections.show_results(found.result, manager)
+elif failed:
+    sections.show_about()
 else:
     st.info("Choose a preset, or set the experiment in the sidebar and press **Train**. "
             "The blog's full run (100 epochs, both models) takes about a minute and a half.")

@@ -109,21 +109,26 @@ class Gallery:
 
     def __init__(self, directory: Path = GALLERY_DIR) -> None:
         self.directory = Path(directory)
-        self._entries = {entry.config_hash: entry for entry in read_index(self.directory)}
-        self._loaded: dict[str, ComparisonResult | None] = {}
+        self._servable: dict[str, GalleryEntry] = {}
+        for entry in read_index(self.directory):  # judged once, and logged once
+            problem = entry.problem()
+            if problem is None:
+                self._servable[entry.config_hash] = entry
+            else:
+                log.warning("gallery: not serving %s (%s): %s; %s", entry.preset, entry.file,
+                            problem, REBUILD)
+        self._loaded: dict[str, ComparisonResult] = {}
         self._lock = threading.Lock()
 
     def entry(self, request: ComparisonRequest) -> GalleryEntry | None:
         """The servable entry of ``request``, if the gallery has one."""
-        entry = self._entries.get(request.config_hash())
-        if entry is None:
-            return None
-        problem = entry.problem()
-        if problem is not None:
-            log.warning("gallery: not serving %s (%s): %s; %s", entry.preset, entry.file,
-                        problem, REBUILD)
-            return None
-        return entry
+        return self._servable.get(request.config_hash())
+
+    def preset_config(self, preset_config: ExperimentConfig) -> ExperimentConfig:
+        """What a preset shows: its gallery configuration when the gallery can serve it,
+        else the preset itself (which then trains, with its own seed count)."""
+        precomputed = gallery_config(preset_config)
+        return precomputed if self.entry(ComparisonRequest(precomputed)) else preset_config
 
     def load(self, request: Any) -> ComparisonResult | None:
         """The precomputed result of ``request``, or None."""
@@ -137,7 +142,7 @@ class Gallery:
                 try:
                     data = (self.directory / entry.file).read_bytes()
                     self._loaded[entry.config_hash] = request.decode_result(data)
-                except Exception as error:
+                except Exception as error:  # not remembered: the next visit tries again
                     log.warning("gallery: cannot read %s (%s); %s", entry.file, error, REBUILD)
-                    self._loaded[entry.config_hash] = None
+                    return None
             return self._loaded[entry.config_hash]

@@ -99,8 +99,8 @@ class JobManager:
             return self._jobs.get(request.config_hash())
 
     def lookup(self, request: Request) -> Lookup:
-        """The finished result of ``request`` and where it came from: its job, else the
-        store, else (for a request nobody has asked to train here) the gallery.
+        """The finished result of ``request`` and where it came from: its finished job, else
+        the store, else the gallery (also while a job of it trains or after it failed).
 
         A result read from the store is kept as a finished job, so later reruns and
         other viewers of the same request do not read the file again.
@@ -111,8 +111,12 @@ class JobManager:
             from_store = self._from_store.get(key) is job is not None
             if key in self._from_store:
                 self._from_store.move_to_end(key)
-        if job is not None and job.status != FAILED:
+        if job is not None and job.status == DONE:
             return Lookup(job.result, STORE if from_store else JOB)
+        if job is not None and job.status != FAILED:
+            # Training: whoever did not ask for it keeps seeing the precomputed result.
+            precomputed = self.gallery.load(request) if self.gallery is not None else None
+            return Lookup(precomputed, GALLERY if precomputed is not None else JOB)
         stored = self.store.load(request)
         if stored is not None:
             with self._lock:

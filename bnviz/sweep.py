@@ -90,9 +90,9 @@ class SweepRequest:
         return (SweepRequest, (self.config, self.learning_rates, self.epochs))
 
     def config_hash(self) -> str:
-        """Stable key of the sweep (the base config, the rates and the epochs). Sweeps take
-        no landscape probes, so the probe setting is left out."""
-        base = self.config.replace(landscape_every=0)
+        """Stable key of the sweep (the base config, the rates and the epochs). Sweeps train
+        one seed and take no landscape probes, so those settings are left out."""
+        base = self.config.replace(landscape_every=0, seeds=1)
         canonical = json.dumps({"sweep": 1, "config": base.config_hash(),
                                 "rates": [repr(float(r)) for r in sorted(self.learning_rates)],
                                 "epochs": self.epochs}, sort_keys=True)

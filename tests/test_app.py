@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import TINY_LINK, page, run_until_results
+from tests.helpers import TINY_LINK, page, run_until_results, wait_for
 
 
 def _open(at: AppTest, section: str) -> AppTest:
@@ -20,7 +20,8 @@ def _open(at: AppTest, section: str) -> AppTest:
 def _series(at: AppTest) -> set[str]:
     """The series drawn in the first chart (the learning curves), read from its Arrow data."""
     chart = next(e for e in at.main if getattr(e, "type", "") == "vega_lite_chart")
-    assert '"title": "Accuracy"' in json.dumps(json.loads(chart.proto.spec))
+    accuracy = json.loads(chart.proto.spec)["hconcat"][0]
+    assert accuracy.get("title", accuracy.get("layer", [{}])[0].get("title")) == "Accuracy"
     series: set[str] = set()
     for dataset in chart.proto.datasets:
         table = pa.ipc.open_stream(dataset.data.data).read_all()
@@ -46,8 +47,7 @@ def test_a_visit_without_a_link_opens_on_the_blogs_precomputed_result(in_process
     assert at.sidebar.slider(key="setting_epochs").value == 100
     assert at.session_state["setting_seeds"] == 3
     request = ComparisonRequest(gallery_config(PRESETS["The blog post"][0]))
-    manager = ui.state.shared_job_manager()
-    assert manager.get(request) is None and manager.pending_count() == 0  # nothing trained
+    assert ui.state.shared_job_manager().get(request) is None  # nothing trains
     assert at.sidebar.form_submit_button[0].label == "Train"
 
 
@@ -60,7 +60,7 @@ def test_a_preset_is_served_from_the_gallery_without_training(in_process_page):
     assert not at.exception
     assert at.query_params["scale_pixels"] == "true" and at.query_params["seeds"] == "3"
     assert any(i.value.startswith("**Precomputed**") for i in at.info)
-    assert ui.state.shared_job_manager().pending_count() == 0
+    assert ui.state.shared_job_manager().pending_count() == 0  # submit() would start a job
 
 
 @pytest.mark.slow
@@ -69,6 +69,7 @@ def test_training_through_the_form_shows_curves_and_predictions():
     at.run()
     at.sidebar.slider(key="setting_epochs").set_value(2)
     at.sidebar.number_input(key="setting_train_size").set_value(256)
+    at.sidebar.number_input(key="setting_seeds").set_value(1)
     at.sidebar.form_submit_button[0].click()
     run_until_results(at)
     assert not at.exception
@@ -132,3 +133,34 @@ def test_bad_link_parameters_are_named_and_defaults_used(in_process_page):
     for name in ("epochs", "learning_rate", "placement", "colour"):
         assert f"**`{name}`**" in warnings  # link text is shown as literal code
     assert at.sidebar.slider(key="setting_epochs").value == 100
+
+
+def test_train_it_yourself_is_followed_here_while_others_keep_the_precomputed_result(
+        monkeypatch):
+    import threading
+
+    import ui.state
+
+    release, asked = threading.Event(), []
+
+    def held(request, on_progress=None):  # a training that lasts until the test ends
+        asked.append(request)
+        release.wait(60)
+        raise RuntimeError("held runner: not a real training")
+
+    monkeypatch.setattr(ui.state, "default_runner", lambda: held)
+    try:
+        mine = page()
+        mine.run()
+        next(b for b in mine.button if b.label == "Train it yourself").click().run()
+        assert not mine.exception
+        wait_for(lambda: len(asked) == 1)
+        assert mine.query_params["seeds"] == "3"  # the link now names what trains
+        assert not mine.tabs  # this session follows its training
+        others = page()
+        others.run()
+        assert any(i.value.startswith("**Precomputed**") for i in others.info)
+        assert any("training these settings right now" in c.value for c in others.caption)
+        assert not [b for b in others.button if b.label == "Train it yourself"]
+    finally:
+        release.set()

@@ -39,9 +39,8 @@ def test_the_gallery_fits_its_budget():
     assert total <= 5_000_000, f"the gallery takes {total:,} bytes, more than 5 MB"
 
 
-@pytest.mark.parametrize("change", [
-    {"data_fingerprint": "0123456789abcdef"}, {"results_version": 1},
-    {"config_hash": "0000000000000000"}])
+@pytest.mark.parametrize("change", [{"data_fingerprint": "0123456789abcdef"},
+                                    {"results_version": 1}])
 def test_an_entry_that_no_longer_matches_is_not_served(tmp_path, change, caplog):
     entry = ENTRIES["The blog post"]
     stale = dataclasses.replace(entry, **change)
@@ -49,5 +48,18 @@ def test_an_entry_that_no_longer_matches_is_not_served(tmp_path, change, caplog)
     write_index([stale], tmp_path)
     request = ComparisonRequest(entry.config)
     assert Gallery(tmp_path).load(request) is None
-    if "config_hash" not in change:  # (an entry under another hash is simply not found)
-        assert "not serving The blog post" in caplog.text and REBUILD in caplog.text
+    assert "not serving The blog post" in caplog.text and REBUILD in caplog.text
+    assert Gallery().load(request) is not None  # the real entry still is
+
+
+def test_an_entry_whose_configuration_hashes_otherwise_now_is_refused():
+    entry = ENTRIES["The blog post"]
+    changed = dataclasses.replace(entry, config=entry.config.replace(epochs=99))
+    assert changed.problem() == "its configuration hashes differently now"
+
+
+def test_a_preset_without_a_servable_entry_keeps_its_own_settings(tmp_path):
+    write_index([], tmp_path)
+    blog = PRESETS["The blog post"][0]
+    assert Gallery(tmp_path).preset_config(blog) == blog  # trains with one seed, as before
+    assert Gallery().preset_config(blog) == gallery_config(blog)

@@ -192,7 +192,23 @@ def test_a_precomputed_result_is_shown_until_someone_asks_to_train_it(tmp_path, 
     assert manager.get(request) is None and not runner.requests  # nothing trains by itself
     job = manager.submit(request)  # "Train it yourself"
     wait_for(lambda: runner.requests)
-    assert manager.lookup(request).origin == JOB and manager.lookup(request).result is None
+    # while it trains, whoever did not ask still sees the precomputed result
+    assert job.status == RUNNING and manager.lookup(request).origin == GALLERY
     runner.release.set()
     wait_for(lambda: job.status == DONE)
     assert manager.lookup(request) == Lookup(job.result, JOB)
+
+
+def test_a_failed_training_of_a_precomputed_result_falls_back_to_it(tmp_path, open_manager):
+    request = _request(epochs=3)
+
+    class Shelf:
+        def load(self, asked):
+            return fake_result(asked.config)
+
+    runner = HeldRunner(fail_first=True)
+    runner.release.set()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner, gallery=Shelf())
+    job = manager.submit(request)
+    wait_for(lambda: job.status == FAILED)
+    assert manager.lookup(request).origin == GALLERY and job.error

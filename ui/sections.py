@@ -22,7 +22,7 @@ from bnviz.sweep import (
     MAX_SWEEP_EPOCHS,
     SweepRequest,
 )
-from ui.state import write_url
+from ui.state import remember_asked, write_url
 
 GRID_SIZE = 32
 
@@ -250,9 +250,11 @@ def _show_curves(result: ComparisonResult) -> None:
                        mime="text/csv")
 
 
-def show_origin(manager: JobManager, request: ComparisonRequest, origin: str) -> None:
+def show_origin(manager: JobManager, request: ComparisonRequest, origin: str,
+                training: bool) -> None:
     """Say when the result shown is the gallery's precomputed one, with the button that trains
-    it here; and, after such a training, that the gallery's result was not what is shown."""
+    it here (or that it is training now for someone else); and, after such a training, that
+    the gallery's result is not what is shown."""
     entry = manager.gallery.entry(request) if manager.gallery is not None else None
     if entry is None:
         return
@@ -261,11 +263,15 @@ def show_origin(manager: JobManager, request: ComparisonRequest, origin: str) ->
         st.info(f"**Precomputed**: trained on {entry.trained_at[:16].replace('T', ' at ')} UTC by "
                 f"bnviz's own trainer, {entry.config.seeds} seeds, on {entry.data_source} "
                 f"({versions}; {entry.cpu}). Nothing has trained on this server for it.")
-        if st.button("Train it yourself", key="train_precomputed",
-                     help="Train these settings on this server now; the page then shows "
-                     "that run instead, and says so."):
+        if training:
+            st.caption("Someone on this server is training these settings right now; this "
+                       "page keeps showing the precomputed result.")
+        elif st.button("Train it yourself", key="train_precomputed",
+                       help="Train these settings on this server now; the page then shows "
+                       "that run instead, and says so."):
             write_url(request.config)
             manager.submit(request)
+            remember_asked(request)
             st.rerun()
     else:
         st.caption("Trained on this server. The gallery's precomputed result of these settings "

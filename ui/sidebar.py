@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from bnviz.config import ExperimentConfig, field_meta, field_names
-from bnviz.gallery import GALLERY_SEEDS, gallery_config
+from bnviz.gallery import GALLERY_SEEDS, Gallery
 from bnviz.presets import PRESETS
 from bnviz.sweep import LEARNING_RATES
 
@@ -21,10 +21,14 @@ def _load_into_widgets(config: ExperimentConfig) -> None:
         st.session_state[_KEY + name] = value
 
 
-def _choose_preset() -> None:
+def _preset_config(name: str, gallery: Gallery | None) -> ExperimentConfig:
+    return gallery.preset_config(PRESETS[name][0]) if gallery else PRESETS[name][0]
+
+
+def _choose_preset(gallery: Gallery | None) -> None:
     name = st.session_state.get("preset")
     if name is not None:
-        _load_into_widgets(gallery_config(PRESETS[name][0]))
+        _load_into_widgets(_preset_config(name, gallery))
         st.session_state[_PRESET_CHOSEN] = name
 
 
@@ -47,7 +51,8 @@ def _show_control(name: str) -> Any:
                            help=help_text)
 
 
-def show_experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentConfig, str]:
+def show_experiment_sidebar(url_config: ExperimentConfig,
+                            gallery: Gallery | None) -> tuple[ExperimentConfig, str]:
     """Draw presets and the settings form; returns the chosen config and what was asked:
     `TRAIN` (the form's button), `PRESET` (show that preset's result, training it only if
     none is at hand) or "" (nothing).
@@ -59,7 +64,7 @@ def show_experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentCon
         _load_into_widgets(url_config)
     st.sidebar.header("Experiment")
     st.sidebar.pills(
-        "Presets", list(PRESETS), key="preset", on_change=_choose_preset,
+        "Presets", list(PRESETS), key="preset", on_change=_choose_preset, args=(gallery,),
         help=f"A preset shows its result at once: precomputed with {GALLERY_SEEDS} seeds, or "
         "trained now if this server has none. " + " ".join(
             f"**{name}**: {description}" for name, (_, description) in PRESETS.items()),
@@ -70,7 +75,7 @@ def show_experiment_sidebar(url_config: ExperimentConfig) -> tuple[ExperimentCon
         pressed = st.form_submit_button("Train", type="primary", width="stretch")
     preset = st.session_state.pop(_PRESET_CHOSEN, None)
     if preset is not None:
-        return gallery_config(PRESETS[preset][0]), PRESET
+        return _preset_config(preset, gallery), PRESET
     if pressed:
         return ExperimentConfig.from_mapping(values), TRAIN
     return url_config, ""

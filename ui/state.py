@@ -9,7 +9,7 @@ import os
 import streamlit as st
 
 from bnviz.config import ExperimentConfig
-from bnviz.gallery import Gallery, gallery_config
+from bnviz.gallery import Gallery
 from bnviz.jobs import JobManager
 from bnviz.link import LinkProblem, markdown_code, problems_markdown, read_link
 from bnviz.presets import LANDING_PRESET, PRESETS
@@ -47,7 +47,7 @@ def shared_job_manager() -> JobManager:
     return job_manager(str(default_cache_dir()), max_running)
 
 
-def config_from_url() -> tuple[ExperimentConfig, list[LinkProblem], bool]:
+def config_from_url(gallery: Gallery | None) -> tuple[ExperimentConfig, list[LinkProblem], bool]:
     """The configuration in the link, the problems found in it, and whether it asks to run.
 
     Bad, unknown or repeated parameters are reported (see `bnviz.link.read_link`);
@@ -55,7 +55,8 @@ def config_from_url() -> tuple[ExperimentConfig, list[LinkProblem], bool]:
     post's preset, whose precomputed result the gallery shows at once.
     """
     if not len(st.query_params):
-        return gallery_config(PRESETS[LANDING_PRESET][0]), [], False
+        landing = PRESETS[LANDING_PRESET][0]
+        return (gallery.preset_config(landing) if gallery else landing), [], False
     reading = read_link({key: st.query_params.get_all(key) for key in st.query_params})
     return reading.config, reading.problems, reading.run
 
@@ -76,6 +77,19 @@ def show_store_notices(manager: JobManager, request: Request) -> None:
     if reason:
         st.info("The stored result of these settings could not be read, so it was discarded "
                 f"and will be trained again. ({markdown_code(reason, 160)})")
+
+
+_ASKED = "asked_to_train"  # session state: hashes of the requests this session asked to train
+
+
+def remember_asked(request: Request) -> None:
+    """Note that this session asked to train ``request``: it then follows that training."""
+    st.session_state.setdefault(_ASKED, set()).add(request.config_hash())
+
+
+def asked_here(request: Request) -> bool:
+    """Whether this session asked to train ``request``."""
+    return request.config_hash() in st.session_state.get(_ASKED, set())
 
 
 def write_url(config: ExperimentConfig) -> None:
