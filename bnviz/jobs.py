@@ -100,7 +100,16 @@ class JobManager:
 
     def lookup(self, request: Request) -> Lookup:
         """The finished result of ``request`` and where it came from: its finished job, else
-        the store, else the gallery (also while a job of it trains or after it failed).
+        the store, else the gallery (also while a job of it trains or after it failed)."""
+        trained = self._trained(request)
+        if trained.result is None and self.gallery is not None:
+            precomputed = self.gallery.load(request)
+            if precomputed is not None:
+                return Lookup(precomputed, GALLERY)
+        return trained
+
+    def _trained(self, request: Request) -> Lookup:
+        """A finished job's result, else the store's; (None, `JOB`) while a job trains.
 
         A result read from the store is kept as a finished job, so later reruns and
         other viewers of the same request do not read the file again.
@@ -111,25 +120,17 @@ class JobManager:
             from_store = self._from_store.get(key) is job is not None
             if key in self._from_store:
                 self._from_store.move_to_end(key)
-        if job is not None and job.status == DONE:
-            return Lookup(job.result, STORE if from_store else JOB)
         if job is not None and job.status != FAILED:
-            # Training: whoever did not ask for it keeps seeing the precomputed result.
-            precomputed = self.gallery.load(request) if self.gallery is not None else None
-            return Lookup(precomputed, GALLERY if precomputed is not None else JOB)
+            return Lookup(job.result, STORE if from_store else JOB)
         stored = self.store.load(request)
-        if stored is not None:
-            with self._lock:
-                current = self._jobs.get(key)
-                if current is None or current.status == FAILED:
-                    self._jobs[key] = self._from_store[key] = Job(request, DONE, result=stored)
-                    self._forget_old_stored_results()
-            return Lookup(stored, STORE)
-        if self.gallery is not None:
-            precomputed = self.gallery.load(request)
-            if precomputed is not None:
-                return Lookup(precomputed, GALLERY)
-        return Lookup(None, "")
+        if stored is None:
+            return Lookup(None, "")
+        with self._lock:
+            current = self._jobs.get(key)
+            if current is None or current.status == FAILED:
+                self._jobs[key] = self._from_store[key] = Job(request, DONE, result=stored)
+                self._forget_old_stored_results()
+        return Lookup(stored, STORE)
 
     def result_for(self, request: Request) -> Any | None:
         """The finished result of ``request``, wherever it came from (see `lookup`)."""
@@ -148,9 +149,9 @@ class JobManager:
         A job that failed is replaced by a fresh one; a stored result comes back
         as a finished job without training.
         """
-        # A stored result becomes a finished job here; a precomputed one from the gallery
-        # does not: asking to train a gallery configuration trains it.
-        self.lookup(request)
+        # A stored result becomes a finished job here; the gallery is not consulted:
+        # asking to train a precomputed configuration trains it.
+        self._trained(request)
         key = request.config_hash()
         with self._lock:
             if self._closed:
