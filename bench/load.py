@@ -15,7 +15,11 @@ Scenarios (each starts its own server on a free port with a fresh temporary stor
   configuration trained once, and never more than the limit at once; sessions of
   waiting configurations are shown their queue position; all finish.
 * ``stored``: N sessions open a configuration already in the store: p50 / p95 seconds
-  from opening the link to the charts being drawn; no training starts.
+  from opening the link to the charts being drawn, and the server's CPU seconds per
+  viewer; no training starts. Before them, one chromium page on the idle server times
+  the first paint (the title drawn) and the first chart.
+* ``landing``: N sessions open the app with no link, which shows the gallery's
+  precomputed blog result (3 seeds): the same figures as ``stored``.
 * ``restart``: one configuration finishes, a longer one is training when the server is
   SIGKILLed; its training process must exit on its own; the store holds the finished
   entry and no temporary file. A new server on the same store serves the finished one
@@ -280,20 +284,40 @@ def scenario_spread(workdir: Path, sessions: int, configs: int, epochs: int, tra
     }
 
 
-def scenario_stored(workdir: Path, sessions: int, epochs: int, train_size: int,
-                    spread: float, client: str = "websocket", observers: int = 0) -> dict:
-    """N sessions opening a stored configuration: time until the charts arrive / are drawn."""
-    config = tiny(epochs, train_size, seed=31)
-    with Server(workdir / "cache-stored", workdir / "stored.log") as server:
-        first = open_sessions(server.url, [link(config, run=True)], 0)[0]
-        if first.seconds_to_charts is None:
-            raise RuntimeError(f"could not store the configuration: {first.problems}")
-        before = len(server.started())
-        seen = open_sessions(server.url, [link(config, run=False)] * sessions, spread,
-                             client=client, observers=observers)
-        after = len(server.started())
-    out = {"scenario": "stored", "sessions": len(seen), **_served(seen),
-           "trainings_started_while_serving": after - before}
+async def _first_paint(base: str, url: str, timeout: float = 60) -> dict:
+    """One chromium page on an idle server: seconds to the title drawn and to the first
+    results chart drawn."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                   args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            opened = time.monotonic()
+            await page.goto(base + url, wait_until="commit", timeout=timeout * 1000)
+            await page.locator("h1").first.wait_for(timeout=timeout * 1000)
+            title = time.monotonic() - opened
+            await page.locator(RESULTS_CHART).locator("canvas, svg").first.wait_for(
+                timeout=timeout * 1000)
+            return {"first_paint_seconds": round(title, 2),
+                    "first_chart_seconds": round(time.monotonic() - opened, 2)}
+        finally:
+            await browser.close()
+
+
+def _viewers(server: Server, url: str, sessions: int, spread: float, client: str,
+             observers: int, name: str) -> dict:
+    """Idle first paint, then N sessions opening ``url`` within ``spread`` seconds: time to
+    the charts per client kind, and the server's CPU seconds per viewer."""
+    out = {"scenario": name, **asyncio.run(_first_paint(server.url, url))}
+    before, cpu_before = len(server.started()), server.cpu_seconds()
+    seen = open_sessions(server.url, [url] * sessions, spread, client=client,
+                         observers=observers)
+    out["server_cpu_seconds_per_viewer"] = round(
+        (server.cpu_seconds() - cpu_before) / len(seen), 3)
+    out.update({"sessions": len(seen), **_served(seen),
+                "trainings_started_while_serving": len(server.started()) - before})
     for kind in sorted({s.client for s in seen}):
         times = [s.seconds_to_charts for s in seen
                  if s.client == kind and s.seconds_to_charts is not None]
@@ -302,6 +326,25 @@ def scenario_stored(workdir: Path, sessions: int, epochs: int, train_size: int,
             out[f"{kind}_p95_seconds"] = round(percentile(times, 0.95), 2)
             out[f"{kind}_max_seconds"] = round(max(times), 2)
     return out
+
+
+def scenario_stored(workdir: Path, sessions: int, epochs: int, train_size: int,
+                    spread: float, client: str = "websocket", observers: int = 0) -> dict:
+    """N sessions opening a stored configuration: time until the charts arrive / are drawn."""
+    config = tiny(epochs, train_size, seed=31)
+    with Server(workdir / "cache-stored", workdir / "stored.log") as server:
+        first = open_sessions(server.url, [link(config, run=True)], 0)[0]
+        if first.seconds_to_charts is None:
+            raise RuntimeError(f"could not store the configuration: {first.problems}")
+        return _viewers(server, link(config, run=False), sessions, spread, client, observers,
+                        "stored")
+
+
+def scenario_landing(workdir: Path, sessions: int, spread: float, client: str = "websocket",
+                     observers: int = 0) -> dict:
+    """N sessions opening the app with no link: the gallery's blog result (3 seeds)."""
+    with Server(workdir / "cache-landing", workdir / "landing.log") as server:
+        return _viewers(server, "/", sessions, spread, client, observers, "landing")
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
@@ -487,7 +530,7 @@ def check(result: dict, max_jobs: int) -> list[str]:
     """What a scenario's figures break of the issue's promises (empty: all kept)."""
     failures = []
     kind = result["scenario"]
-    if kind in ("same", "spread", "stored"):
+    if kind in ("same", "spread", "stored", "landing"):
         if result["sessions_with_charts"] != result["sessions"]:
             failures.append(f"{kind}: {result['sessions'] - result['sessions_with_charts']} "
                             "session(s) never showed the charts")
@@ -503,8 +546,8 @@ def check(result: dict, max_jobs: int) -> list[str]:
                             f"limit {max_jobs}")
         if result["configs"] > max_jobs and not result["sessions_shown_queue_place"]:
             failures.append("spread: no session was shown its queue position")
-    if kind == "stored" and result["trainings_started_while_serving"]:
-        failures.append("stored: serving a stored configuration started a training")
+    if kind in ("stored", "landing") and result["trainings_started_while_serving"]:
+        failures.append(f"{kind}: serving a finished configuration started a training")
     if kind == "restart":
         expected = {"finished_in_store": True, "interrupted_in_store": False,
                     "temporary_files": [], "finished_after_restart": "results",
@@ -522,8 +565,8 @@ def check(result: dict, max_jobs: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", default="same,spread,stored,restart,memory",
-                        help="comma-separated: same, spread, stored, restart, memory")
+    parser.add_argument("--scenarios", default="same,spread,stored,landing,restart,memory",
+                        help="comma-separated: same, spread, stored, landing, restart, memory")
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--configs", type=int, default=5, help="configurations in 'spread'")
     parser.add_argument("--max-jobs", type=int, default=2, help="BNVIZ_MAX_JOBS in 'spread'")
@@ -563,6 +606,9 @@ def main() -> None:
             elif name == "stored":
                 result = scenario_stored(workdir, args.sessions, args.epochs, args.train_size,
                                          args.spread, args.client, args.observers)
+            elif name == "landing":
+                result = scenario_landing(workdir, args.sessions, args.spread, args.client,
+                                          args.observers)
             elif name == "restart":
                 result = scenario_restart(workdir, args.epochs, args.train_size,
                                           args.long_epochs)

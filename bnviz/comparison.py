@@ -28,7 +28,7 @@ HISTORY_COLUMNS = (
 )
 
 
-@dataclass
+@dataclass(eq=False)  # one result is one object (the page keeps its views by identity)
 class ComparisonResult:
     """Histories and test-set outputs of the baseline and the BN model."""
 

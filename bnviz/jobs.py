@@ -29,10 +29,12 @@ log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 JOB, STORE, GALLERY = "job", "store", "gallery"  # where a result shown comes from
-# Results read from the store are kept in memory for the next rerun, the most recently
-# asked for first, up to this many (a comparison is about 100 kB); older ones are read
-# from disk again when asked for.
-STORED_RESULTS_KEPT = 32
+# Finished results (trained here, or read from the store) are kept in memory for the next
+# rerun and the next viewer, the most recently asked for first, up to this many (a
+# comparison is about 100 kB, with the views the page builds of it a few hundred); older
+# ones are read from disk again when asked for. A result the store could not save is kept
+# regardless, since nothing else holds it.
+RESULTS_KEPT = 32
 
 
 @dataclass
@@ -47,6 +49,8 @@ class Job:
     submitted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None
     finished_at: float | None = None
+    origin: str = JOB  # `JOB` (trained by this process) or `STORE` (read from disk)
+    saved: bool = False  # whether the store holds the result
 
     @property
     def elapsed(self) -> float:
@@ -86,8 +90,8 @@ class JobManager:
         self._queue: list[str] = []
         self._running = 0
         self._closed = False
-        self.stored_results_kept = STORED_RESULTS_KEPT
-        self._from_store: OrderedDict[str, Job] = OrderedDict()  # least recently asked first
+        self.results_kept = RESULTS_KEPT
+        self._kept: OrderedDict[str, Job] = OrderedDict()  # finished; least recently asked first
         # Why results cannot be kept (a store that cannot be written), for the page to say;
         # None while saving works. Checked once here, updated by every save.
         self.store_problem: str | None = store.check_writable()
@@ -117,31 +121,40 @@ class JobManager:
         key = request.config_hash()
         with self._lock:
             job = self._jobs.get(key)
-            from_store = self._from_store.get(key) is job is not None
-            if key in self._from_store:
-                self._from_store.move_to_end(key)
+            if key in self._kept:
+                self._kept.move_to_end(key)
         if job is not None and job.status != FAILED:
-            return Lookup(job.result, STORE if from_store else JOB)
+            return Lookup(job.result, job.origin if job.status == DONE else JOB)
         stored = self.store.load(request)
         if stored is None:
             return Lookup(None, "")
         with self._lock:
             current = self._jobs.get(key)
             if current is None or current.status == FAILED:
-                self._jobs[key] = self._from_store[key] = Job(request, DONE, result=stored)
-                self._forget_old_stored_results()
+                self._jobs[key] = Job(request, DONE, result=stored, origin=STORE, saved=True)
+                self._keep(key)
         return Lookup(stored, STORE)
 
     def result_for(self, request: Request) -> Any | None:
         """The finished result of ``request``, wherever it came from (see `lookup`)."""
         return self.lookup(request).result
 
-    def _forget_old_stored_results(self) -> None:
-        # Called with the lock held.
-        while len(self._from_store) > self.stored_results_kept:
-            key, job = self._from_store.popitem(last=False)
-            if self._jobs.get(key) is job:
-                del self._jobs[key]
+    def _keep(self, key: str) -> None:
+        """Keep the finished job of ``key`` as the most recently asked for, and forget the
+        least recently asked for finished jobs beyond the limit whose result is saved (they
+        are read from the store again when asked for). Called with the lock held."""
+        self._kept[key] = self._jobs[key]
+        self._kept.move_to_end(key)
+        for old in [k for k, job in self._kept.items() if job.saved]:
+            if len(self._kept) <= self.results_kept:
+                break
+            if self._jobs.get(old) is self._kept.pop(old):
+                del self._jobs[old]
+
+    def kept_count(self) -> int:
+        """How many finished results this process keeps in memory now."""
+        with self._lock:
+            return len(self._kept)
 
     def submit(self, request: Request) -> Job:
         """Ask for ``request`` to be trained: joins an existing job, or queues a new one.
@@ -161,7 +174,7 @@ class JobManager:
                 return job
             job = Job(request)
             self._jobs[key] = job
-            self._from_store.pop(key, None)
+            self._kept.pop(key, None)
             self._queue.append(key)
             self._start_waiting_jobs()
             return job
@@ -212,6 +225,7 @@ class JobManager:
             try:
                 self.store.save(job.request, result)
                 self.store_problem = None
+                job.saved = True
             except OSError as error:  # a full or read-only disk must not lose the result
                 log.warning("results store: cannot save %s (%s); serving from memory", key, error)
                 self.store_problem = f"{type(error).__name__}: {error}"
@@ -227,4 +241,6 @@ class JobManager:
             job.finished_at = time.monotonic()
             with self._lock:
                 self._running -= 1
+                if job.status == DONE and self._jobs.get(key) is job:
+                    self._keep(key)
                 self._start_waiting_jobs()

@@ -110,7 +110,7 @@ class SweepRequest:
         return SweepResult(self, table)
 
 
-@dataclass
+@dataclass(eq=False)  # one result is one object (the page keeps its views by identity)
 class SweepResult:
     """One row per model and learning rate (`SWEEP_COLUMNS`)."""
 

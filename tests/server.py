@@ -111,6 +111,11 @@ class Server:
                 continue
         return total / 2**20
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process alone has used so far."""
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
     def kill(self) -> list[psutil.Process]:
         """SIGKILL the server alone (as a crash would); returns the children it leaves."""
         children = self.tree()[1:]

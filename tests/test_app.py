@@ -51,6 +51,22 @@ def test_a_visit_without_a_link_opens_on_the_blogs_precomputed_result(in_process
     assert at.sidebar.form_submit_button[0].label == "Train"
 
 
+def test_viewers_of_a_finished_result_share_its_charts_built_once(in_process_page, monkeypatch):
+    from bnviz import charts
+
+    built = []
+    learning_curves = charts.learning_curves
+    monkeypatch.setattr(charts, "learning_curves",
+                        lambda history: built.append(len(history)) or learning_curves(history))
+    viewers = [page() for _ in range(3)]
+    for viewer in viewers:
+        viewer.run()
+        assert not viewer.exception
+    expected = {"baseline · train", "baseline · test", "BN after · train", "BN after · test"}
+    assert all(_series(viewer) == expected for viewer in viewers)
+    assert len(built) == 1  # the first viewer built it; the others were handed the same
+
+
 def test_a_preset_is_served_from_the_gallery_without_training(in_process_page):
     import ui.state
 

@@ -8,7 +8,7 @@ import pytest
 
 from bnviz.comparison import ComparisonRequest
 from bnviz.config import ExperimentConfig
-from bnviz.jobs import DONE, FAILED, GALLERY, JOB, QUEUED, RUNNING, JobManager, Lookup
+from bnviz.jobs import DONE, FAILED, GALLERY, JOB, QUEUED, RUNNING, STORE, JobManager, Lookup
 from bnviz.store import ResultsStore
 from tests.helpers import fake_result, instant_runner, wait_for
 
@@ -110,7 +110,7 @@ def test_results_read_from_the_store_are_kept_for_the_most_recent_requests_only(
     for request in requests:
         store.save(request, fake_result(request.config))
     manager = open_manager(store, runner=instant_runner)
-    manager.stored_results_kept = 2
+    manager.results_kept = 2
     reads = []
     load = store.load
     monkeypatch.setattr(store, "load", lambda r: reads.append(r.config.seed) or load(r))
@@ -119,6 +119,35 @@ def test_results_read_from_the_store_are_kept_for_the_most_recent_requests_only(
     assert reads == [0, 1, 2]
     assert manager.result_for(requests[0]) is not None and reads == [0, 1, 2]  # still kept
     assert manager.result_for(requests[1]) is not None and reads == [0, 1, 2, 1]  # read again
+
+
+def test_results_trained_here_are_kept_within_the_same_bound(tmp_path, open_manager):
+    store = ResultsStore(tmp_path)
+    manager = open_manager(store, runner=instant_runner)
+    manager.results_kept = 2
+    requests = [_request(epochs=3, seed=seed) for seed in range(3)]
+    jobs = []
+    for request in requests:
+        jobs.append(manager.submit(request))
+        wait_for(lambda: jobs[-1].status == DONE and manager.pending_count() == 0)
+    assert manager.kept_count() == 2
+    assert manager.get(requests[0]) is None  # forgotten by memory, not by the store
+    again = manager.lookup(requests[0])
+    assert again.origin == STORE and again.result is not jobs[0].result
+    assert again.result.config == requests[0].config
+    assert manager.lookup(requests[2]) == Lookup(jobs[2].result, JOB)
+
+
+def test_results_the_store_could_not_save_are_kept_beyond_the_bound(tmp_path, open_manager):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where the store directory should be")
+    manager = open_manager(ResultsStore(blocker / "cache"), runner=instant_runner)
+    manager.results_kept = 1
+    requests = [_request(epochs=3, seed=seed) for seed in range(3)]
+    for request in requests:
+        job = manager.submit(request)
+        wait_for(lambda job=job: job.status == DONE and manager.pending_count() == 0)
+    assert all(manager.result_for(request) is not None for request in requests)
 
 
 def test_a_damaged_entry_is_trained_again(tmp_path, open_manager):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -22,16 +24,20 @@ from bnviz.sweep import (
     MAX_SWEEP_EPOCHS,
     SweepRequest,
 )
+from ui import views
 from ui.state import remember_asked, write_url
 
 GRID_SIZE = 32
 
 
-def show_chart(chart: charts.alt.TopLevelMixin, key: str, png_name: str | None = None) -> None:
-    """An Altair chart in Streamlit's theme, with an optional PNG download made on click."""
-    st.altair_chart(chart, key=key, theme="streamlit")
+def show_chart(result: object, build: Callable[[], charts.alt.TopLevelMixin], key: str,
+               png_name: str | None = None) -> None:
+    """The chart ``build`` makes of a finished ``result``, in Streamlit's theme, with an
+    optional PNG download made on click. Its specification is built once per result and
+    chart (``key``) and shared by every viewer (`ui.views`)."""
+    st.vega_lite_chart(views.chart_spec(result, key, build), key=key, theme="streamlit")
     if png_name:
-        st.download_button("Download chart (PNG)", data=lambda: charts.to_png(chart),
+        st.download_button("Download chart (PNG)", data=lambda: charts.to_png(build()),
                            file_name=png_name, mime="image/png", on_click="ignore",
                            key=f"{key}_png")
 
@@ -85,23 +91,25 @@ def _show_live_progress(manager: JobManager, request: ComparisonRequest) -> None
 def _show_live_curves(manager: JobManager, request: ComparisonRequest) -> None:
     job = manager.get(request)
     if job is not None and job.rows:
-        show_chart(charts.learning_curves(history_frame(job.rows)), key="live_curves")
+        # Rows arrive every epoch, so the live chart is built for each redraw.
+        st.altair_chart(charts.learning_curves(history_frame(job.rows)), key="live_curves",
+                        theme="streamlit")
 
 
 def _show_convergence(result: ComparisonResult) -> None:
     st.markdown(explain.CONVERGENCE)
     if result.config.seeds == 1:
-        st.table(convergence_table(result.summary()))
+        st.table(views.once(result, "convergence", lambda: convergence_table(_summary(result))))
         return
     st.markdown(explain.SEEDS)
-    st.table(seed_spread_table(result.summary()))
+    st.table(views.once(result, "seed spread", lambda: seed_spread_table(_summary(result))))
     with st.expander("Each seed"):
-        st.dataframe(result.summary(), hide_index=True)
+        st.dataframe(_summary(result), hide_index=True)
 
 
 def _show_parameters(result: ComparisonResult) -> None:
     st.markdown(explain.PARAMETERS)
-    show_chart(charts.parameters_chart(result.layer_tables), key="parameters")
+    show_chart(result, lambda: charts.parameters_chart(result.layer_tables), key="parameters")
     columns = st.columns(len(result.layer_tables))
     for column, (model, table) in zip(columns, result.layer_tables.items(), strict=True):
         with column:
@@ -111,40 +119,58 @@ def _show_parameters(result: ComparisonResult) -> None:
                        f"non-trainable {table.non_trainable.sum():,}")
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+def _summary(result: ComparisonResult) -> pd.DataFrame:
+    return views.once(result, "summary", result.summary)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _test_images(split: str, train_size: int) -> np.ndarray:
+    # Shared, not copied per call (st.cache_data would unpickle 1000 images each time):
+    # nothing writes to it.
     return make_split(split, train_size, scale_pixels=False).x_test[..., 0].astype(np.uint8)
+
+
+def _prediction_grid(result: ComparisonResult, shown: pd.DataFrame
+                     ) -> tuple[list[bytes], list[str]]:
+    """PNG images of the first `GRID_SIZE` rows of ``shown``, with their captions."""
+    images = _test_images(result.config.split, result.config.train_size)
+    rows = shown.head(GRID_SIZE)
+    captions = []
+    for _, row in rows.iterrows():
+        parts = [f"true: {row['true']}"]
+        for model in result.models:
+            mark = "✓" if row[f"{model} correct"] else "✗"
+            parts.append(f"{mark} {model}: {row[f'{model} predicted']} "
+                         f"({row[f'{model} confidence']:.0%})")
+        captions.append(" · ".join(parts))
+    return [charts.png_image(images[i]) for i in rows["index"]], captions
 
 
 def _show_predictions(result: ComparisonResult) -> None:
     st.markdown(explain.PREDICTIONS)
-    frame = charts.predictions_frame(result.test_labels, result.probabilities)
+    frame = views.once(result, "predictions",
+                       lambda: charts.predictions_frame(result.test_labels, result.probabilities))
     which = st.radio("Show", charts.PREDICTION_FILTERS, horizontal=True, key="prediction_filter")
-    shown = charts.filter_predictions(frame, result.models, which)
+    shown = views.once(result, ("predictions", which),
+                       lambda: charts.filter_predictions(frame, result.models, which))
     st.caption(f"{len(shown)} of {len(frame)} test images match; the first {GRID_SIZE} are shown.")
-    try:
-        images = _test_images(result.config.split, result.config.train_size)
-    except DataError as error:
-        st.warning(f"Test images unavailable: {error}")
-        images = None
-    if images is not None and len(shown):
-        rows = shown.head(GRID_SIZE)
-        captions = []
-        for _, row in rows.iterrows():
-            parts = [f"true: {row['true']}"]
-            for model in result.models:
-                mark = "✓" if row[f"{model} correct"] else "✗"
-                parts.append(f"{mark} {model}: {row[f'{model} predicted']} "
-                             f"({row[f'{model} confidence']:.0%})")
-            captions.append(" · ".join(parts))
-        st.image([images[i] for i in rows["index"]], caption=captions, width=150)
-    confusion = charts.confusion_frame(result.test_labels, result.probabilities)
+    if len(shown):
+        try:
+            images, captions = views.once(result, ("prediction grid", which),
+                                          lambda: _prediction_grid(result, shown))
+            st.image(images, caption=captions, width=150)
+        except DataError as error:  # not kept: the images may be readable next time
+            st.warning(f"Test images unavailable: {error}")
+    confusion = views.once(result, "confusion", lambda: charts.confusion_frame(
+        result.test_labels, result.probabilities))
     columns = st.columns(len(result.models))
     for column, model in zip(columns, result.models, strict=True):
         with column:
-            show_chart(charts.confusion_chart(confusion, model), key=f"confusion_{model}")
+            show_chart(result, lambda model=model: charts.confusion_chart(confusion, model),
+                       key=f"confusion_{model}")
     st.markdown("**Accuracy per class**")
-    st.dataframe(charts.per_class_accuracy(confusion).style.format("{:.0%}"))
+    st.dataframe(views.once(result, "per class", lambda: charts.per_class_accuracy(confusion))
+                 .style.format("{:.0%}"))
 
 
 def _show_inside(result: ComparisonResult) -> None:
@@ -155,11 +181,11 @@ def _show_inside(result: ComparisonResult) -> None:
     mode = st.radio("BN mode", list(charts.RELU_INPUT_MODES), horizontal=True,
                     key="relu_input_mode", format_func=charts.RELU_INPUT_MODES.get,
                     help="Training mode is what the network sees while it learns.")
-    show_chart(charts.relu_input_chart(result.relu_inputs, mode), key="relu_inputs",
-               png_name=f"bnviz-relu-inputs-{mode}.png")
+    show_chart(result, lambda: charts.relu_input_chart(result.relu_inputs, mode),
+               key=f"relu_inputs_{mode}", png_name=f"bnviz-relu-inputs-{mode}.png")
     st.markdown(explain.BN_LAYERS)
-    show_chart(charts.bn_layers_chart(result.bn_layers), key="bn_layers",
-          png_name="bnviz-bn-layers.png")
+    show_chart(result, lambda: charts.bn_layers_chart(result.bn_layers), key="bn_layers",
+               png_name="bnviz-bn-layers.png")
 
 
 def _show_landscape(result: ComparisonResult) -> None:
@@ -168,18 +194,18 @@ def _show_landscape(result: ComparisonResult) -> None:
         st.info("This run measured no loss landscape: set **Loss-landscape probe every "
                 "(steps)** above 0 in the sidebar and train again.")
         return
-    show_chart(charts.landscape_chart(result.landscape), key="landscape",
+    show_chart(result, lambda: charts.landscape_chart(result.landscape), key="landscape",
                png_name="bnviz-landscape.png")
-    st.markdown(landscape_verdict(landscape_summary(result.landscape),
-                                  raw_pixels=not result.config.scale_pixels))
-    st.download_button("Download landscape (CSV)", result.landscape.to_csv(index=False),
+    st.markdown(views.once(result, "landscape verdict", lambda: landscape_verdict(
+        landscape_summary(result.landscape), raw_pixels=not result.config.scale_pixels)))
+    st.download_button("Download landscape (CSV)", lambda: result.landscape.to_csv(index=False),
                        file_name=f"bnviz-{result.config.config_hash()}-landscape.csv",
-                       mime="text/csv")
+                       mime="text/csv", on_click="ignore")
 
 
 def _show_modes(result: ComparisonResult) -> None:
     st.markdown(explain.MODES)
-    show_chart(charts.bn_modes_chart(result.bn_modes), key="bn_modes",
+    show_chart(result, lambda: charts.bn_modes_chart(result.bn_modes), key="bn_modes",
                png_name="bnviz-bn-modes.png")
     modes = result.bn_modes
     accuracy = modes[modes["mode"].str.startswith("training")].set_index("batch_size")["accuracy"]
@@ -200,7 +226,8 @@ def _show_sweep_progress(manager: JobManager, request: SweepRequest) -> None:
     st.progress(len(job.rows) / runs, text=f"Sweep: {len(job.rows)} of {runs} runs done · "
                                            f"{job.elapsed:.0f} s elapsed")
     if job.rows:
-        show_chart(charts.sweep_chart(pd.DataFrame(job.rows)), key="sweep_live")
+        st.altair_chart(charts.sweep_chart(pd.DataFrame(job.rows)), key="sweep_live",
+                        theme="streamlit")
 
 
 def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
@@ -222,7 +249,8 @@ def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> N
     job = manager.get(request)
     result = manager.result_for(request)
     if result is not None:
-        show_chart(charts.sweep_chart(result.table), key="sweep", png_name="bnviz-sweep.png")
+        show_chart(result, lambda: charts.sweep_chart(result.table), key="sweep",
+                   png_name="bnviz-sweep.png")
         broke = result.table[result.table["outcome"] != "trained"]
         if broke.empty:
             st.caption("No run diverged at these rates.")
@@ -230,8 +258,9 @@ def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> N
             st.caption("Broke: " + "; ".join(
                 f"{row.model} at {row.learning_rate:g} ({row.outcome})"
                 for row in broke.itertuples()) + ".")
-        st.download_button("Download sweep (CSV)", result.table.to_csv(index=False),
-                           file_name=f"bnviz-{request.config_hash()}.csv", mime="text/csv")
+        st.download_button("Download sweep (CSV)", lambda: result.table.to_csv(index=False),
+                           file_name=f"bnviz-{request.config_hash()}.csv", mime="text/csv",
+                           on_click="ignore")
     elif job is not None and job.status == FAILED:
         st.error(f"Sweep failed: {job.error}")
     elif job is not None:
@@ -243,11 +272,11 @@ def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> N
 
 def _show_curves(result: ComparisonResult) -> None:
     st.markdown(explain.CURVES)
-    show_chart(charts.learning_curves(result.history), key="curves",
-          png_name=f"bnviz-{result.config.config_hash()}-curves.png")
-    st.download_button("Download history (CSV)", result.history.to_csv(index=False),
+    show_chart(result, lambda: charts.learning_curves(result.history), key="curves",
+               png_name=f"bnviz-{result.config.config_hash()}-curves.png")
+    st.download_button("Download history (CSV)", lambda: result.history.to_csv(index=False),
                        file_name=f"bnviz-{result.config.config_hash()}-history.csv",
-                       mime="text/csv")
+                       mime="text/csv", on_click="ignore")
 
 
 def show_origin(manager: JobManager, request: ComparisonRequest, origin: str,
@@ -289,11 +318,9 @@ def show_results(result: ComparisonResult, manager: JobManager) -> None:
     """
     for warning in result.warnings:
         st.warning(f"Data: {warning}")
-    st.success(headline(result.summary()))
+    st.success(views.once(result, "headline", lambda: headline(_summary(result))))
     if not result.config.scale_pixels:
-        first = result.history[result.history["epoch"] == 1].groupby(
-            "model", sort=False)["train_loss"].mean()
-        st.caption(explain.RAW_PIXELS.format(baseline_loss=first.iloc[0], bn_loss=first.iloc[-1]))
+        st.caption(views.once(result, "raw pixels", lambda: _raw_pixels_note(result)))
     sections = {
         "Learning curves": lambda: _show_curves(result),
         "Convergence": lambda: _show_convergence(result),
@@ -311,6 +338,12 @@ def show_results(result: ComparisonResult, manager: JobManager) -> None:
             if tab.open:
                 show()
     st.caption(data_line(result))
+
+
+def _raw_pixels_note(result: ComparisonResult) -> str:
+    first = result.history[result.history["epoch"] == 1].groupby(
+        "model", sort=False)["train_loss"].mean()
+    return explain.RAW_PIXELS.format(baseline_loss=first.iloc[0], bn_loss=first.iloc[-1])
 
 
 def data_line(result: ComparisonResult) -> str:
