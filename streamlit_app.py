@@ -10,6 +10,7 @@ from ui.sidebar import PRESET, TRAIN, show_experiment_sidebar
 from ui.state import (
     asked_here,
     config_from_url,
+    forget_run_request,
     remember_asked,
     shared_job_manager,
     show_link_problems,
@@ -22,18 +23,24 @@ st.set_page_config(page_title="bnviz: batch normalisation, side by side", page_i
 manager = shared_job_manager()
 
 url_config, link_problems, run_requested = config_from_url(manager.gallery)
-config, asked = show_experiment_sidebar(url_config, manager.gallery)
+cannot_train = manager.cannot_train()
+config, asked = show_experiment_sidebar(url_config, manager.gallery, can_train=not cannot_train)
 request = ComparisonRequest(config)
 
 st.title("Batch normalisation, side by side")
 st.markdown(explain.INTRO)
 show_link_problems(link_problems)
+if cannot_train:
+    st.warning(f"This server cannot train new settings: {cannot_train}. Precomputed and "
+               "stored results are shown as usual.")
 
 if asked:
     write_url(config)
 if asked == TRAIN or run_requested or (asked == PRESET and manager.result_for(request) is None):
     manager.submit(request)
     remember_asked(request)
+if run_requested:  # acted on once: a rerun, or a failed training, does not train it again
+    forget_run_request()
 
 job = manager.get(request)
 found = manager.lookup(request)
@@ -42,7 +49,7 @@ failed = job is not None and job.status == FAILED
 show_store_notices(manager, request)
 
 if failed and (asked_here(request) or found.result is None):
-    st.error(f"Training failed: {job.error}. Your settings are kept: press Train to try again.")
+    st.error(job.message or f"Training failed: {job.error}.")
 if training and (asked_here(request) or found.result is None):
     sections.show_live_training(manager, request)
 elif found.result is not None:

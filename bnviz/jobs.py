@@ -22,6 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from bnviz.memory import REFUSE, WAIT, MemoryBudget
 from bnviz.request import Request, Runner
 from bnviz.store import ResultsStore
 
@@ -45,7 +46,8 @@ class Job:
     status: str = QUEUED
     rows: list[dict[str, Any]] = field(default_factory=list)  # progress rows as they come
     result: Any | None = None
-    error: str | None = None
+    error: str | None = None  # what went wrong, for the log and for operators
+    message: str | None = None  # the same, in plain words for the page, with what to do
     submitted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None
     finished_at: float | None = None
@@ -80,9 +82,12 @@ class JobManager:
     """Deduplicated, queued training jobs shared by all sessions of a process."""
 
     def __init__(self, store: ResultsStore, max_running: int = 1,
-                 runner: Runner | None = None, gallery: Any = None) -> None:
+                 runner: Runner | None = None, gallery: Any = None,
+                 budget: MemoryBudget | None = None) -> None:
         self.store = store
         self.gallery = gallery  # precomputed results: anything with load(request) -> result
+        # Trainings start only when they fit in it (see `bnviz.memory`); None: no limit.
+        self.budget = budget
         self.max_running = max(1, max_running)
         self.runner: Runner = runner or run_here
         self._lock = threading.Lock()
@@ -207,10 +212,31 @@ class JobManager:
         if close_runner is not None:
             close_runner()
 
+    def cannot_train(self) -> str | None:
+        """Why this server cannot train anything at all (its memory budget is smaller than
+        the server and the smallest training), or None when it can."""
+        return self.budget.cannot_train() if self.budget is not None else None
+
     def _start_waiting_jobs(self) -> None:
         # Called with the lock held.
         while self._queue and self._running < self.max_running:
-            job = self._jobs[self._queue.pop(0)]
+            job = self._jobs[self._queue[0]]
+            if self.budget is not None:
+                running = [j.request for j in self._jobs.values() if j.status == RUNNING]
+                decision = self.budget.decide(job.request, running)
+                if decision.verdict == WAIT:
+                    return  # starts when a running training ends and frees its memory
+                if decision.verdict == REFUSE:
+                    self._queue.pop(0)
+                    log.warning("training refused config=%s: %s", job.request.config_hash(),
+                                decision.reason)
+                    job.status, job.finished_at = FAILED, time.monotonic()
+                    job.error = f"memory budget: {decision.reason}"
+                    job.message = (f"This server cannot train these settings: "
+                                   f"{decision.reason}. Try fewer training images; precomputed "
+                                   "and stored results are served as usual.")
+                    continue
+            self._queue.pop(0)
             job.status = RUNNING
             job.started_at = time.monotonic()
             self._running += 1
@@ -234,6 +260,9 @@ class JobManager:
         except Exception as error:
             log.error("training failed config=%s\n%s", key, traceback.format_exc())
             job.error = f"{type(error).__name__}: {error}"
+            job.message = getattr(error, "plain", None) or (
+                f"Training failed: {job.error}. Your settings are kept: press Train to try "
+                "again.")
             job.status = FAILED
         finally:
             # The end of each training is logged too, so concurrency can be read from the log.

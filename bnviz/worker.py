@@ -21,7 +21,9 @@ changes, and exits, so no orphan keeps training (and holding a core) for nobody.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -30,7 +32,11 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from bnviz.memory import MemoryBudget
 from bnviz.request import ProgressCallback, Request, Runner
+
+log = logging.getLogger(__name__)
+MEMORY_CHECK_SECONDS = 2.0
 
 # Defaults for training processes (the caller's environment wins): quiet TensorFlow, and
 # glibc malloc with few arenas that hands freed memory back, which keeps the resident size
@@ -42,8 +48,17 @@ WORKER_ENVIRONMENT = {
 }
 
 
+OUT_OF_MEMORY = ("The server ran out of memory while training, so the training was stopped; "
+                 "try fewer training images or epochs. The server keeps serving, and Train "
+                 "tries again.")
+
+
 class TrainingCrashed(RuntimeError):
-    """The training process died or reported an error."""
+    """The training process died or reported an error; ``plain`` says it for the page."""
+
+    def __init__(self, message: str, plain: str | None = None) -> None:
+        super().__init__(message)
+        self.plain = plain
 
 
 class _Process:
@@ -65,29 +80,75 @@ class _Process:
             self.process.wait()
 
 
-def _crashed(worker: _Process) -> TrainingCrashed:
+def _crashed(worker: _Process, closing: bool) -> TrainingCrashed:
     code = worker.process.wait()
+    if closing:
+        return TrainingCrashed("the server is shutting down: the training was stopped")
+    if code == -signal.SIGKILL:
+        # Nothing of the app sends SIGKILL to a training but its own close(), and then
+        # nobody waits for the answer: the sender is the kernel's out-of-memory killer (or
+        # an operator, who knows).
+        return TrainingCrashed("the training process was killed (SIGKILL), most likely by "
+                               "the out-of-memory killer", plain=OUT_OF_MEMORY)
     return TrainingCrashed(f"the training process stopped unexpectedly (exit code {code})")
 
 
 class ProcessRunner:
-    """A runner (see `bnviz.jobs.JobManager`) that runs each request in its own process."""
+    """A runner (see `bnviz.jobs.JobManager`) that runs each request in its own process.
 
-    def __init__(self, keep_spare: bool = True) -> None:
+    With a memory ``budget`` (`bnviz.memory.MemoryBudget`) the warm spare is kept only
+    while it fits beside the server and the trainings running, and given up (killed) when
+    the app's measured memory goes over the budget during a training.
+    """
+
+    def __init__(self, keep_spare: bool = True, budget: MemoryBudget | None = None) -> None:
         self.keep_spare = keep_spare
+        self.budget = budget
         self._lock = threading.Lock()
         self._spare: _Process | None = None
         self._closed = False
         self.active: list[subprocess.Popen] = []  # processes training now (for operators, tests)
+        self._training: list[Request] = []  # what they train
+        self._memory_checked = 0.0
         self._replenish()
+
+    @property
+    def spare(self) -> subprocess.Popen | None:
+        """The warm spare's process, if one is kept now."""
+        with self._lock:
+            return self._spare.process if self._spare is not None else None
 
     def _replenish(self) -> None:
         # The spare warms up between trainings, not during one, so it never steals CPU
         # from a running job on a two-core machine.
         with self._lock:
-            if self.keep_spare and not self._closed and (
-                    self._spare is None or self._spare.process.poll() is not None):
-                self._spare = _Process()
+            if not self.keep_spare or self._closed or (
+                    self._spare is not None and self._spare.process.poll() is None):
+                return
+            if self.budget is not None and not self.budget.spare_fits(self._training):
+                log.info("no warm spare: it would not fit in the memory budget (%.0f MB)",
+                         self.budget.budget_mb)
+                return
+            self._spare = _Process()
+
+    def _give_up_spare_if_over_budget(self) -> None:
+        """During a training, at most every `MEMORY_CHECK_SECONDS`: kill the spare if the
+        app's processes together use more than the budget."""
+        now = time.monotonic()
+        if self.budget is None or now - self._memory_checked < MEMORY_CHECK_SECONDS:
+            return
+        self._memory_checked = now
+        if self.spare is None:
+            return
+        used = self.budget.used_mb()
+        if used > self.budget.budget_mb:
+            with self._lock:
+                spare, self._spare = self._spare, None
+            if spare is not None:
+                log.warning("gave up the warm spare: the app uses %.0f MB, over its budget of "
+                            "%.0f MB", used, self.budget.budget_mb)
+                spare.process.kill()
+                spare.close()
 
     def _take(self) -> _Process:
         with self._lock:
@@ -102,19 +163,22 @@ class ProcessRunner:
     def __call__(self, request: Request, on_progress: ProgressCallback | None = None) -> Any:
         """Run ``request`` in a fresh process, passing each progress row to ``on_progress``."""
         worker = self._take()
+        with self._lock:
+            self._training.append(request)
         try:
             try:
                 worker.connection.send(request)
             except OSError:  # the process died before it could take the request
-                raise _crashed(worker) from None
+                raise _crashed(worker, self._closed) from None
             while True:
                 try:
                     kind, payload = worker.connection.recv()
                 except (EOFError, OSError):
-                    raise _crashed(worker) from None
+                    raise _crashed(worker, self._closed) from None
                 if kind == "progress":
                     if on_progress is not None:
                         on_progress(payload)
+                    self._give_up_spare_if_over_budget()
                 elif kind == "done":
                     return payload
                 else:
@@ -123,6 +187,7 @@ class ProcessRunner:
             worker.close()
             with self._lock:
                 self.active.remove(worker.process)
+                self._training.remove(request)
             self._replenish()
 
     def close(self) -> None:
@@ -140,10 +205,10 @@ class ProcessRunner:
             process.wait()
 
 
-def default_runner() -> Runner:
+def default_runner(budget: MemoryBudget | None = None) -> Runner:
     """Process isolation where the platform passes sockets to children, else in-process."""
     if os.name == "posix":
-        return ProcessRunner()
+        return ProcessRunner(budget=budget)
     from bnviz.jobs import run_here
 
     return run_here

@@ -63,4 +63,6 @@ def in_process_page(monkeypatch):
     import ui.state
     from bnviz.jobs import run_here
 
-    monkeypatch.setattr(ui.state, "default_runner", lambda: run_here)
+    monkeypatch.setattr(ui.state, "default_runner", lambda budget=None: run_here)
+    # Trainings then grow the test process itself, which the budget counts as the server.
+    monkeypatch.setenv("BNVIZ_MEMORY_BUDGET_MB", "100000")

@@ -164,7 +164,7 @@ def test_train_it_yourself_is_followed_here_while_others_keep_the_precomputed_re
         release.wait(60)
         raise RuntimeError("held runner: not a real training")
 
-    monkeypatch.setattr(ui.state, "default_runner", lambda: held)
+    monkeypatch.setattr(ui.state, "default_runner", lambda budget=None: held)
     try:
         mine = page()
         mine.run()

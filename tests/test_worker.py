@@ -11,7 +11,7 @@ import pytest
 
 from bnviz.comparison import ComparisonRequest
 from bnviz.training import train_comparison
-from bnviz.worker import ProcessRunner, TrainingCrashed
+from bnviz.worker import OUT_OF_MEMORY, ProcessRunner, TrainingCrashed
 from tests.helpers import wait_for
 
 
@@ -39,8 +39,9 @@ def test_a_killed_training_process_is_reported_not_raised_elsewhere(runner, tiny
         for process in list(runner.active):
             os.kill(process.pid, signal.SIGKILL)
 
-    with pytest.raises(TrainingCrashed, match="stopped unexpectedly"):
+    with pytest.raises(TrainingCrashed, match=r"killed \(SIGKILL\)") as crash:
         runner(ComparisonRequest(tiny_config.replace(epochs=5)), on_progress=kill_on_first_epoch)
+    assert crash.value.plain == OUT_OF_MEMORY  # what the page says
     # and the next training works
     assert len(runner(ComparisonRequest(tiny_config)).history) == 4
 
@@ -91,7 +92,7 @@ def test_close_ends_a_training_in_progress_and_its_caller_is_told(runner, tiny_c
     runner.close()
     thread.join(30)
     assert training and all(process.poll() is not None for process in training)
-    assert outcome and "stopped unexpectedly" in outcome[0]
+    assert outcome and "shutting down" in outcome[0]
 
 
 def test_a_worker_exits_when_its_parent_dies():

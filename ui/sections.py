@@ -262,7 +262,7 @@ def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> N
                            file_name=f"bnviz-{request.config_hash()}.csv", mime="text/csv",
                            on_click="ignore")
     elif job is not None and job.status == FAILED:
-        st.error(f"Sweep failed: {job.error}")
+        st.error(job.message or f"Sweep failed: {job.error}")
     elif job is not None:
         _show_sweep_progress(manager, request)
     else:
@@ -295,9 +295,10 @@ def show_origin(manager: JobManager, request: ComparisonRequest, origin: str,
         if training:
             st.caption("Someone on this server is training these settings right now; this "
                        "page keeps showing the precomputed result.")
-        elif st.button("Train it yourself", key="train_precomputed",
-                       help="Train these settings on this server now; the page then shows "
-                       "that run instead, and says so."):
+        elif manager.cannot_train() is None and st.button(
+                "Train it yourself", key="train_precomputed",
+                help="Train these settings on this server now; the page then shows that run "
+                "instead, and says so."):
             write_url(request.config)
             manager.submit(request)
             remember_asked(request)

@@ -51,8 +51,8 @@ def _show_control(name: str) -> Any:
                            help=help_text)
 
 
-def show_experiment_sidebar(url_config: ExperimentConfig,
-                            gallery: Gallery | None) -> tuple[ExperimentConfig, str]:
+def show_experiment_sidebar(url_config: ExperimentConfig, gallery: Gallery | None,
+                            can_train: bool = True) -> tuple[ExperimentConfig, str]:
     """Draw presets and the settings form; returns the chosen config and what was asked:
     `TRAIN` (the form's button), `PRESET` (show that preset's result, training it only if
     none is at hand) or "" (nothing).
@@ -72,7 +72,9 @@ def show_experiment_sidebar(url_config: ExperimentConfig,
     st.sidebar.caption("Or set each knob below and press Train.")
     with st.sidebar.form("settings"):
         values = {name: _show_control(name) for name in field_names()}
-        pressed = st.form_submit_button("Train", type="primary", width="stretch")
+        pressed = st.form_submit_button(
+            "Train", type="primary", width="stretch", disabled=not can_train,
+            help=None if can_train else "This server has too little memory to train.")
     preset = st.session_state.pop(_PRESET_CHOSEN, None)
     if preset is not None:
         return _preset_config(preset, gallery), PRESET

@@ -11,7 +11,8 @@ import streamlit as st
 from bnviz.config import ExperimentConfig
 from bnviz.gallery import Gallery
 from bnviz.jobs import JobManager
-from bnviz.link import LinkProblem, markdown_code, problems_markdown, read_link
+from bnviz.link import RUN_PARAM, LinkProblem, markdown_code, problems_markdown, read_link
+from bnviz.memory import MemoryBudget
 from bnviz.presets import LANDING_PRESET, PRESETS
 from bnviz.request import Request
 from bnviz.store import ResultsStore, default_cache_dir
@@ -31,8 +32,10 @@ def job_manager(cache_dir: str, max_running: int) -> JobManager:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    budget = MemoryBudget()
+    logger.info("memory budget %.0f MB (%s)", budget.budget_mb, budget.source)
     return JobManager(ResultsStore(cache_dir), max_running=max_running,
-                      runner=default_runner(), gallery=Gallery())
+                      runner=default_runner(budget), gallery=Gallery(), budget=budget)
 
 
 atexit.register(job_manager.clear)  # ends the training processes when the server exits
@@ -59,6 +62,11 @@ def config_from_url(gallery: Gallery | None) -> tuple[ExperimentConfig, list[Lin
         return (gallery.preset_config(landing) if gallery else landing), [], False
     reading = read_link({key: st.query_params.get_all(key) for key in st.query_params})
     return reading.config, reading.problems, reading.run
+
+
+def forget_run_request() -> None:
+    """Take ``run`` out of the link once it has been acted on."""
+    st.query_params.pop(RUN_PARAM, None)
 
 
 def show_link_problems(problems: list[LinkProblem]) -> None:
