@@ -11,10 +11,11 @@ from ui.state import (
     asked_here,
     config_from_url,
     forget_run_request,
-    remember_asked,
+    own_busy_job,
     shared_job_manager,
     show_link_problems,
     show_store_notices,
+    submit_for_session,
     write_url,
 )
 
@@ -36,9 +37,10 @@ if cannot_train:
 
 if asked:
     write_url(config)
+busy = None  # this session's other training, when it asked for a second one
 if asked == TRAIN or run_requested or (asked == PRESET and manager.result_for(request) is None):
-    manager.submit(request)
-    remember_asked(request)
+    submitted = submit_for_session(manager, request)
+    busy = submitted if submitted.request != request else None
 if run_requested:  # acted on once: a rerun, or a failed training, does not train it again
     forget_run_request()
 
@@ -48,9 +50,16 @@ training = job is not None and job.status in (QUEUED, RUNNING)
 failed = job is not None and job.status == FAILED
 show_store_notices(manager, request)
 
+# A session trains one thing at a time: while its other training runs, a page with nothing
+# else to show shows that one.
+if busy is None and found.result is None and not training:
+    busy = own_busy_job(manager, request)
+
 if failed and (asked_here(request) or found.result is None):
     st.error(job.message or f"Training failed: {job.error}.")
-if training and (asked_here(request) or found.result is None):
+if busy is not None:
+    sections.show_busy(manager, busy, config)
+elif training and (asked_here(request) or found.result is None):
     sections.show_live_training(manager, request)
 elif found.result is not None:
     sections.show_origin(manager, request, found.origin, training)

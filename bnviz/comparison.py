@@ -72,6 +72,14 @@ class ComparisonRequest:
     task: ClassVar[str] = "comparison"
     suffix: ClassVar[str] = ".npz"
 
+    def progress_rows(self) -> int:
+        """One row per model, epoch and seed."""
+        return 2 * self.config.epochs * self.config.seeds
+
+    def work(self) -> int:
+        """Images seen by both models over every epoch and seed."""
+        return self.progress_rows() * self.config.train_size
+
     def config_hash(self) -> str:
         """The configuration's hash: stored results and links are keyed by it."""
         return self.config.config_hash()

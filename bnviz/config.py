@@ -172,6 +172,13 @@ class ExperimentConfig:
         # (to a training process) is validated again on arrival, not trusted.
         return (ExperimentConfig.from_mapping, (self.to_mapping(),))
 
+    def describe(self) -> str:
+        """The settings that differ from the blog post's, as ``name=value`` pairs."""
+        default = ExperimentConfig().to_mapping()
+        changed = [f"{name}={value}" for name, value in self.to_mapping().items()
+                   if default[name] != value]
+        return ", ".join(changed) or "the blog post's settings"
+
     def replace(self, **changes: Any) -> ExperimentConfig:
         """A copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)

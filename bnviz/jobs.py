@@ -53,6 +53,37 @@ class Job:
     finished_at: float | None = None
     origin: str = JOB  # `JOB` (trained by this process) or `STORE` (read from disk)
     saved: bool = False  # whether the store holds the result
+    row_times: list[float] = field(default_factory=list)  # time.monotonic() of each row
+
+    def add_row(self, row: dict[str, Any]) -> None:
+        """A progress row, as the runner reports it, with the time it came."""
+        self.row_times.append(time.monotonic())
+        self.rows.append(row)
+
+    def seconds_per_row(self) -> float | None:
+        """The pace of training, from the rows after the first (whose time includes
+        starting up and compiling); None before two rows."""
+        times = self.row_times[:len(self.rows)]
+        if len(times) < 2:
+            return None
+        return (times[-1] - times[0]) / (len(times) - 1)
+
+    def seconds_left(self) -> float | None:
+        """Estimated seconds until this running job ends, from its pace so far."""
+        pace = self.seconds_per_row()
+        if pace is None or self.started_at is None:
+            return None
+        rows_left = max(self.request.progress_rows() - len(self.rows), 0)
+        since_last = time.monotonic() - self.row_times[len(self.rows) - 1]
+        return max(rows_left * pace - since_last, 0.0)
+
+    def pace(self) -> tuple[float, float] | None:
+        """(seconds per unit of `Request.work`, seconds to the first row), from its rows."""
+        per_row = self.seconds_per_row()
+        if per_row is None or self.started_at is None:
+            return None
+        per_work = per_row * self.request.progress_rows() / max(self.request.work(), 1)
+        return per_work, self.row_times[0] - self.started_at
 
     @property
     def elapsed(self) -> float:
@@ -95,6 +126,7 @@ class JobManager:
         self._queue: list[str] = []
         self._running = 0
         self._closed = False
+        self._last_pace: tuple[float, float] | None = None  # of the last job that ended
         self.results_kept = RESULTS_KEPT
         self._kept: OrderedDict[str, Job] = OrderedDict()  # finished; least recently asked first
         # Why results cannot be kept (a store that cannot be written), for the page to say;
@@ -190,6 +222,29 @@ class JobManager:
             key = job.request.config_hash()
             return self._queue.index(key) + 1 if key in self._queue else 0
 
+    def seconds_to_start(self, job: Job) -> float | None:
+        """Estimated seconds until the queued ``job`` starts: what the running jobs have
+        left and what the jobs ahead of it will take, shared among the trainers. None
+        until a training has shown its pace."""
+        with self._lock:
+            key = job.request.config_hash()
+            if key not in self._queue:
+                return 0.0
+            running = [j for j in self._jobs.values() if j.status == RUNNING]
+            ahead = [self._jobs[k] for k in self._queue[:self._queue.index(key)]]
+            paces = [j.pace() for j in running] + [self._last_pace]
+        pace = next((p for p in paces if p is not None), None)
+        if pace is None:
+            return None
+        per_work, start_up = pace
+        left = []
+        for one in running:
+            seconds = one.seconds_left()
+            left.append(seconds if seconds is not None
+                        else start_up + per_work * one.request.work())
+        left += [start_up + per_work * one.request.work() for one in ahead]
+        return sum(left) / self.max_running
+
     def running_count(self) -> int:
         """How many jobs train right now."""
         with self._lock:
@@ -247,7 +302,7 @@ class JobManager:
         key = job.request.config_hash()
         log.info("training started config=%s", key)
         try:
-            result = self.runner(job.request, on_progress=job.rows.append)
+            result = self.runner(job.request, on_progress=job.add_row)
             try:
                 self.store.save(job.request, result)
                 self.store_problem = None
@@ -270,6 +325,7 @@ class JobManager:
             job.finished_at = time.monotonic()
             with self._lock:
                 self._running -= 1
+                self._last_pace = job.pace() or self._last_pace
                 if job.status == DONE and self._jobs.get(key) is job:
                     self._keep(key)
                 self._start_waiting_jobs()

@@ -35,6 +35,15 @@ class Request(Protocol):
         """The result back from `encode_result` bytes; raises on anything wrong with them."""
         ...
 
+    def progress_rows(self) -> int:
+        """How many progress rows its training reports in all (for the time left)."""
+        ...
+
+    def work(self) -> int:
+        """Training images it goes through in all (images x epochs x models x runs): what
+        its training time is proportional to, for estimating a queued job's wait."""
+        ...
+
 
 # Runs a request to its result, reporting progress rows: in this process
 # (`bnviz.training.run_request`) or in a training process (`bnviz.worker.ProcessRunner`).

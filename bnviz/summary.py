@@ -89,6 +89,19 @@ def format_statistic(statistic: str, value: float, signed: bool = False) -> str:
     return f"{value:{'+' if signed else ''}.{digits}f}"
 
 
+def format_duration(seconds: float | None) -> str:
+    """An estimated duration in words: "about 40 s", "about 3 min", "about 1 h 5 min";
+    "estimating…" while there is no estimate."""
+    if seconds is None:
+        return "estimating…"
+    if seconds < 60:
+        return f"about {max(seconds, 1):.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    return f"about {minutes // 60} h {minutes % 60} min"
+
+
 def format_spread(row: pd.Series) -> str:
     """A `seed_summary` row as "mean ± sd": "never" when no seed reached the threshold, no
     ± for a single value, and "(r of n seeds)" when only some seeds reached it."""

@@ -89,6 +89,14 @@ class SweepRequest:
         # Unpickling builds the request anew, so it is validated again in a training process.
         return (SweepRequest, (self.config, self.learning_rates, self.epochs))
 
+    def progress_rows(self) -> int:
+        """One row per model and learning rate (a whole run of `epochs`)."""
+        return 2 * len(self.learning_rates)
+
+    def work(self) -> int:
+        """Images seen by both models over every epoch of every rate's run."""
+        return self.progress_rows() * self.epochs * self.config.train_size
+
     def config_hash(self) -> str:
         """Stable key of the sweep (the base config, the rates and the epochs). Sweeps train
         one seed and take no landscape probes, so those settings are left out."""

@@ -180,3 +180,36 @@ def test_train_it_yourself_is_followed_here_while_others_keep_the_precomputed_re
         assert not [b for b in others.button if b.label == "Train it yourself"]
     finally:
         release.set()
+
+
+def test_a_session_with_a_training_in_progress_sees_it_instead_of_queuing_another(
+        monkeypatch):
+    import threading
+
+    import ui.state
+
+    release, asked = threading.Event(), []
+
+    def held(request, on_progress=None):
+        asked.append(request)
+        release.wait(60)
+        raise RuntimeError("held runner: not a real training")
+
+    monkeypatch.setattr(ui.state, "default_runner", lambda budget=None: held)
+    try:
+        mine = page(**TINY_LINK, run="1")
+        mine.run()
+        wait_for(lambda: len(asked) == 1)
+        mine.sidebar.slider(key="setting_epochs").set_value(3)
+        mine.sidebar.form_submit_button[0].click().run()
+        assert not mine.exception
+        assert any(i.value.startswith("Your earlier training is still in progress")
+                   for i in mine.info)
+        assert any("Training: `epochs=2, train_size=256`" in c.value for c in mine.caption)
+        manager = ui.state.shared_job_manager()
+        assert manager.pending_count() == 1 and len(asked) == 1  # nothing more queued
+        other = page(epochs="3", train_size="256", run="1")  # another visitor may queue it
+        other.run()
+        assert manager.pending_count() == 2
+    finally:
+        release.set()

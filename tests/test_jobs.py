@@ -241,3 +241,61 @@ def test_a_failed_training_of_a_precomputed_result_falls_back_to_it(tmp_path, op
     job = manager.submit(request)
     wait_for(lambda: job.status == FAILED)
     assert manager.lookup(request).origin == GALLERY and job.error
+
+
+class FakeClock:
+    """Stands in for the `time` module of bnviz.jobs: a clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_time_left_follows_the_pace_after_the_first_row(monkeypatch):
+    import bnviz.jobs
+    from bnviz.jobs import Job
+
+    clock = FakeClock()
+    monkeypatch.setattr(bnviz.jobs, "time", clock)
+    job = Job(_request(epochs=10), RUNNING, started_at=clock.now)  # 20 rows in all
+    clock.now += 5  # starting up and compiling
+    job.add_row({})
+    assert job.seconds_left() is None  # one row tells no pace
+    for _ in range(2):
+        clock.now += 1
+        job.add_row({})
+    assert job.seconds_left() == 17  # 17 rows left at 1 s each
+    clock.now += 0.5
+    assert job.seconds_left() == 16.5
+    assert job.pace() == (pytest.approx(20 / _request(epochs=10).work()), 5)
+
+
+def test_a_queued_job_is_told_its_wait_from_the_running_pace(tmp_path, open_manager,
+                                                            monkeypatch):
+    import bnviz.jobs
+
+    clock = FakeClock()
+    monkeypatch.setattr(bnviz.jobs, "time", clock)
+    release, rows_sent = threading.Event(), threading.Event()
+
+    def paced(request, on_progress):
+        for step in (5, 1, 1):  # start-up 5 s, then 1 s per row
+            clock.now += step
+            on_progress({})
+        rows_sent.set()
+        assert release.wait(10)
+        return fake_result(request.config)
+
+    manager = open_manager(ResultsStore(tmp_path), runner=paced)
+    running = manager.submit(_request(epochs=10))
+    wait_for(rows_sent.is_set)
+    second, third = manager.submit(_request(epochs=11)), manager.submit(_request(epochs=10,
+                                                                                seed=2))
+    assert manager.seconds_to_start(second) == 17  # what the running job has left
+    # then the second: 5 s to start up and 1 s per row, 22 rows of the same images
+    assert manager.seconds_to_start(third) == pytest.approx(17 + 5 + 22)
+    release.set()
+    wait_for(lambda: manager.pending_count() == 0)
+    assert running.status == DONE

@@ -74,3 +74,12 @@ def test_headline_with_no_threshold_reached_says_try_more_epochs(seeds):
     words = headline(convergence_summary(history))
     assert words.startswith("Neither model reached 90 % training accuracy")
     assert ("add seeds" in words) == (seeds == 1)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (None, "estimating…"), (0.2, "about 1 s"), (42.4, "about 42 s"), (150, "about 2 min"),
+    (3900, "about 1 h 5 min")])
+def test_durations_are_said_in_words(seconds, text):
+    from bnviz.summary import format_duration
+
+    assert format_duration(seconds) == text

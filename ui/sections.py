@@ -14,8 +14,9 @@ from bnviz.config import ExperimentConfig
 from bnviz.data import CLASS_NAMES, DataError, class_counts_text, make_split
 from bnviz.jobs import DONE, FAILED, GALLERY, QUEUED, Job, JobManager
 from bnviz.landscape import landscape_summary, landscape_verdict
+from bnviz.link import markdown_code
 from bnviz.request import Request
-from bnviz.summary import convergence_table, headline, seed_spread_table
+from bnviz.summary import convergence_table, format_duration, headline, seed_spread_table
 from bnviz.sweep import (
     DEFAULT_RATES,
     DEFAULT_SWEEP_EPOCHS,
@@ -25,7 +26,7 @@ from bnviz.sweep import (
     SweepRequest,
 )
 from ui import views
-from ui.state import remember_asked, write_url
+from ui.state import submit_for_session, write_url
 
 GRID_SIZE = 32
 
@@ -50,8 +51,9 @@ def _show_queue_place_or_rerun(manager: JobManager, request: Request, what: str)
         st.rerun()
     if job.status == QUEUED:
         st.info(f"{what} is waiting for a free trainer: place {manager.queue_position(job)} in "
-                f"the queue, {manager.running_count()} training(s) running now. This page "
-                "updates by itself.")
+                f"the queue, {manager.running_count()} training(s) running now; it starts in "
+                f"{format_duration(manager.seconds_to_start(job))}. This page updates by "
+                "itself.")
         return None
     return job
 
@@ -82,7 +84,8 @@ def _show_live_progress(manager: JobManager, request: ComparisonRequest) -> None
         if config.seeds > 1 else ""
     st.progress(min(done / total, 1.0),
                 text=f"Training both models: epoch {epoch} of {config.epochs}{seed_note} · "
-                     f"{job.elapsed:.0f} s elapsed")
+                     f"{job.elapsed:.0f} s elapsed · {format_duration(job.seconds_left())} "
+                     "left")
     if not job.rows:
         st.caption("Preparing data and compiling the models…")
 
@@ -94,6 +97,21 @@ def _show_live_curves(manager: JobManager, request: ComparisonRequest) -> None:
         # Rows arrive every epoch, so the live chart is built for each redraw.
         st.altair_chart(charts.learning_curves(history_frame(job.rows)), key="live_curves",
                         theme="streamlit")
+
+
+def show_busy(manager: JobManager, busy: Job, asked_for: ExperimentConfig) -> None:
+    """This session's training of other settings, still queued or running: it trains one
+    thing at a time, so that one visitor cannot fill the queue."""
+    st.info("Your earlier training is still in progress, shown below. One training at a "
+            "time per visitor, so that everyone's turn comes: press **Train** again for "
+            f"these settings ({markdown_code(asked_for.describe(), 120)}) once it has "
+            "finished.")
+    if isinstance(busy.request, ComparisonRequest):
+        st.caption(f"Training: {markdown_code(busy.request.config.describe(), 120)}")
+        show_live_training(manager, busy.request)
+    else:
+        st.caption("Training: a learning-rate sweep.")
+        _show_sweep_progress(manager, busy.request)
 
 
 def _show_convergence(result: ComparisonResult) -> None:
@@ -224,7 +242,8 @@ def _show_sweep_progress(manager: JobManager, request: SweepRequest) -> None:
         return
     runs = 2 * len(request.learning_rates)
     st.progress(len(job.rows) / runs, text=f"Sweep: {len(job.rows)} of {runs} runs done · "
-                                           f"{job.elapsed:.0f} s elapsed")
+                                           f"{job.elapsed:.0f} s elapsed · "
+                                           f"{format_duration(job.seconds_left())} left")
     if job.rows:
         st.altair_chart(charts.sweep_chart(pd.DataFrame(job.rows)), key="sweep_live",
                         theme="streamlit")
@@ -239,13 +258,14 @@ def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> N
                                help="A log grid; every rate trains both models.")
         epochs = st.slider("Epochs per run", 1, MAX_SWEEP_EPOCHS, DEFAULT_SWEEP_EPOCHS,
                            help="Short runs are enough to see which rates break a model.")
-        pressed = st.form_submit_button("Run sweep")
+        pressed = st.form_submit_button("Run sweep", disabled=manager.cannot_train() is not None)
     if not rates:
         st.warning("Choose at least one learning rate.")
         return
     request = SweepRequest(config, tuple(sorted(rates)), epochs)
-    if pressed:
-        manager.submit(request)
+    if pressed and submit_for_session(manager, request).request != request:
+        st.warning("Your earlier training is still in progress: one training at a time per "
+                   "visitor. Run the sweep once it has finished.")
     job = manager.get(request)
     result = manager.result_for(request)
     if result is not None:
@@ -292,17 +312,21 @@ def show_origin(manager: JobManager, request: ComparisonRequest, origin: str,
         st.info(f"**Precomputed**: trained on {entry.trained_at[:16].replace('T', ' at ')} UTC by "
                 f"bnviz's own trainer, {entry.config.seeds} seeds, on {entry.data_source} "
                 f"({versions}; {entry.cpu}). Nothing has trained on this server for it.")
-        if training:
-            st.caption("Someone on this server is training these settings right now; this "
-                       "page keeps showing the precomputed result.")
+        job = manager.get(request)
+        if training and job is not None:
+            left = (f"it starts in {format_duration(manager.seconds_to_start(job))}"
+                    if job.status == QUEUED else f"{format_duration(job.seconds_left())} left")
+            st.caption(f"Someone on this server is training these settings right now ({left}); "
+                       "this page keeps showing the precomputed result.")
         elif manager.cannot_train() is None and st.button(
                 "Train it yourself", key="train_precomputed",
                 help="Train these settings on this server now; the page then shows that run "
                 "instead, and says so."):
-            write_url(request.config)
-            manager.submit(request)
-            remember_asked(request)
-            st.rerun()
+            if submit_for_session(manager, request).request == request:
+                write_url(request.config)
+                st.rerun()
+            st.warning("Your earlier training is still in progress: one training at a time "
+                       "per visitor. Train these settings once it has finished.")
     else:
         st.caption("Trained on this server. The gallery's precomputed result of these settings "
                    f"(trained {entry.trained_at[:10]}) is not what is shown here.")

@@ -10,7 +10,7 @@ import streamlit as st
 
 from bnviz.config import ExperimentConfig
 from bnviz.gallery import Gallery
-from bnviz.jobs import JobManager
+from bnviz.jobs import QUEUED, RUNNING, Job, JobManager
 from bnviz.link import RUN_PARAM, LinkProblem, markdown_code, problems_markdown, read_link
 from bnviz.memory import MemoryBudget
 from bnviz.presets import LANDING_PRESET, PRESETS
@@ -87,17 +87,40 @@ def show_store_notices(manager: JobManager, request: Request) -> None:
                 f"and will be trained again. ({markdown_code(reason, 160)})")
 
 
-_ASKED = "asked_to_train"  # session state: hashes of the requests this session asked to train
+_ASKED = "asked_to_train"  # session state: hash -> request, of what this session asked to train
 
 
 def remember_asked(request: Request) -> None:
     """Note that this session asked to train ``request``: it then follows that training."""
-    st.session_state.setdefault(_ASKED, set()).add(request.config_hash())
+    st.session_state.setdefault(_ASKED, {})[request.config_hash()] = request
 
 
 def asked_here(request: Request) -> bool:
     """Whether this session asked to train ``request``."""
-    return request.config_hash() in st.session_state.get(_ASKED, set())
+    return request.config_hash() in st.session_state.get(_ASKED, {})
+
+
+def own_busy_job(manager: JobManager, other_than: Request | None = None) -> Job | None:
+    """A job this session asked for that is still queued or running (other than the one of
+    ``other_than``), if any: a session trains one thing at a time."""
+    key = other_than.config_hash() if other_than is not None else None
+    for asked_key, asked in st.session_state.get(_ASKED, {}).items():
+        job = manager.get(asked)
+        if asked_key != key and job is not None and job.status in (QUEUED, RUNNING):
+            return job
+    return None
+
+
+def submit_for_session(manager: JobManager, request: Request) -> Job:
+    """Train ``request`` for this session: joins or queues its job, unless the session
+    already has another job queued or running, which is then returned instead (one
+    session cannot fill the queue)."""
+    busy = own_busy_job(manager, request)
+    if busy is not None:
+        return busy
+    job = manager.submit(request)
+    remember_asked(request)
+    return job
 
 
 def write_url(config: ExperimentConfig) -> None:
