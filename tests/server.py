@@ -56,7 +56,9 @@ class Server:
     """One ``streamlit run streamlit_app.py`` process with its own log file."""
 
     def __init__(self, cache_dir: Path, log_path: Path, max_jobs: int = 1,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, prefix: list[str] | None = None) -> None:
+        """``prefix`` goes before the command (``bench/cloud.py`` puts the server into
+        control groups with it, by a shell that joins them and then execs the server)."""
         self.cache_dir, self.log_path = Path(cache_dir), Path(log_path)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -64,8 +66,9 @@ class Server:
                        "BNVIZ_MAX_JOBS": str(max_jobs), **(env or {})}
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-                 "--server.port", str(self.port), "--server.address", "127.0.0.1",
+                [*(prefix or []), sys.executable, "-m", "streamlit", "run",
+                 str(ROOT / "streamlit_app.py"), "--server.port", str(self.port),
+                 "--server.address", "127.0.0.1",
                  "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                 cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
