@@ -9,9 +9,12 @@ trainings already running and the new one fit; it keeps the warm spare only when
 fits too; and where not even the smallest training fits, it trains nothing and serves
 what is precomputed or stored.
 
-Memory is counted as the proportional set size (PSS) of every process of the app:
-shared pages (TensorFlow's libraries, mapped by every training process) are split
-among the processes that map them, so the sum is what the box really holds.
+Memory is counted as what the box cannot take back: each process's anonymous resident
+memory (its RSS less the file pages it maps), plus one allowance for the pages of
+TensorFlow's libraries that a training keeps using. File pages beyond that are page cache
+the kernel reclaims under pressure: measured in a 768 MB box (bench/cloud.py), the blog's
+default run finished with the box full and its processes' PSS at 648 MB, though the same
+processes hold 950 MB with no pressure.
 """
 
 from __future__ import annotations
@@ -26,21 +29,26 @@ import psutil
 # A 2.7 GB box (Community Cloud's largest), less room for the kernel's own buffers.
 DEFAULT_BUDGET_MB = 2600.0
 BUDGET_VARIABLE = "BNVIZ_MEMORY_BUDGET_MB"
-# Of a container limit found in the app's control group, the share the budget takes.
-CONTAINER_SHARE = 0.95
 
-# Measured (bench/cloud.py, PSS of a training process at its peak, tensorflow-cpu 2.21):
-# 791 MB with 1,000 training images, 875 MB with 10,000, 1,249 MB with 50,000: a base
-# and three float32 copies of each 28 x 28 image. The base has a margin of about 30 MB.
-TRAINING_BASE_MB = 820.0
+# Measured (tensorflow-cpu 2.21, Linux x86-64): a training process's anonymous memory at
+# its peak is 448 MB with 1,000 training images, and grows by three float32 copies of each
+# 28 x 28 image (PSS 875 MB with 10,000 images, 1,249 MB with 50,000); the base has a
+# margin of about 20 MB.
+TRAINING_BASE_MB = 460.0
 TRAINING_MB_PER_IMAGE = 3 * 28 * 28 * 4 / 2**20
-# A spare: TensorFlow imported and one small epoch run (754 MB PSS measured).
-SPARE_MB = 780.0
+# A spare: TensorFlow imported and one small epoch run (419 MB anonymous).
+SPARE_MB = 430.0
+# The working set of TensorFlow's libraries (363 MB mapped per process, shared by all),
+# counted once while any training process or spare exists.
+LIBRARIES_MB = 150.0
+# Room left, inside a container's limit, for the kernel and the page cache's minimum.
+CONTAINER_HEADROOM_MB = 64.0
 SMALLEST_TRAIN_SIZE = 100  # ExperimentConfig's lower bound
 
 
 def training_mb(train_size: int) -> float:
-    """The memory (PSS, MB) a training process needs at its peak for ``train_size`` images."""
+    """The memory (anonymous, MB) a training process needs at its peak for ``train_size``
+    images."""
     return TRAINING_BASE_MB + train_size * TRAINING_MB_PER_IMAGE
 
 
@@ -50,14 +58,13 @@ def request_training_mb(request: Any) -> float:
 
 
 def process_mb(process: psutil.Process) -> float:
-    """PSS of ``process`` in MB (its RSS where the system does not tell PSS); 0 once gone."""
+    """The memory of ``process`` in MB that the box cannot reclaim: its RSS less the file
+    pages it maps (all of its RSS where the system does not tell them apart); 0 once gone."""
     try:
-        try:
-            return process.memory_full_info().pss / 2**20
-        except (AttributeError, psutil.AccessDenied):
-            return process.memory_info().rss / 2**20
+        info = process.memory_info()
     except psutil.NoSuchProcess:
         return 0.0
+    return (info.rss - getattr(info, "shared", 0)) / 2**20
 
 
 def container_limit_mb(cgroup_root: Path = Path("/sys/fs/cgroup"),
@@ -87,7 +94,7 @@ def container_limit_mb(cgroup_root: Path = Path("/sys/fs/cgroup"),
 
 def budget_from_environment() -> tuple[float, str]:
     """The budget in MB and where it came from: ``BNVIZ_MEMORY_BUDGET_MB`` if set, else the
-    smaller of the default (a 2.7 GB box) and 95 % of the control group's limit."""
+    smaller of the default (a 2.7 GB box) and the control group's limit less 64 MB."""
     text = os.environ.get(BUDGET_VARIABLE, "").strip()
     if text:
         try:
@@ -97,8 +104,9 @@ def budget_from_environment() -> tuple[float, str]:
         if value > 0:
             return value, BUDGET_VARIABLE
     limit = container_limit_mb()
-    if limit is not None and limit * CONTAINER_SHARE < DEFAULT_BUDGET_MB:
-        return limit * CONTAINER_SHARE, f"95 % of the container's {limit:,.0f} MB"
+    if limit is not None and limit - CONTAINER_HEADROOM_MB < DEFAULT_BUDGET_MB:
+        return (limit - CONTAINER_HEADROOM_MB,
+                f"the container's {limit:,.0f} MB less {CONTAINER_HEADROOM_MB:.0f} MB")
     return DEFAULT_BUDGET_MB, "the default (a 2.7 GB box)"
 
 
@@ -130,18 +138,23 @@ class MemoryBudget:
         return process_mb(self.server)
 
     def used_mb(self) -> float:
-        """The server and every process it started, together."""
+        """The server and every process it started, together, with the libraries'
+        allowance while it has any."""
         try:
             children = self.server.children(recursive=True)
         except psutil.NoSuchProcess:
             children = []
-        return self.server_mb() + sum(process_mb(child) for child in children)
+        libraries = LIBRARIES_MB if children else 0.0
+        return self.server_mb() + libraries + sum(process_mb(child) for child in children)
+
+    def _committed_mb(self, running: list[Any]) -> float:
+        # The server as it is now, and every running training at its estimated peak.
+        return self.server_mb() + LIBRARIES_MB + sum(request_training_mb(r) for r in running)
 
     def decide(self, request: Any, running: list[Any]) -> Decision:
         """May ``request`` start training while ``running`` (requests) train?"""
         need = request_training_mb(request)
-        committed = self.server_mb() + sum(request_training_mb(r) for r in running)
-        if committed + need <= self.budget_mb:
+        if self._committed_mb(running) + need <= self.budget_mb:
             return Decision(START)
         if running:
             return Decision(WAIT)
@@ -149,18 +162,18 @@ class MemoryBudget:
 
     def spare_fits(self, running: list[Any]) -> bool:
         """Whether a warm spare fits beside the server and the trainings ``running``."""
-        committed = self.server_mb() + sum(request_training_mb(r) for r in running)
-        return committed + SPARE_MB <= self.budget_mb
+        return self._committed_mb(running) + SPARE_MB <= self.budget_mb
 
     def cannot_train(self) -> str | None:
         """Why this server cannot train anything at all (not even the smallest training),
         or None when it can."""
         need = training_mb(SMALLEST_TRAIN_SIZE)
-        if self.server_mb() + need <= self.budget_mb:
+        if self._committed_mb([]) + need <= self.budget_mb:
             return None
         return self._too_small(need, SMALLEST_TRAIN_SIZE)
 
     def _too_small(self, need: float, train_size: int) -> str:
         return (f"the app may use {self.budget_mb:,.0f} MB of memory ({self.source}); the "
-                f"server takes {self.server_mb():,.0f} MB and a training on {train_size:,} "
-                f"images needs about {need:,.0f} MB more")
+                f"server takes {self.server_mb():,.0f} MB, TensorFlow's libraries about "
+                f"{LIBRARIES_MB:.0f} MB and a training on {train_size:,} images about "
+                f"{need:,.0f} MB more")
