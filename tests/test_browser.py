@@ -60,3 +60,42 @@ def test_a_run_link_trains_and_draws_the_charts(tmp_path):
         print(f"stored configuration: charts drawn {cached:.1f} s after opening the link")
         browser.close()
     assert log_path.read_text().count("training started config=") == 1
+
+
+# What Streamlit Community Cloud sets whatever the app's config.toml says.
+CLOUD_SETTINGS = {
+    "STREAMLIT_SERVER_RUN_ON_SAVE": "true",
+    "STREAMLIT_RUNNER_FAST_RERUNS": "true",
+    "STREAMLIT_CLIENT_SHOW_ERROR_DETAILS": "false",
+    "STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION": "true",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_page_works_with_the_settings_community_cloud_forces(tmp_path):
+    require_chromium()
+    log_path = tmp_path / "streamlit.log"
+    with streamlit_server(tmp_path / "cache", log_path, **CLOUD_SETTINGS) as url, \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)  # the gallery's blog result
+        page.get_by_text("Precomputed").first.wait_for(timeout=30_000)
+        page.get_by_role("tab", name="Predictions").click()
+        page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)
+        page.get_by_text("Scaled pixels").first.click()  # a preset, served from the gallery
+        page.wait_for_url("**scale_pixels=true**", timeout=30_000)
+        page.get_by_text("Precomputed").first.wait_for(timeout=30_000)
+
+        page.goto(f"{url}/?epochs=2&train_size=256&run=1")  # a training, followed live
+        page.get_by_role("tab", name="Learning curves").wait_for(timeout=180_000)
+        page.locator("[data-testid='stVegaLiteChart']").first.locator(
+            "canvas, svg").first.wait_for(timeout=30_000)
+        with page.expect_download(timeout=30_000) as download:
+            page.get_by_role("button", name="Download history (CSV)").click()
+        assert download.value.suggested_filename.endswith("-history.csv")
+        assert page.locator("[data-testid='stException']").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "browser-cloud-settings.png"), full_page=False)
+        browser.close()
+    assert log_path.read_text().count("training started config=") == 1
