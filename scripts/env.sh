@@ -23,5 +23,5 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   "$venv/bin/python" -m pip install --quiet -r "$requirements"
   echo "$digest" > "$stamp"
 fi
-export PATH="$PWD/$venv/bin:$PATH"
+export PATH="$(cd "$venv" && pwd)/bin:$PATH"  # BNVIZ_VENV may be relative or absolute
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
