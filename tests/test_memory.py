@@ -152,3 +152,25 @@ def test_a_training_killed_mid_way_is_told_in_plain_words_and_can_be_retried():
     run_until_results(at)
     assert not at.exception and at.tabs
     assert manager.get(request).status == DONE
+
+
+@pytest.mark.slow
+def test_no_spare_is_started_where_it_would_not_fit():
+    runner = ProcessRunner(budget=MemoryBudget(100, "test"))
+    try:
+        assert runner.spare is None
+    finally:
+        runner.close()
+
+
+@pytest.mark.slow
+def test_the_spare_is_given_up_when_the_app_goes_over_its_budget():
+    runner = ProcessRunner(budget=MemoryBudget(100_000, "test"))
+    try:
+        spare = runner.spare
+        assert spare is not None and spare.poll() is None
+        runner.budget = MemoryBudget(1, "test")  # the app is now over it
+        runner._give_up_spare_if_over_budget()  # what every progress row of a training calls
+        assert runner.spare is None and spare.poll() is not None
+    finally:
+        runner.close()
