@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bnviz.cluster import ADDRESS_VARIABLE
 from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
 from bnviz.data import DataError, class_counts_text, make_split
 from bnviz.landscape import landscape_summary, landscape_verdict
@@ -20,6 +21,7 @@ from bnviz.sweep import (
     SweepRequest,
     parse_rates,
 )
+from bnviz.worker import TrainingCrashed
 
 
 def _add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
@@ -96,7 +98,14 @@ def command_run(args: argparse.Namespace) -> int:
         name = "base" if row["model"] == "baseline" else "bn"
         progress.update(done, values=[(f"{name}_test_acc", row["test_accuracy"])], finalize=False)
 
-    result = train_comparison(config, on_epoch=on_epoch)
+    if args.ray:
+        from bnviz.cluster import RayRunner
+        from bnviz.comparison import ComparisonRequest
+
+        print(f"training on the Ray cluster at {args.ray}, one task per seed", file=sys.stderr)
+        result = RayRunner(args.ray)(ComparisonRequest(config), on_epoch)
+    else:
+        result = train_comparison(config, on_epoch=on_epoch)
     progress.update(done, finalize=True)
     out.mkdir(parents=True, exist_ok=True)
     result.history.to_csv(out / "history.csv", index=False)
@@ -161,7 +170,14 @@ def command_sweep(args: argparse.Namespace) -> int:
         print(f"  lr {row['learning_rate']:<8g} {row['model']:10s} best test {shown:>6s}  "
               f"{row['outcome']} ({row['epochs_run']} epochs)", flush=True)
 
-    result = sweep_learning_rates(request, on_point=on_point)
+    if args.ray:
+        from bnviz.cluster import RayRunner
+
+        print(f"training on the Ray cluster at {args.ray}, one task per learning rate and "
+              "model", file=sys.stderr)
+        result = RayRunner(args.ray)(request, on_point)
+    else:
+        result = sweep_learning_rates(request, on_point=on_point)
     out.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out / "sweep.csv", index=False)
     written = [out / "sweep.csv"]
@@ -172,6 +188,13 @@ def command_sweep(args: argparse.Namespace) -> int:
         written.append(out / "sweep.png")
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
+
+
+def _add_ray_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ray", metavar="ADDRESS", default=os.environ.get(ADDRESS_VARIABLE),
+                        help="train on the Ray cluster at ADDRESS (host:port, ray://host:port "
+                        f"or auto; default: ${ADDRESS_VARIABLE}), each seed or sweep point a "
+                        "task of its own")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--landscape", action="store_true",
                      help="also write landscape.csv: the loss-landscape measures of both models "
                      "(Santurkar et al. 2018), probed every --landscape-every steps")
+    _add_ray_option(run)
     run.set_defaults(handler=command_run)
     sweep = commands.add_parser("sweep-lr", help="both models over a grid of learning rates")
     _add_config_options(sweep, skip=("learning_rate", "epochs", "seeds", "landscape_every"))
@@ -205,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                        f"{MAX_SWEEP_EPOCHS})")
     sweep.add_argument("--out", required=True, help="directory for sweep.csv")
     sweep.add_argument("--png", action="store_true", help="also write sweep.png")
+    _add_ray_option(sweep)
     sweep.set_defaults(handler=command_sweep)
     return parser
 
@@ -219,3 +244,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except TrainingCrashed as error:  # a cluster unreachable, a worker lost: no traceback
+        print(f"error: {error.plain or error}", file=sys.stderr)
+        return 3

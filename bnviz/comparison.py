@@ -124,3 +124,30 @@ class ComparisonRequest:
             warnings=tuple(meta.get("warnings", ())),
             train_class_counts=tuple(meta.get("train_class_counts", ())),
         )
+
+
+def merge_seeds(config: ExperimentConfig, parts: list[ComparisonResult]) -> ComparisonResult:
+    """The result of ``config`` from one result per seed, each trained on its own (in
+    ``config.seed_list`` order): what training the seeds one after another gives. The
+    per-epoch tables are concatenated; predictions, parameter tables and BN values are
+    the first seed's, as in one run."""
+    first = parts[0]
+
+    def joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        frames = [frame for frame in frames if not frame.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    return ComparisonResult(
+        config=config,
+        history=joined([part.history for part in parts]),
+        test_labels=first.test_labels,
+        probabilities=first.probabilities,
+        layer_tables=first.layer_tables,
+        relu_inputs=joined([part.relu_inputs for part in parts]),
+        bn_layers=first.bn_layers,
+        bn_modes=first.bn_modes,
+        landscape=pd.concat([part.landscape for part in parts], ignore_index=True),
+        data_source=first.data_source,
+        warnings=first.warnings,
+        train_class_counts=first.train_class_counts,
+    )

@@ -89,6 +89,12 @@ class SweepRequest:
         # Unpickling builds the request anew, so it is validated again in a training process.
         return (SweepRequest, (self.config, self.learning_rates, self.epochs))
 
+    def points(self) -> list[tuple[float, str]]:
+        """(learning rate, placement) of each run, in the order of the sweep's table:
+        rates ascending, the baseline before the BN model."""
+        return [(float(rate), placement) for rate in sorted(self.learning_rates)
+                for placement in ("none", self.config.placement)]
+
     def progress_rows(self) -> int:
         """One row per model and learning rate (a whole run of `epochs`)."""
         return 2 * len(self.learning_rates)

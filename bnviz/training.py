@@ -380,32 +380,41 @@ def sweep_learning_rates(request: SweepRequest,
     base = request.config
     split = make_split(base.split, base.train_size, base.scale_pixels)
     rows = []
-    for rate in sorted(request.learning_rates):
-        config = base.replace(learning_rate=float(rate), epochs=request.epochs, seeds=1)
-        for placement in ("none", base.placement):
-            best, blew_up, epochs_run = float("nan"), False, 0
-            first_loss = last_loss = float("nan")
-            last_accuracy = 0.0
-            with TRAINER_POOL.lend(placement, config) as trainer:
-                for metrics in epochs_of(trainer, base.seed, config.learning_rate, split,
-                                         request.epochs):
-                    epochs_run += 1
-                    loss = metrics["train_loss"]
-                    if diverged(loss, None if epochs_run == 1 else first_loss):
-                        blew_up = True
-                        break
-                    first_loss = loss if epochs_run == 1 else first_loss
-                    last_loss, last_accuracy = loss, metrics["train_accuracy"]
-                    best = metrics["test_accuracy"] if math.isnan(best) else max(
-                        best, metrics["test_accuracy"])
-            result = outcome(blew_up, first_loss, last_loss, last_accuracy)
-            row = {"model": model_label(placement), "learning_rate": float(rate),
-                   "best_test_accuracy": float(best), "diverged": result == "diverged",
-                   "outcome": result, "epochs_run": epochs_run}
-            rows.append(row)
-            if on_point is not None:
-                on_point(row)
+    for rate, placement in request.points():
+        row = sweep_point(request, rate, placement, split)
+        rows.append(row)
+        if on_point is not None:
+            on_point(row)
     return SweepResult(request, pd.DataFrame(rows, columns=list(SWEEP_COLUMNS)))
+
+
+def sweep_point(request: SweepRequest, rate: float, placement: str,
+                split: Split | None = None) -> dict[str, Any]:
+    """One point of a sweep: the model of ``placement`` trained at ``rate`` for the sweep's
+    epochs, stopped early when it diverges; its row of the sweep's table."""
+    base = request.config
+    if split is None:
+        split = make_split(base.split, base.train_size, base.scale_pixels)
+    config = base.replace(learning_rate=float(rate), epochs=request.epochs, seeds=1)
+    best, blew_up, epochs_run = float("nan"), False, 0
+    first_loss = last_loss = float("nan")
+    last_accuracy = 0.0
+    with TRAINER_POOL.lend(placement, config) as trainer:
+        for metrics in epochs_of(trainer, base.seed, config.learning_rate, split,
+                                 request.epochs):
+            epochs_run += 1
+            loss = metrics["train_loss"]
+            if diverged(loss, None if epochs_run == 1 else first_loss):
+                blew_up = True
+                break
+            first_loss = loss if epochs_run == 1 else first_loss
+            last_loss, last_accuracy = loss, metrics["train_accuracy"]
+            best = metrics["test_accuracy"] if math.isnan(best) else max(
+                best, metrics["test_accuracy"])
+    result = outcome(blew_up, first_loss, last_loss, last_accuracy)
+    return {"model": model_label(placement), "learning_rate": float(rate),
+            "best_test_accuracy": float(best), "diverged": result == "diverged",
+            "outcome": result, "epochs_run": epochs_run}
 
 
 def warm_up() -> None:

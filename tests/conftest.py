@@ -9,6 +9,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Ray, read when it is imported: the tests' clusters run on this one machine, so every Ray
+# address is 127.0.0.1 and no traffic leaves the loopback interface (see tests/cluster.py).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 from bnviz.config import ExperimentConfig
 from bnviz.data import clear_cache

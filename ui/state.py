@@ -8,6 +8,7 @@ import os
 
 import streamlit as st
 
+from bnviz.cluster import ADDRESS_VARIABLE, runner_from_environment
 from bnviz.config import ExperimentConfig
 from bnviz.gallery import Gallery
 from bnviz.jobs import QUEUED, RUNNING, Job, JobManager
@@ -33,6 +34,11 @@ def job_manager(cache_dir: str, max_running: int) -> JobManager:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     budget = MemoryBudget()
+    cluster = runner_from_environment(lambda: default_runner(budget))
+    if cluster is not None:  # trainings use the cluster's memory, not this box's
+        logger.info("trainings go to the Ray cluster at %s", os.environ[ADDRESS_VARIABLE])
+        return JobManager(ResultsStore(cache_dir), max_running=max_running, runner=cluster,
+                          gallery=Gallery())
     logger.info("memory budget %.0f MB (%s)", budget.budget_mb, budget.source)
     return JobManager(ResultsStore(cache_dir), max_running=max_running,
                       runner=default_runner(budget), gallery=Gallery(), budget=budget)

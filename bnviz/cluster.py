@@ -1,0 +1,319 @@
+"""Trainings on a Ray cluster, for classrooms that outgrow one machine.
+
+With ``BNVIZ_RAY_ADDRESS`` set (``ray://head:10001``, ``head:6379`` or ``auto``) the job
+manager hands each training to `RayRunner` instead of a local worker process; the CLI
+does the same with ``--ray``. Work that splits, splits: each seed of a comparison, and
+each (learning rate, model) point of a sweep, is its own Ray task, so a cluster with N
+free CPUs trains N of them at once; the results come back to the server, which merges
+them exactly as one process would have trained them (`bnviz.comparison.merge_seeds`,
+the sweep's table in its order) and writes them to its own store. Progress rows stream
+back through a small actor while the tasks run.
+
+Faults: a task whose worker or node dies is retried by Ray (`TASK_RETRIES` times), then
+the training fails with the reason in plain words. A cluster that cannot be reached is
+said so within `CONNECT_SECONDS` (a TCP check of the address first, then Ray's own
+connection, given that long at most); one that goes away mid-training fails the
+training. With ``BNVIZ_RAY_FALLBACK=local`` (or a ``fallback`` runner) such a training
+runs locally instead. Nothing half-done reaches the store: a result exists only once
+every task has returned.
+
+Ray is optional (``requirements-ray.txt``): nothing imports it unless a cluster is named.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from bnviz.comparison import ComparisonRequest, merge_seeds
+from bnviz.request import ProgressCallback, Request, Runner
+from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult
+from bnviz.worker import TrainingCrashed
+
+log = logging.getLogger(__name__)
+
+ADDRESS_VARIABLE = "BNVIZ_RAY_ADDRESS"
+FALLBACK_VARIABLE = "BNVIZ_RAY_FALLBACK"  # "local": train locally when the cluster fails
+CONNECT_SECONDS = 30.0
+TCP_CHECK_SECONDS = 5.0
+TASK_RETRIES = 2  # attempts after the first, when a worker or node dies
+POLL_SECONDS = 0.5
+
+WORKER_DIED = ("The Ray worker training this died {attempts} times (a node lost, or out of "
+               "memory), so the training failed. Your settings are kept: press Train to try "
+               "again.")
+
+
+class ClusterUnreachable(TrainingCrashed):
+    """The Ray cluster cannot be reached, or went away."""
+
+
+def _tcp_endpoint(address: str) -> tuple[str, int] | None:
+    """(host, port) of an address to check before Ray tries (None for ``auto``)."""
+    if address == "auto":
+        return None
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if not parts.hostname or not parts.port:
+        raise ClusterUnreachable(f"{address!r} is not a Ray address (host:port, "
+                                 "ray://host:port or auto)",
+                                 plain=unreachable_message(address, "not a Ray address"))
+    return parts.hostname, parts.port
+
+
+def unreachable_message(address: str, reason: str) -> str:
+    """What the page and the CLI say when the cluster cannot be reached."""
+    return (f"The Ray cluster at {address} cannot be reached ({reason}), so nothing can train "
+            "on it now. Ask the server's operator to check the cluster; your settings are "
+            "kept.")
+
+
+_connect_lock = threading.Lock()
+_connected: list[str] = []  # the address this process is connected to, if any
+
+
+def connect(address: str, timeout: float = CONNECT_SECONDS) -> None:
+    """Connect this process to the cluster at ``address`` (once; later calls return at once
+    while the connection holds). Raises `ClusterUnreachable` within ``timeout`` seconds."""
+    import ray
+
+    with _connect_lock:
+        if ray.is_initialized() and _connected == [address]:
+            return
+        disconnect_locked()
+        endpoint = _tcp_endpoint(address)
+        if endpoint is not None:
+            try:
+                with socket.create_connection(endpoint, timeout=min(TCP_CHECK_SECONDS, timeout)):
+                    pass
+            except OSError as error:
+                reason = f"nothing answers at {endpoint[0]}:{endpoint[1]}: {error}"
+                raise ClusterUnreachable(reason, plain=unreachable_message(address, reason)) \
+                    from None
+        outcome: dict[str, BaseException | None] = {}
+
+        def init() -> None:
+            try:
+                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
+                         runtime_env=_runtime_env(), ignore_reinit_error=True)
+                outcome["error"] = None
+            except BaseException as error:  # reported to the caller, in its thread
+                outcome["error"] = error
+
+        thread = threading.Thread(target=init, daemon=True, name="bnviz-ray-connect")
+        thread.start()
+        thread.join(timeout)
+        if "error" not in outcome:
+            reason = f"no answer from Ray within {timeout:.0f} s"
+            raise ClusterUnreachable(reason, plain=unreachable_message(address, reason))
+        if outcome["error"] is not None:
+            reason = f"{type(outcome['error']).__name__}: {outcome['error']}"
+            raise ClusterUnreachable(reason, plain=unreachable_message(address, reason))
+        _connected[:] = [address]
+
+
+def disconnect() -> None:
+    """Leave the cluster this process is connected to (the next `connect` connects anew)."""
+    with _connect_lock:
+        disconnect_locked()
+
+
+def disconnect_locked() -> None:
+    # Called with _connect_lock held.
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    _connected.clear()
+
+
+def _runtime_env() -> dict[str, Any]:
+    # The cluster's workers get this very bnviz (code and bundled sample), whatever is
+    # installed on their nodes; TensorFlow and the other requirements must be there.
+    return {"py_modules": [str(Path(__file__).resolve().parent)],
+            "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
+
+
+_remote: dict[str, Any] = {}
+
+
+def _remote_functions() -> dict[str, Any]:
+    """The Ray tasks and the progress actor, defined once Ray is imported."""
+    if _remote:
+        return _remote
+    import ray
+
+    @ray.remote(max_retries=TASK_RETRIES, num_cpus=1)
+    def train_seed(config: Any, sink: Any, part: int) -> Any:
+        from bnviz.training import train_comparison
+
+        return train_comparison(config, on_epoch=lambda row: sink.add.remote(part, row))
+
+    @ray.remote(max_retries=TASK_RETRIES, num_cpus=1)
+    def train_point(request: Any, rate: float, placement: str, sink: Any, part: int) -> Any:
+        from bnviz.training import sweep_point
+
+        row = sweep_point(request, rate, placement)
+        sink.add.remote(part, row)
+        return row
+
+    @ray.remote(num_cpus=0)
+    class Sink:
+        """Progress rows of one training's tasks, in the order they came."""
+
+        def __init__(self) -> None:
+            self.rows: list[tuple[int, dict]] = []
+
+        def add(self, part: int, row: dict) -> None:
+            self.rows.append((part, row))
+
+        def since(self, start: int) -> list[tuple[int, dict]]:
+            return self.rows[start:]
+
+    _remote.update(train_seed=train_seed, train_point=train_point, Sink=Sink)
+    return _remote
+
+
+def _row_key(part: int, row: dict) -> tuple:
+    # A retried task reports its epochs again from the first; the values are the same (the
+    # seed fixes them), so a row already passed on is not passed on twice.
+    return (part, row.get("model"), row.get("seed"), row.get("epoch"), row.get("learning_rate"))
+
+
+class RayRunner:
+    """A runner (see `bnviz.jobs.JobManager`) that trains each request on a Ray cluster."""
+
+    def __init__(self, address: str, fallback: Runner | None = None,
+                 check_now: bool = False) -> None:
+        self.address = address
+        self.fallback = fallback
+        # Why the cluster cannot be used, for the page and the log; None while it can.
+        self.problem: str | None = None
+        self._lock = threading.Lock()
+        self._in_flight: list[Any] = []
+        self._closed = False
+        if check_now:  # say at start, in the log and on the page, if it cannot be reached
+            threading.Thread(target=self._check, daemon=True, name="bnviz-ray-check").start()
+
+    def _check(self) -> None:
+        started = time.monotonic()
+        try:
+            connect(self.address)
+            self.problem = None
+            log.info("Ray cluster at %s: connected in %.1f s", self.address,
+                     time.monotonic() - started)
+        except ClusterUnreachable as error:
+            self.problem = error.plain
+            log.error("Ray cluster at %s cannot be reached: %s", self.address, error)
+
+    def __call__(self, request: Request, on_progress: ProgressCallback | None = None) -> Any:
+        """Train ``request`` on the cluster (its parts as parallel tasks) and merge the parts."""
+        try:
+            connect(self.address)
+            self.problem = None
+            return self._train(request, on_progress)
+        except ClusterUnreachable as error:
+            self.problem = error.plain
+            log.error("Ray cluster at %s: %s", self.address, error)
+            if self.fallback is None:
+                raise
+            log.warning("training locally instead (%s=local)", FALLBACK_VARIABLE)
+            return self.fallback(request, on_progress)
+
+    def _train(self, request: Request, on_progress: ProgressCallback | None) -> Any:
+        import ray
+
+        tasks = _remote_functions()
+        sink = tasks["Sink"].remote()
+        if isinstance(request, ComparisonRequest):
+            config = request.config
+            refs = [tasks["train_seed"].remote(config.replace(seed=seed, seeds=1), sink, part)
+                    for part, seed in enumerate(config.seed_list)]
+        elif isinstance(request, SweepRequest):
+            refs = [tasks["train_point"].remote(request, rate, placement, sink, part)
+                    for part, (rate, placement) in enumerate(request.points())]
+        else:
+            raise TrainingCrashed(f"no Ray training for the task {request.task!r}")
+        with self._lock:
+            if self._closed:
+                raise TrainingCrashed("the runner is closed")
+            self._in_flight += refs
+        try:
+            self._follow(refs, sink, on_progress)
+            parts = ray.get(refs)
+        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                ray.exceptions.OutOfMemoryError) as error:
+            raise TrainingCrashed(f"a Ray worker died {TASK_RETRIES + 1} times: {error}",
+                                  plain=WORKER_DIED.format(attempts=TASK_RETRIES + 1)) from None
+        except ray.exceptions.RayTaskError as error:  # the training itself raised
+            cause = error.cause if error.cause is not None else error
+            raise TrainingCrashed(f"{type(cause).__name__}: {cause}") from None
+        except (ray.exceptions.RaySystemError, ConnectionError) as error:
+            reason = f"the cluster went away during the training: {error}"
+            disconnect()  # the next training connects anew
+            raise ClusterUnreachable(reason, plain=unreachable_message(self.address, reason)) \
+                from None
+        finally:
+            with self._lock:
+                self._in_flight = [ref for ref in self._in_flight if ref not in refs]
+            with contextlib.suppress(Exception):  # the cluster may be gone with it
+                ray.kill(sink)
+        if isinstance(request, ComparisonRequest):
+            return merge_seeds(request.config, parts)
+        return SweepResult(request, pd.DataFrame(parts, columns=list(SWEEP_COLUMNS)))
+
+    def _follow(self, refs: list[Any], sink: Any, on_progress: ProgressCallback | None) -> None:
+        """Pass progress rows on as they come, until every task has ended."""
+        import ray
+
+        pending, seen, passed = list(refs), 0, set()
+        while True:
+            _, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_SECONDS)
+            rows = ray.get(sink.since.remote(seen))
+            seen += len(rows)
+            for part, row in rows:
+                key = _row_key(part, row)
+                if key not in passed:
+                    passed.add(key)
+                    if on_progress is not None:
+                        on_progress(row)
+            if not pending:
+                return
+
+    def close(self) -> None:
+        """Cancel the tasks in flight (their trainings fail) and leave the cluster."""
+        with self._lock:
+            self._closed = True
+            refs, self._in_flight = list(self._in_flight), []
+        close_fallback = getattr(self.fallback, "close", None)
+        if close_fallback is not None:
+            close_fallback()
+        try:
+            import ray
+        except ImportError:
+            return
+        if ray.is_initialized():
+            for ref in refs:
+                try:
+                    ray.cancel(ref, force=True)
+                except Exception as error:  # already finished, or the cluster is gone
+                    log.debug("could not cancel %s: %s", ref, error)
+
+
+def runner_from_environment(local: Callable[[], Runner]) -> Runner | None:
+    """A `RayRunner` when ``BNVIZ_RAY_ADDRESS`` is set (falling back to the runner ``local()``
+    makes only with ``BNVIZ_RAY_FALLBACK=local``), else None: train locally as always."""
+    address = os.environ.get(ADDRESS_VARIABLE, "").strip()
+    if not address:
+        return None
+    fallback = local() if os.environ.get(FALLBACK_VARIABLE, "").strip() == "local" else None
+    return RayRunner(address, fallback=fallback, check_now=True)

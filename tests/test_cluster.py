@@ -1,0 +1,114 @@
+"""Trainings on a real local Ray cluster: the same results as the embedded trainer, seeds and
+sweep points as parallel tasks, a killed worker retried, an unreachable cluster said plainly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from bnviz.cluster import ClusterUnreachable, RayRunner, disconnect
+from bnviz.comparison import ComparisonRequest
+from bnviz.config import ExperimentConfig
+from bnviz.sweep import SweepRequest
+from tests.cluster import LOOPBACK_ONLY, RayCluster
+from tests.helpers import fake_result, instant_runner
+from tests.server import free_port
+
+pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with RayCluster(cpus=2) as started:
+        yield started
+        disconnect()
+
+
+def _history(result) -> pd.DataFrame:
+    return result.history.drop(columns="seconds")
+
+
+@pytest.mark.slow
+def test_each_seed_trains_as_its_own_task_and_the_result_is_the_embedded_one(cluster):
+    from bnviz.training import train_comparison
+
+    config = ExperimentConfig(epochs=3, train_size=256, seeds=2)
+    rows = []
+    remote = RayRunner(cluster.address)(ComparisonRequest(config), rows.append)
+    pd.testing.assert_frame_equal(_history(remote), _history(train_comparison(config)))
+    assert sorted((r["seed"], r["model"], r["epoch"]) for r in rows) == sorted(
+        (seed, model, epoch) for seed in (1, 2) for model in ("baseline", "BN after")
+        for epoch in (1, 2, 3))  # live progress of both seeds, each epoch once
+    assert remote.config == config and len(remote.probabilities) == 2
+
+
+@pytest.mark.slow
+def test_each_sweep_point_trains_as_its_own_task_and_the_table_is_the_embedded_one(cluster):
+    from bnviz.training import sweep_learning_rates
+
+    request = SweepRequest(ExperimentConfig(train_size=256), (1e-3, 1e-1), 2)
+    points = []
+    remote = RayRunner(cluster.address)(request, points.append)
+    local = sweep_learning_rates(request)
+    pd.testing.assert_frame_equal(remote.table, local.table)
+    assert len(points) == 4
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_training_is_retried_and_the_result_is_unchanged(cluster):
+    from bnviz.training import train_comparison
+
+    config = ExperimentConfig(epochs=25, train_size=256, seeds=2, seed=7)
+    killed: list[int] = []
+    rows = []
+
+    def kill_once(row):
+        rows.append(row)
+        if not killed:
+            for worker in cluster.task_workers("train_seed")[:1]:
+                os.kill(worker.pid, signal.SIGKILL)
+                killed.append(worker.pid)
+
+    remote = RayRunner(cluster.address)(ComparisonRequest(config), kill_once)
+    assert killed  # a worker really died mid-training
+    pd.testing.assert_frame_equal(_history(remote), _history(train_comparison(config)))
+    assert len(rows) == 2 * 25 * 2  # the retried epochs were not passed on twice
+
+
+def test_an_unreachable_cluster_is_said_plainly_within_seconds():
+    address = f"127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(ClusterUnreachable) as unreachable:
+        RayRunner(address)(ComparisonRequest(ExperimentConfig(epochs=2, train_size=256)))
+    assert time.monotonic() - started < 30
+    assert unreachable.value.plain.startswith(f"The Ray cluster at {address} cannot be reached")
+
+
+def test_an_unreachable_cluster_falls_back_to_local_training_only_when_allowed():
+    request = ComparisonRequest(ExperimentConfig(epochs=2, train_size=256))
+    runner = RayRunner(f"127.0.0.1:{free_port()}", fallback=instant_runner)
+    result = runner(request)
+    assert result.history.equals(fake_result(request.config).history)
+    assert runner.problem and "cannot be reached" in runner.problem  # and the page says so
+
+
+@pytest.mark.slow
+def test_the_command_line_trains_on_the_cluster_and_fails_plainly_without_it(cluster, tmp_path):
+    command = [sys.executable, "-m", "bnviz", "run", "--epochs", "2", "--train-size", "256",
+               "--seeds", "2", "--out", str(tmp_path / "run")]
+    environment = {**os.environ, **LOOPBACK_ONLY, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([*command, "--ray", cluster.address], capture_output=True, text=True,
+                          env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert sorted(history["seed"].unique()) == [1, 2] and len(history) == 8
+    lost = subprocess.run([*command, "--ray", f"127.0.0.1:{free_port()}"], capture_output=True,
+                          text=True, env=environment, timeout=120)
+    assert lost.returncode == 3
+    assert "cannot be reached" in lost.stderr and "Traceback" not in lost.stderr
