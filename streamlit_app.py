@@ -31,6 +31,9 @@ request = ComparisonRequest(config)
 st.title("Batch normalisation, side by side")
 st.markdown(explain.INTRO)
 show_link_problems(link_problems)
+cluster_problem = getattr(manager.runner, "problem", None)  # a Ray cluster out of reach
+if cluster_problem:
+    st.warning(cluster_problem)
 if cannot_train:
     st.warning(f"This server cannot train new settings: {cannot_train}. Precomputed and "
                "stored results are shown as usual.")

@@ -112,3 +112,49 @@ def test_the_command_line_trains_on_the_cluster_and_fails_plainly_without_it(clu
                           text=True, env=environment, timeout=120)
     assert lost.returncode == 3
     assert "cannot be reached" in lost.stderr and "Traceback" not in lost.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_app_trains_a_link_on_the_cluster_with_live_progress(cluster, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from tests.server import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
+
+    require_chromium()
+    log_path = tmp_path / "streamlit.log"
+    with streamlit_server(tmp_path / "cache", log_path, BNVIZ_RAY_ADDRESS=cluster.address,
+                          **LOOPBACK_ONLY) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{url}/?epochs=12&train_size=256&seeds=2&run=1")
+        # both seeds' progress, live, while they train side by side
+        page.get_by_text("seed 2: epoch").first.wait_for(timeout=120_000)
+        page.get_by_role("tab", name="Learning curves").wait_for(timeout=180_000)
+        page.locator("[data-testid='stVegaLiteChart']").first.locator(
+            "canvas, svg").first.wait_for(timeout=30_000)
+        assert "Over 2 seeds" in page.content()
+        assert page.locator("[data-testid='stException']").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "browser-ray.png"), full_page=False)
+        browser.close()
+    log = log_path.read_text()
+    assert "trainings go to the Ray cluster" in log and log.count("training started") == 1
+    # the server wrote the merged result to its own store
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+
+
+def test_the_page_says_when_its_cluster_cannot_be_reached(monkeypatch):
+    import ui.state
+    from tests.helpers import page, wait_for
+
+    address = f"127.0.0.1:{free_port()}"
+    monkeypatch.setenv("BNVIZ_RAY_ADDRESS", address)
+    at = page()
+    at.run()
+    runner = ui.state.shared_job_manager().runner
+    assert isinstance(runner, RayRunner) and runner.address == address
+    wait_for(lambda: runner.problem is not None, timeout=30)  # checked at start
+    at.run()
+    assert any(w.value.startswith(f"The Ray cluster at {address} cannot be reached")
+               for w in at.warning)
+    assert at.tabs  # the gallery's result is still shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -77,15 +78,17 @@ def _show_live_progress(manager: JobManager, request: ComparisonRequest) -> None
     if job is None:
         return
     config = request.config
-    # Epochs that both models (baseline and BN) have finished: one row each per epoch.
-    done, total = len(job.rows) // 2, config.epochs * config.seeds
-    epoch = done - (max(done - 1, 0) // config.epochs) * config.epochs  # within this seed
-    seed_note = f" of seed {min(done // config.epochs + 1, config.seeds)} of {config.seeds}" \
-        if config.seeds > 1 else ""
-    st.progress(min(done / total, 1.0),
-                text=f"Training both models: epoch {epoch} of {config.epochs}{seed_note} · "
-                     f"{job.elapsed:.0f} s elapsed · {format_duration(job.seconds_left())} "
-                     "left")
+    # Epochs both models (baseline and BN) have finished, per seed: one row each per epoch.
+    # Seeds train one after another here, or side by side on a cluster (bnviz.cluster).
+    rows_per_seed = Counter(row["seed"] for row in job.rows)
+    if config.seeds == 1:
+        where = f"epoch {len(job.rows) // 2} of {config.epochs}"
+    else:
+        where = ", ".join(f"seed {seed}: epoch {rows_per_seed[seed] // 2} of {config.epochs}"
+                          for seed in config.seed_list)
+    st.progress(min(len(job.rows) / request.progress_rows(), 1.0),
+                text=f"Training both models: {where} · {job.elapsed:.0f} s elapsed · "
+                     f"{format_duration(job.seconds_left())} left")
     if not job.rows:
         st.caption("Preparing data and compiling the models…")
 
