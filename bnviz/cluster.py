@@ -1,8 +1,9 @@
 """Trainings on a Ray cluster, for classrooms that outgrow one machine.
 
 With ``BNVIZ_RAY_ADDRESS`` set (``ray://head:10001``, ``head:6379`` or ``auto``) the job
-manager hands each training to `RayRunner` instead of a local worker process; the CLI
-does the same with ``--ray``. Work that splits, splits: each seed of a comparison, and
+manager hands each training to `ClusterRunner` instead of a local training process (it
+drives the cluster from a process of its own, with `RayRunner`); the CLI uses `RayRunner`
+with ``--ray``. Work that splits, splits: each seed of a comparison, and
 each (learning rate, model) point of a sweep, is its own Ray task, so a cluster with N
 free CPUs trains N of them at once; the results come back to the server, which merges
 them exactly as one process would have trained them (`bnviz.comparison.merge_seeds`,
@@ -13,8 +14,8 @@ Faults: a task whose worker or node dies is retried by Ray (`TASK_RETRIES` times
 the training fails with the reason in plain words. A cluster that cannot be reached is
 said so within `CONNECT_SECONDS` (a TCP check of the address first, then Ray's own
 connection, given that long at most); one that goes away mid-training fails the
-training. With ``BNVIZ_RAY_FALLBACK=local`` (or a ``fallback`` runner) such a training
-runs locally instead. Nothing half-done reaches the store: a result exists only once
+training. With ``BNVIZ_RAY_FALLBACK=local`` (a ``fallback`` runner of `ClusterRunner`)
+such a training runs locally instead. Nothing half-done reaches the store: a result exists only once
 every task has returned.
 
 Ray is optional (``requirements-ray.txt``): nothing imports it unless a cluster is named.
@@ -27,7 +28,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ import pandas as pd
 from bnviz.comparison import ComparisonRequest, merge_seeds
 from bnviz.request import ProgressCallback, Request, Runner
 from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult
-from bnviz.worker import TrainingCrashed
+from bnviz.worker import ProcessRunner, TrainerUnreachable, TrainingCrashed, serve
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,7 @@ WORKER_DIED = ("The Ray worker training this died {attempts} times (a node lost,
                "again.")
 
 
-class ClusterUnreachable(TrainingCrashed):
-    """The Ray cluster cannot be reached, or went away."""
+ClusterUnreachable = TrainerUnreachable  # the Ray cluster cannot be reached, or went away
 
 
 def _tcp_endpoint(address: str) -> tuple[str, int] | None:
@@ -190,44 +189,19 @@ def _row_key(part: int, row: dict) -> tuple:
 
 
 class RayRunner:
-    """A runner (see `bnviz.jobs.JobManager`) that trains each request on a Ray cluster."""
+    """A runner that trains each request on a Ray cluster, driving it from this process
+    (the CLI's way, and a `ClusterRunner` driver process's)."""
 
-    def __init__(self, address: str, fallback: Runner | None = None,
-                 check_now: bool = False) -> None:
+    def __init__(self, address: str) -> None:
         self.address = address
-        self.fallback = fallback
-        # Why the cluster cannot be used, for the page and the log; None while it can.
-        self.problem: str | None = None
         self._lock = threading.Lock()
         self._in_flight: list[Any] = []
         self._closed = False
-        if check_now:  # say at start, in the log and on the page, if it cannot be reached
-            threading.Thread(target=self._check, daemon=True, name="bnviz-ray-check").start()
-
-    def _check(self) -> None:
-        started = time.monotonic()
-        try:
-            connect(self.address)
-            self.problem = None
-            log.info("Ray cluster at %s: connected in %.1f s", self.address,
-                     time.monotonic() - started)
-        except ClusterUnreachable as error:
-            self.problem = error.plain
-            log.error("Ray cluster at %s cannot be reached: %s", self.address, error)
 
     def __call__(self, request: Request, on_progress: ProgressCallback | None = None) -> Any:
         """Train ``request`` on the cluster (its parts as parallel tasks) and merge the parts."""
-        try:
-            connect(self.address)
-            self.problem = None
-            return self._train(request, on_progress)
-        except ClusterUnreachable as error:
-            self.problem = error.plain
-            log.error("Ray cluster at %s: %s", self.address, error)
-            if self.fallback is None:
-                raise
-            log.warning("training locally instead (%s=local)", FALLBACK_VARIABLE)
-            return self.fallback(request, on_progress)
+        connect(self.address)
+        return self._train(request, on_progress)
 
     def _train(self, request: Request, on_progress: ProgressCallback | None) -> Any:
         import ray
@@ -257,7 +231,9 @@ class RayRunner:
         except ray.exceptions.RayTaskError as error:  # the training itself raised
             cause = error.cause if error.cause is not None else error
             raise TrainingCrashed(f"{type(cause).__name__}: {cause}") from None
-        except (ray.exceptions.RaySystemError, ConnectionError) as error:
+        except (ray.exceptions.RaySystemError, ray.exceptions.ActorUnavailableError,
+                ray.exceptions.ActorDiedError, ConnectionError) as error:
+            # The progress actor lost, or the cluster itself: nothing more will come back.
             reason = f"the cluster went away during the training: {error}"
             disconnect()  # the next training connects anew
             raise ClusterUnreachable(reason, plain=unreachable_message(self.address, reason)) \
@@ -294,9 +270,6 @@ class RayRunner:
         with self._lock:
             self._closed = True
             refs, self._in_flight = list(self._in_flight), []
-        close_fallback = getattr(self.fallback, "close", None)
-        if close_fallback is not None:
-            close_fallback()
         try:
             import ray
         except ImportError:
@@ -309,11 +282,82 @@ class RayRunner:
                     log.debug("could not cancel %s: %s", ref, error)
 
 
+class ClusterRunner:
+    """The server's runner for a cluster: each training drives Ray from a process of its own.
+
+    Why a process: Ray ends any process connected to a cluster whose head has been gone
+    for a minute ("Failed to connect to GCS within 60 seconds ... The program will
+    terminate"), found by stopping a test cluster mid-training. The server must outlive
+    its cluster, so it never imports Ray: a `ProcessRunner` starts ``python -m
+    bnviz.cluster ADDRESS`` processes (one per training, and a warm spare already
+    connected), which run `RayRunner` and send progress back as training processes do.
+    """
+
+    def __init__(self, address: str, fallback: Runner | None = None) -> None:
+        self.address = address
+        self.fallback = fallback
+        # Why the cluster cannot be used, for the page and the log; None while it can.
+        self.problem: str | None = None
+        self.processes = ProcessRunner(child=("bnviz.cluster", address))
+        threading.Thread(target=self._check, daemon=True, name="bnviz-ray-check").start()
+
+    def _check(self) -> None:
+        """Say at start, in the log and on the page, if nothing answers at the address."""
+        try:
+            endpoint = _tcp_endpoint(self.address)
+            if endpoint is not None:
+                with socket.create_connection(endpoint, timeout=TCP_CHECK_SECONDS):
+                    pass
+            log.info("Ray cluster at %s answers", self.address)
+        except ClusterUnreachable as error:
+            self.problem = error.plain
+        except OSError as error:
+            self.problem = unreachable_message(self.address, f"nothing answers: {error}")
+        if self.problem:
+            log.error("Ray cluster at %s cannot be reached: %s", self.address, self.problem)
+
+    def __call__(self, request: Request, on_progress: ProgressCallback | None = None) -> Any:
+        """Train ``request`` on the cluster, from a driver process of its own."""
+        try:
+            result = self.processes(request, on_progress)
+            self.problem = None
+            return result
+        except ClusterUnreachable as error:
+            self.problem = error.plain
+            log.error("Ray cluster at %s: %s", self.address, error)
+            if self.fallback is None:
+                raise
+            log.warning("training locally instead (%s=local)", FALLBACK_VARIABLE)
+            return self.fallback(request, on_progress)
+
+    def close(self) -> None:
+        """End the driver processes (their tasks are cancelled as they go) and the fallback's."""
+        self.processes.close()
+        close_fallback = getattr(self.fallback, "close", None)
+        if close_fallback is not None:
+            close_fallback()
+
+
 def runner_from_environment(local: Callable[[], Runner]) -> Runner | None:
-    """A `RayRunner` when ``BNVIZ_RAY_ADDRESS`` is set (falling back to the runner ``local()``
-    makes only with ``BNVIZ_RAY_FALLBACK=local``), else None: train locally as always."""
+    """A `ClusterRunner` when ``BNVIZ_RAY_ADDRESS`` is set (falling back to the runner
+    ``local()`` makes only with ``BNVIZ_RAY_FALLBACK=local``), else None: train locally."""
     address = os.environ.get(ADDRESS_VARIABLE, "").strip()
     if not address:
         return None
     fallback = local() if os.environ.get(FALLBACK_VARIABLE, "").strip() == "local" else None
-    return RayRunner(address, fallback=fallback, check_now=True)
+    return ClusterRunner(address, fallback=fallback)
+
+
+def _prepare_driver(address: str) -> Runner:
+    """In a driver process: connect while no job waits (a failure is reported with the job)."""
+    with contextlib.suppress(ClusterUnreachable):
+        connect(address)
+    return RayRunner(address)
+
+
+if __name__ == "__main__":  # python -m bnviz.cluster ADDRESS FD PARENT_PID (see ClusterRunner)
+    import sys
+
+    cluster_address = sys.argv[1]
+    serve(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None,
+          lambda: _prepare_driver(cluster_address))

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -61,14 +62,18 @@ class TrainingCrashed(RuntimeError):
         self.plain = plain
 
 
+class TrainerUnreachable(TrainingCrashed):
+    """Where the trainings run cannot be reached (a Ray cluster, `bnviz.cluster`)."""
+
+
 class _Process:
-    def __init__(self) -> None:
-        parent, child = socket.socketpair()
+    def __init__(self, child: tuple[str, ...]) -> None:
+        parent, child_end = socket.socketpair()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bnviz.worker", str(child.fileno()), str(os.getpid())],
-            pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", *child, str(child_end.fileno()), str(os.getpid())],
+            pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL,
             env={**WORKER_ENVIRONMENT, **os.environ})
-        child.close()
+        child_end.close()
         self.connection = Connection(parent.detach())
 
     def close(self) -> None:
@@ -101,7 +106,11 @@ class ProcessRunner:
     the app's measured memory goes over the budget during a training.
     """
 
-    def __init__(self, keep_spare: bool = True, budget: MemoryBudget | None = None) -> None:
+    def __init__(self, keep_spare: bool = True, budget: MemoryBudget | None = None,
+                 child: tuple[str, ...] = ("bnviz.worker",)) -> None:
+        # What each process runs: ``python -m <child...> <socket fd> <parent pid>``, a module
+        # that answers with `serve` (this one trains; `bnviz.cluster` drives a Ray cluster).
+        self.child = child
         self.keep_spare = keep_spare
         self.budget = budget
         self._lock = threading.Lock()
@@ -129,7 +138,7 @@ class ProcessRunner:
                 log.info("no warm spare: it would not fit in the memory budget (%.0f MB)",
                          self.budget.budget_mb)
                 return
-            self._spare = _Process()
+            self._spare = _Process(self.child)
 
     def _give_up_spare_if_over_budget(self) -> None:
         """During a training, at most every `MEMORY_CHECK_SECONDS`: kill the spare if the
@@ -156,7 +165,7 @@ class ProcessRunner:
                 raise TrainingCrashed("the runner is closed")
             taken, self._spare = self._spare, None
             if taken is None or taken.process.poll() is not None:
-                taken = _Process()
+                taken = _Process(self.child)
             self.active.append(taken.process)
             return taken
 
@@ -182,7 +191,9 @@ class ProcessRunner:
                 elif kind == "done":
                     return payload
                 else:
-                    raise TrainingCrashed(payload)
+                    message, plain, unreachable = payload
+                    raise (TrainerUnreachable if unreachable else TrainingCrashed)(
+                        message, plain=plain)
         finally:
             worker.close()
             with self._lock:
@@ -236,16 +247,14 @@ def exit_with_parent(parent_pid: int, interval: float = PARENT_CHECK_SECONDS) ->
     threading.Thread(target=watch, daemon=True, name="bnviz-parent-watch").start()
 
 
-def _serve(fd: int, parent_pid: int | None = None) -> None:
+def serve(fd: int, parent_pid: int | None, prepare: Callable[[], Runner]) -> None:
+    """The child's side of `ProcessRunner`: ``prepare()`` (while no job waits) the runner that
+    will run the one request this process receives, then run it, sending progress rows and
+    the result (or the error) back over the socket ``fd``."""
     if parent_pid is not None:
         exit_with_parent(parent_pid)
     connection = Connection(fd)
-    from bnviz.training import run_request, warm_up  # sets TensorFlow's options first
-
-    # Warm up while no job waits: TensorFlow's import and its one-time kernel set-up cost
-    # seconds that would otherwise delay the first visible epoch. One small epoch is
-    # enough; a whole comparison would leave memory behind for the real one.
-    warm_up()
+    run = prepare()
     try:
         # Unpickling rebuilds the request through its constructor, so a configuration is
         # validated again here (`ExperimentConfig.__reduce__`, `SweepRequest.__reduce__`).
@@ -256,7 +265,7 @@ def _serve(fd: int, parent_pid: int | None = None) -> None:
         _send_error(connection, error)
         return
     try:
-        result = run_request(request, lambda row: connection.send(("progress", row)))
+        result = run(request, lambda row: connection.send(("progress", row)))
         connection.send(("done", result))
     except (BrokenPipeError, ConnectionResetError):
         return  # the parent went away mid-training: nobody is listening, stop quietly
@@ -264,10 +273,22 @@ def _serve(fd: int, parent_pid: int | None = None) -> None:
         _send_error(connection, error)
 
 
+def _prepare_training() -> Runner:
+    from bnviz.training import run_request, warm_up  # sets TensorFlow's options first
+
+    # Warm up while no job waits: TensorFlow's import and its one-time kernel set-up cost
+    # seconds that would otherwise delay the first visible epoch. One small epoch is
+    # enough; a whole comparison would leave memory behind for the real one.
+    warm_up()
+    return run_request
+
+
 def _send_error(connection: Connection, error: Exception) -> None:
     with contextlib.suppress(OSError):  # the parent is gone: nobody to tell
-        connection.send(("error", f"{type(error).__name__}: {error}"))
+        connection.send(("error", (f"{type(error).__name__}: {error}",
+                                   getattr(error, "plain", None),
+                                   isinstance(error, TrainerUnreachable))))
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    serve(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None, _prepare_training)

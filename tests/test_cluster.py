@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from bnviz.cluster import ClusterUnreachable, RayRunner, disconnect
+from bnviz.cluster import ClusterRunner, ClusterUnreachable, RayRunner, disconnect
 from bnviz.comparison import ComparisonRequest
 from bnviz.config import ExperimentConfig
 from bnviz.sweep import SweepRequest
@@ -90,12 +90,41 @@ def test_an_unreachable_cluster_is_said_plainly_within_seconds():
     assert unreachable.value.plain.startswith(f"The Ray cluster at {address} cannot be reached")
 
 
+@pytest.mark.slow
+def test_the_server_drives_the_cluster_from_a_process_of_its_own(cluster):
+    runner = ClusterRunner(cluster.address)
+    drivers: list[list[str]] = []
+
+    def note_driver(row):
+        rows.append(row)
+        drivers.extend(process.args for process in runner.processes.active)
+
+    try:
+        rows: list[dict] = []
+        config = ExperimentConfig(epochs=2, train_size=256, seeds=2)
+        result = runner(ComparisonRequest(config), note_driver)
+        assert len(result.history) == 8 and len(rows) == 8 and runner.problem is None
+        # the driver was a process of its own, running bnviz.cluster for this address
+        assert drivers and all(args[1:4] == ["-m", "bnviz.cluster", cluster.address]
+                               for args in drivers)
+    finally:
+        runner.close()
+
+
 def test_an_unreachable_cluster_falls_back_to_local_training_only_when_allowed():
     request = ComparisonRequest(ExperimentConfig(epochs=2, train_size=256))
-    runner = RayRunner(f"127.0.0.1:{free_port()}", fallback=instant_runner)
-    result = runner(request)
-    assert result.history.equals(fake_result(request.config).history)
-    assert runner.problem and "cannot be reached" in runner.problem  # and the page says so
+    for fallback in (None, instant_runner):
+        runner = ClusterRunner(f"127.0.0.1:{free_port()}", fallback=fallback)
+        try:
+            if fallback is None:
+                with pytest.raises(ClusterUnreachable, match="nothing answers"):
+                    runner(request)
+            else:
+                result = runner(request)
+                assert result.history.equals(fake_result(request.config).history)
+            assert runner.problem and "cannot be reached" in runner.problem  # for the page
+        finally:
+            runner.close()
 
 
 @pytest.mark.slow
@@ -152,9 +181,32 @@ def test_the_page_says_when_its_cluster_cannot_be_reached(monkeypatch):
     at = page()
     at.run()
     runner = ui.state.shared_job_manager().runner
-    assert isinstance(runner, RayRunner) and runner.address == address
+    assert isinstance(runner, ClusterRunner) and runner.address == address
     wait_for(lambda: runner.problem is not None, timeout=30)  # checked at start
     at.run()
     assert any(w.value.startswith(f"The Ray cluster at {address} cannot be reached")
                for w in at.warning)
     assert at.tabs  # the gallery's result is still shown
+
+
+@pytest.mark.slow
+def test_a_cluster_that_goes_away_mid_training_fails_it_plainly_and_the_server_lives_on():
+    doomed = RayCluster(cpus=2)
+    runner = ClusterRunner(doomed.address)
+    stopped = []
+
+    def stop_the_cluster(_row):
+        if not stopped:
+            stopped.append(True)
+            doomed.stop()  # head, raylet and workers: every process of the cluster
+
+    try:
+        with pytest.raises(ClusterUnreachable) as lost:
+            runner(ComparisonRequest(ExperimentConfig(epochs=60, train_size=256)),
+                   stop_the_cluster)
+        assert stopped and "cannot be reached" in lost.value.plain
+        assert runner.problem == lost.value.plain  # and the page says so
+        assert not runner.processes.active  # the driver process is gone; this one is not
+    finally:
+        runner.close()
+        doomed.stop()
