@@ -34,10 +34,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -48,7 +46,15 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.load import _served, link, max_concurrent, open_sessions  # noqa: E402
+from bench.first_epoch import cpu_name  # noqa: E402
+from bench.load import (  # noqa: E402
+    _served,
+    link,
+    max_concurrent,
+    open_sessions,
+    print_figures,
+    sampling,
+)
 from bnviz.config import ExperimentConfig  # noqa: E402
 from bnviz.memory import BUDGET_VARIABLE, process_mb  # noqa: E402
 from tests.server import Server  # noqa: E402
@@ -124,28 +130,20 @@ def memory_peaks(server: Server, interval: float = 0.5) -> Iterator[dict]:
     hold, shared pages split among them) and of anonymous memory (what the box cannot
     reclaim; `bnviz.memory.process_mb`)."""
     figures = {"pss_peak_mb": 0.0, "anonymous_peak_mb": 0.0, "processes_at_peak": 0}
-    stop = threading.Event()
 
     def sample() -> None:
-        while not stop.is_set():
-            tree = server.tree()
-            pss = 0.0
-            for process in tree:
-                with suppress(psutil.Error):
-                    pss += process.memory_full_info().pss / 2**20
-            if pss > figures["pss_peak_mb"]:
-                figures["pss_peak_mb"], figures["processes_at_peak"] = pss, len(tree)
-            figures["anonymous_peak_mb"] = max(figures["anonymous_peak_mb"],
-                                               sum(process_mb(p) for p in tree))
-            stop.wait(interval)
+        tree = server.tree()
+        pss = 0.0
+        for process in tree:
+            with suppress(psutil.Error):
+                pss += process.memory_full_info().pss / 2**20
+        if pss > figures["pss_peak_mb"]:
+            figures["pss_peak_mb"], figures["processes_at_peak"] = pss, len(tree)
+        figures["anonymous_peak_mb"] = max(figures["anonymous_peak_mb"],
+                                           sum(process_mb(p) for p in tree))
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
+    with sampling(sample, interval):
         yield figures
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _outcome(box: Box, server: Server, seen: list, started_at: float, memory: dict) -> dict:
@@ -192,17 +190,6 @@ def run_scenario(name: str, memory_mb: int, workdir: Path, env: dict[str, str]) 
     return out
 
 
-def cpu_name() -> str:
-    """The CPU's model name (what every figure here depends on)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--boxes", default="2765,1024",
@@ -224,11 +211,8 @@ def main() -> None:
             for name in args.scenarios.split(","):
                 result = run_scenario(name, memory_mb, Path(tmp), env)
                 results.append(result)
-                print(f"\n== {name} in a {memory_mb} MB box, one core")
-                for key, value in result.items():
-                    if key not in ("scenario", "box_mb"):
-                        print(f"  {key:28s} {value}")
-                sys.stdout.flush()
+                print_figures(f"{name} in a {memory_mb} MB box, one core", result,
+                              skip=("scenario", "box_mb"))
     print(f"\nCPU: {cpu_name()}; machine: {os.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GB; each box: one core's quota")
     if args.json:

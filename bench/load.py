@@ -58,7 +58,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -476,32 +476,42 @@ def scenario_restart(workdir: Path, epochs: int, train_size: int, long_epochs: i
 
 
 @contextmanager
+def sampling(sample: Callable[[], None], interval: float) -> Iterator[None]:
+    """Call ``sample()`` every ``interval`` seconds in a thread while the block runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            sample()
+            stop.wait(interval)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextmanager
 def _sampling(server: Server, interval: float = 0.2) -> Iterator[dict]:
     """Record the largest resident size of the server's process tree (summed) and of any
     single training process meanwhile. Summed RSS counts shared libraries once per process,
     so it overstates the tree a little; the single-process peak does not."""
     figures = {"tree_peak_mb": 0.0, "training_process_peak_mb": 0.0}
-    stop = threading.Event()
 
     def sample() -> None:
-        while not stop.is_set():
-            figures["tree_peak_mb"] = max(figures["tree_peak_mb"], server.tree_rss_mb())
-            for child in server.tree()[1:]:
-                try:
-                    rss = child.memory_info().rss / 2**20
-                except psutil.NoSuchProcess:
-                    continue
-                figures["training_process_peak_mb"] = max(
-                    figures["training_process_peak_mb"], rss)
-            stop.wait(interval)
+        figures["tree_peak_mb"] = max(figures["tree_peak_mb"], server.tree_rss_mb())
+        for child in server.tree()[1:]:
+            try:
+                rss = child.memory_info().rss / 2**20
+            except psutil.NoSuchProcess:
+                continue
+            figures["training_process_peak_mb"] = max(figures["training_process_peak_mb"], rss)
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
+    with sampling(sample, interval):
         yield figures
-    finally:
-        stop.set()
-        thread.join()
 
 
 def scenario_memory(workdir: Path, trainings: int, epochs: int, train_size: int,
@@ -589,6 +599,16 @@ def check(result: dict, max_jobs: int) -> list[str]:
     return failures
 
 
+def print_figures(title: str, figures: dict, skip: tuple[str, ...] = ()) -> None:
+    """A scenario's figures, one per line under its title, as they are measured."""
+    print(f"\n== {title}")
+    for key, value in figures.items():
+        if key not in skip:
+            shown = f"{value:.2f}" if isinstance(value, float) else value
+            print(f"  {key:34s} {shown}")
+    sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default="same,spread,stored,landing,restart,memory",
@@ -647,12 +667,8 @@ def main() -> None:
             result["wall_seconds"] = round(time.monotonic() - started, 1)
             results.append(result)
             failures += check(result, args.max_jobs)
-            print(f"\n== {name} ({result['wall_seconds']} s)")
-            for key, value in result.items():
-                if key not in ("scenario", "wall_seconds"):
-                    shown = f"{value:.2f}" if isinstance(value, float) else value
-                    print(f"  {key:34s} {shown}")
-            sys.stdout.flush()
+            print_figures(f"{name} ({result['wall_seconds']} s)", result,
+                          skip=("scenario", "wall_seconds"))
     print(f"\nmachine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GB; "
           f"configs: {args.epochs} epochs x {args.train_size} images")
     if args.json:

@@ -34,7 +34,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # 127.0.0.1 onl
 import pandas as pd  # noqa: E402
 import psutil  # noqa: E402
 
-from bench.cloud import cpu_name  # noqa: E402
+from bench.first_epoch import cpu_name  # noqa: E402
 from tests.cluster import LOOPBACK_ONLY, RayCluster  # noqa: E402
 
 RATES = "1e-4,1e-3,1e-2,1e-1"

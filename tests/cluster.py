@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.server import free_port
+from tests.server import free_port, summed_rss_mb
 
 LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 RAY = str(Path(sys.executable).parent / "ray")
@@ -71,13 +71,7 @@ class RayCluster:
 
     def rss_mb(self) -> float:
         """Resident memory of all the cluster's processes together."""
-        total = 0
-        for process in self.processes():
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        return total / 2**20
+        return summed_rss_mb(self.processes())
 
     def stop(self) -> None:
         """Kill every process of the cluster (nothing else's) and remove its temp dir."""

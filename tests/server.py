@@ -45,6 +45,17 @@ def require_chromium() -> None:
         pytest.skip(message)
 
 
+def summed_rss_mb(processes: list[psutil.Process]) -> float:
+    """Resident memory of ``processes`` together (shared libraries counted in each)."""
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total / 2**20
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now."""
     with socket.socket() as probe:
@@ -106,13 +117,7 @@ class Server:
 
     def tree_rss_mb(self) -> float:
         """Resident memory of the server and its training processes together."""
-        total = 0
-        for process in self.tree():
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        return total / 2**20
+        return summed_rss_mb(self.tree())
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server process alone has used so far."""
