@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # 127.0.0.1 only; before Ray
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # see tests/cluster.py
 
 import pandas as pd  # noqa: E402
 import psutil  # noqa: E402

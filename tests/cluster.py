@@ -18,7 +18,7 @@ import psutil
 
 from tests.server import free_port, summed_rss_mb
 
-LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
 RAY = str(Path(sys.executable).parent / "ray")
 
 

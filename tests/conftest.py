@@ -10,8 +10,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Ray, read when it is imported: the tests' clusters run on this one machine, so every Ray
-# address is 127.0.0.1 and no traffic leaves the loopback interface (see tests/cluster.py).
+# address is 127.0.0.1 and no traffic leaves the loopback interface, without Ray's token
+# authentication whatever ~/.ray holds (see tests/cluster.py).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from bnviz.config import ExperimentConfig
 from bnviz.data import clear_cache
