@@ -151,18 +151,21 @@ def _remote_functions() -> dict[str, Any]:
         return _remote
     import ray
 
+    # A row is handed to the sink and waited for (a millisecond or two): calls of two
+    # callers to one actor are not ordered, so a row sent without waiting could reach the
+    # sink after the runner, seeing the task done, has read it for the last time.
     @ray.remote(max_retries=TASK_RETRIES, num_cpus=1)
     def train_seed(config: Any, sink: Any, part: int) -> Any:
         from bnviz.training import train_comparison
 
-        return train_comparison(config, on_epoch=lambda row: sink.add.remote(part, row))
+        return train_comparison(config, on_epoch=lambda row: ray.get(sink.add.remote(part, row)))
 
     @ray.remote(max_retries=TASK_RETRIES, num_cpus=1)
     def train_point(request: Any, rate: float, placement: str, sink: Any, part: int) -> Any:
         from bnviz.training import sweep_point
 
         row = sweep_point(request, rate, placement)
-        sink.add.remote(part, row)
+        ray.get(sink.add.remote(part, row))
         return row
 
     @ray.remote(num_cpus=0)
