@@ -197,9 +197,6 @@ class RayRunner:
 
     def __init__(self, address: str) -> None:
         self.address = address
-        self._lock = threading.Lock()
-        self._in_flight: list[Any] = []
-        self._closed = False
 
     def __call__(self, request: Request, on_progress: ProgressCallback | None = None) -> Any:
         """Train ``request`` on the cluster (its parts as parallel tasks) and merge the parts."""
@@ -220,10 +217,6 @@ class RayRunner:
                     for part, (rate, placement) in enumerate(request.points())]
         else:
             raise TrainingCrashed(f"no Ray training for the task {request.task!r}")
-        with self._lock:
-            if self._closed:
-                raise TrainingCrashed("the runner is closed")
-            self._in_flight += refs
         try:
             self._follow(refs, sink, on_progress)
             parts = ray.get(refs)
@@ -242,8 +235,6 @@ class RayRunner:
             raise ClusterUnreachable(reason, plain=unreachable_message(self.address, reason)) \
                 from None
         finally:
-            with self._lock:
-                self._in_flight = [ref for ref in self._in_flight if ref not in refs]
             with contextlib.suppress(Exception):  # the cluster may be gone with it
                 ray.kill(sink)
         if isinstance(request, ComparisonRequest):
@@ -267,22 +258,6 @@ class RayRunner:
                         on_progress(row)
             if not pending:
                 return
-
-    def close(self) -> None:
-        """Cancel the tasks in flight (their trainings fail) and leave the cluster."""
-        with self._lock:
-            self._closed = True
-            refs, self._in_flight = list(self._in_flight), []
-        try:
-            import ray
-        except ImportError:
-            return
-        if ray.is_initialized():
-            for ref in refs:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception as error:  # already finished, or the cluster is gone
-                    log.debug("could not cancel %s: %s", ref, error)
 
 
 class ClusterRunner:
