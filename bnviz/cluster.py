@@ -338,4 +338,4 @@ if __name__ == "__main__":  # python -m bnviz.cluster ADDRESS FD PARENT_PID (see
 
     cluster_address = sys.argv[1]
     serve(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None,
-          lambda: _prepare_driver(cluster_address))
+          lambda _request_waiting: _prepare_driver(cluster_address))

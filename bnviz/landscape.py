@@ -59,29 +59,33 @@ def landscape_measures(model: keras.Model) -> Callable[[Any, Any, Any], Any]:
     def measure(x: Any, y: Any, etas: Any) -> Any:
         start = [tf.identity(v) for v in weights]
         averages = [tf.identity(v) for v in moving]
-        _, gradient = loss_and_gradient(x, y)
-        gradient_norm = tf.linalg.global_norm(gradient)
-        # A graph loop over the step sizes rather than a Python one: the forward and
-        # backward pass is traced once, not once per step size, which keeps the compile of
-        # every trainer's epoch (a student's first wait) short.
-        def look_ahead(index: Any, losses: Any, changes: Any) -> tuple[Any, Any, Any]:
-            eta = etas[index]
+        # One graph loop over η = 0 (the gradient at w itself) and then each step size, so
+        # the forward and backward pass is traced once, not once per use: tracing is most of
+        # the wait for a trainer's first epoch, the one a student sees.
+        steps = tf.concat([tf.zeros([1]), etas], axis=0)
+
+        def look_ahead(index: Any, gradient: list[Any], losses: Any,
+                       changes: Any) -> tuple[Any, ...]:
+            eta = steps[index]
             for variable, value, slope in zip(weights, start, gradient, strict=True):
-                variable.assign(value - eta * slope)
+                variable.assign(value - eta * slope)  # at η = 0 the weights stay exactly w
             loss, moved = loss_and_gradient(x, y)
             change = tf.linalg.global_norm(
                 [after - before for after, before in zip(moved, gradient, strict=True)])
-            return index + 1, losses.write(index, loss), changes.write(index, change)
+            at_w = tf.equal(index, 0)
+            gradient = [tf.where(at_w, after, before)
+                        for after, before in zip(moved, gradient, strict=True)]
+            return index + 1, gradient, losses.write(index, loss), changes.write(index, change)
 
-        count = len(STEP_MULTIPLES)
-        _, losses, changes = tf.while_loop(
+        count = len(STEP_MULTIPLES) + 1
+        _, gradient, losses, changes = tf.while_loop(
             lambda index, *_: index < count, look_ahead,
-            (tf.constant(0), tf.TensorArray(tf.float32, size=count),
-             tf.TensorArray(tf.float32, size=count)))
+            (tf.constant(0), [tf.zeros_like(v) for v in weights],
+             tf.TensorArray(tf.float32, size=count), tf.TensorArray(tf.float32, size=count)))
         for variable, value in zip([*weights, *moving], [*start, *averages], strict=True):
             variable.assign(value)
-        losses, changes = losses.stack(), changes.stack()
-        beta = tf.reduce_max(changes / (etas * gradient_norm))
+        losses, changes = losses.stack()[1:], changes.stack()[1:]  # index 0 is w itself
+        beta = tf.reduce_max(changes / (etas * tf.linalg.global_norm(gradient)))
         return tf.stack([tf.reduce_min(losses), tf.reduce_max(losses), tf.reduce_min(changes),
                          tf.reduce_max(changes), beta])
 

@@ -58,10 +58,34 @@ from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult, diverged, outc
 if TYPE_CHECKING:
     import keras
 
-# Must be set before TensorFlow is first imported; a value set by the user wins.
+
+
+def _cores() -> int:
+    """Cores this process may run on (its affinity, which a container or `taskset` narrows)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+# Both must be set before TensorFlow is first imported; values set by the user win.
+# oneDNN's kernels: TensorFlow turns them on by itself only on CPUs with AVX-512 VNNI or
+# newer; on AVX2 CPUs they halve a convolution-heavy epoch (see the README's Performance).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# Threads per operation: the two models of a comparison train at once, each in a thread
+# of its own, so each gets half the cores. With TensorFlow's default (all cores per
+# operation) the two models' small kernels contend for the same cores: an epoch pair took
+# 0.36 s against 0.28 s with one thread each on 2 cores (bench/speed.py, AVX-512 and
+# AVX2 kernels alike).
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, _cores() // 2)))
 
 EVAL_SLICE = 250  # test images per forward pass: 1000 at once costs ~150 MB of activations
+
+
+# One trace at a time, first come first served: traces are Python (they hold the GIL), so
+# two interleaved traces would both end late, while one after the other lets the first
+# model (the baseline) run its first epoch while the second is being traced.
+_TRACING = threading.Lock()
 
 
 class TrainingStopped(Exception):
@@ -104,11 +128,19 @@ class ModelTrainer:
         images = tf.TensorSpec([None, *IMAGE_SHAPE, 1], tf.float32)
         labels = tf.TensorSpec([None, NUM_CLASSES], tf.float32)
         scalar = tf.TensorSpec([], tf.int32)
-        self._epoch = tf.function(self._epoch_graph, input_signature=[
+        self._epoch = tf.function(self._epoch_graph, autograph=False, input_signature=[
             tf.TensorSpec([None], tf.int32), images, labels, images, labels, scalar, scalar,
             tf.TensorSpec([len(STEP_MULTIPLES)], tf.float32)])
         self._data: tuple[Any, ...] = ()
         self._mode_forward: Callable[..., Any] | None = None
+        self._traced = False
+
+    def trace(self) -> None:
+        """Trace the compiled epoch now (once per trainer); runs wait for it otherwise."""
+        if not self._traced:
+            with _TRACING:
+                self._epoch.get_concrete_function()
+            self._traced = True
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -142,17 +174,18 @@ class ModelTrainer:
 
     def _epoch_graph(self, order: Any, x_train: Any, y_train: Any, x_test: Any, y_test: Any,
                      first_step: Any, probe_every: Any, etas: Any) -> tuple[Any, ...]:
+        # Written with explicit graph loops and traced without AutoGraph: converting this
+        # code (and the landscape's) took about 40 % of the trace, which a student waits
+        # through before the first epoch.
         import keras
         import tensorflow as tf
 
         count = tf.shape(order)[0]
         steps = (count + self.batch_size - 1) // self.batch_size
-        loss_sum = tf.constant(0.0)
-        correct = tf.constant(0.0)
         variables = self.model.trainable_variables
         not_probed = tf.fill([len(MEASURES)], float("nan"))
-        probes = tf.TensorArray(tf.float32, size=steps)
-        for step in tf.range(steps):
+
+        def train_step(step: Any, loss_sum: Any, correct: Any, probes: Any) -> tuple[Any, ...]:
             batch = order[step * self.batch_size: (step + 1) * self.batch_size]
             x = tf.gather(x_train, batch)
             y = tf.gather(y_train, batch)
@@ -161,7 +194,7 @@ class ModelTrainer:
             global_step = first_step + step
             probe_now = tf.logical_and(probe_every > 0,
                                        tf.equal(global_step % tf.maximum(probe_every, 1), 0))
-            measured = tf.cond(probe_now, lambda x=x, y=y: self._landscape(x, y, etas),
+            measured = tf.cond(probe_now, lambda: self._landscape(x, y, etas),
                                lambda: not_probed)
             probes = probes.write(step, measured)
             with tf.GradientTape() as tape:
@@ -169,8 +202,13 @@ class ModelTrainer:
                 loss = tf.reduce_mean(keras.losses.categorical_crossentropy(y, probabilities))
             self.optimizer.apply(tape.gradient(loss, variables), variables)
             batch_count = tf.cast(tf.shape(batch)[0], tf.float32)
-            loss_sum += loss * batch_count
-            correct += _count_correct(y, probabilities)
+            return (step + 1, loss_sum + loss * batch_count,
+                    correct + _count_correct(y, probabilities), probes)
+
+        _, loss_sum, correct, probes = tf.while_loop(
+            lambda step, *_: step < steps, train_step,
+            (tf.constant(0), tf.constant(0.0), tf.constant(0.0),
+             tf.TensorArray(tf.float32, size=steps)))
         total = tf.cast(count, tf.float32)
         test_loss, test_accuracy = self._evaluate(x_test, y_test)
         return loss_sum / total, correct / total, test_loss, test_accuracy, probes.stack()
@@ -181,14 +219,19 @@ class ModelTrainer:
         import tensorflow as tf
 
         count = tf.shape(y_test)[0]
-        loss_sum = tf.constant(0.0)
-        correct = tf.constant(0.0)
-        for start in tf.range(0, count, EVAL_SLICE):
+
+        def evaluate_slice(start: Any, loss_sum: Any, correct: Any) -> tuple[Any, Any, Any]:
             x = x_test[start: start + EVAL_SLICE]
             y = y_test[start: start + EVAL_SLICE]
             probabilities = self.model(x, training=False)
-            loss_sum += tf.reduce_sum(keras.losses.categorical_crossentropy(y, probabilities))
-            correct += _count_correct(y, probabilities)
+            return (start + EVAL_SLICE,
+                    loss_sum + tf.reduce_sum(keras.losses.categorical_crossentropy(
+                        y, probabilities)),
+                    correct + _count_correct(y, probabilities))
+
+        _, loss_sum, correct = tf.while_loop(
+            lambda start, *_: start < count, evaluate_slice,
+            (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
         total = tf.cast(count, tf.float32)
         return loss_sum / total, correct / total
 
@@ -208,6 +251,7 @@ class ModelTrainer:
         if not self._data:
             raise RuntimeError("call start() before run_epoch()")
         begin = time.perf_counter()
+        self.trace()
         etas = np.array(STEP_MULTIPLES, np.float32) * np.float32(learning_rate)
         train_loss, train_accuracy, test_loss, test_accuracy, probes = self._epoch(
             order, *self._data, np.int32(first_step), np.int32(probe_every), etas)
@@ -225,15 +269,18 @@ class ModelTrainer:
                 if (first_step + step) % probe_every == 0]
         return metrics
 
+    def _forward(self) -> Callable[[Any, int, bool], Any]:
+        if self._mode_forward is None:
+            self._mode_forward = mode_forward(self.model)
+        return self._mode_forward
+
     def test_probabilities(self) -> np.ndarray:
         """Softmax outputs on the test set, BN in inference mode."""
-        return self.model.predict(self._data[2], batch_size=EVAL_SLICE, verbose=0)
+        return self._forward()(self._data[2], EVAL_SLICE, False).numpy()
 
     def mode_accuracies(self, x_test: np.ndarray, y_test: np.ndarray) -> pd.DataFrame:
         """`bnviz.inside.mode_accuracies` of this model, with its forward pass compiled once."""
-        if self._mode_forward is None:
-            self._mode_forward = mode_forward(self.model)
-        return mode_accuracies(self.model, x_test, y_test, forward=self._mode_forward)
+        return mode_accuracies(self.model, x_test, y_test, forward=self._forward())
 
 
 class TrainerPool:
@@ -321,8 +368,6 @@ def train_comparison(
     steps the loss landscape along the gradient (`bnviz.landscape`). Predictions, parameter tables,
     BN layer values and the BN mode comparison come from the first seed's run.
     """
-    split = make_split(config.split, config.train_size, config.scale_pixels)
-    probe_images = split.x_test[:PROBE_IMAGES]
     rows: list[dict[str, Any]] = []
     relu_inputs: list[dict[str, Any]] = []
     landscape: list[dict[str, Any]] = []
@@ -330,8 +375,18 @@ def train_comparison(
     bn_label = model_label(config.placement)
     with ExitStack() as borrowed, ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="bnviz-epoch") as pool:
+        # The images are read (zlib lets go of the GIL) while TensorFlow is imported and the
+        # models are built: both are part of the wait for the first epoch.
+        reading = pool.submit(make_split, config.split, config.train_size, config.scale_pixels)
         trainers = {model_label(p): borrowed.enter_context(TRAINER_POOL.lend(p, config))
                     for p in ("none", config.placement)}
+        split = reading.result()
+        probe_images = split.x_test[:PROBE_IMAGES]
+
+        def epoch_and_probe(label: str, run: Iterator[dict[str, Any]]) -> tuple[dict, list]:
+            # The ReLU probe runs in the model's own thread, beside the other model's epoch.
+            return next(run), trainers[label].probe.percentiles(probe_images)
+
         for seed in config.seed_list:
             runs = {label: epochs_of(t, seed, config.learning_rate, split, config.epochs,
                                      config.landscape_every)
@@ -340,15 +395,16 @@ def train_comparison(
                 if should_stop is not None and should_stop():
                     raise TrainingStopped(f"stopped before epoch {epoch} of seed {seed}")
                 # Each model's epoch in its own thread: batch-64 convolutions leave a core idle.
-                futures = {label: pool.submit(next, run) for label, run in runs.items()}
+                futures = {label: pool.submit(epoch_and_probe, label, run)
+                           for label, run in runs.items()}
                 for label, future in futures.items():
-                    metrics = future.result()
+                    metrics, percentiles = future.result()
                     landscape += [{"model": label, "seed": seed, "step": step, "epoch": epoch,
                                    **measures} for step, measures in metrics.pop("landscape", ())]
                     row = {"model": label, "seed": seed, "epoch": epoch, **metrics}
                     rows.append(row)
                     relu_inputs += [{"model": label, "seed": seed, "epoch": epoch, **row}
-                                    for row in trainers[label].probe.percentiles(probe_images)]
+                                    for row in percentiles]
                     if on_epoch is not None:
                         on_epoch(row)
             if not first_seed:  # the trainers are reset for the next seed: take these now

@@ -247,14 +247,16 @@ def exit_with_parent(parent_pid: int, interval: float = PARENT_CHECK_SECONDS) ->
     threading.Thread(target=watch, daemon=True, name="bnviz-parent-watch").start()
 
 
-def serve(fd: int, parent_pid: int | None, prepare: Callable[[], Runner]) -> None:
-    """The child's side of `ProcessRunner`: ``prepare()`` (while no job waits) the runner that
-    will run the one request this process receives, then run it, sending progress rows and
-    the result (or the error) back over the socket ``fd``."""
+def serve(fd: int, parent_pid: int | None,
+          prepare: Callable[[Callable[[], bool]], Runner]) -> None:
+    """The child's side of `ProcessRunner`: ``prepare(request_waiting)`` the runner that will
+    run the one request this process receives, then run it, sending progress rows and the
+    result (or the error) back over the socket ``fd``. ``request_waiting()`` tells
+    ``prepare`` whether the request has already come (so a warm-up would only delay it)."""
     if parent_pid is not None:
         exit_with_parent(parent_pid)
     connection = Connection(fd)
-    run = prepare()
+    run = prepare(lambda: connection.poll(0))
     try:
         # Unpickling rebuilds the request through its constructor, so a configuration is
         # validated again here (`ExperimentConfig.__reduce__`, `SweepRequest.__reduce__`).
@@ -273,13 +275,16 @@ def serve(fd: int, parent_pid: int | None, prepare: Callable[[], Runner]) -> Non
         _send_error(connection, error)
 
 
-def _prepare_training() -> Runner:
+def _prepare_training(request_waiting: Callable[[], bool]) -> Runner:
     from bnviz.training import run_request, warm_up  # sets TensorFlow's options first
 
-    # Warm up while no job waits: TensorFlow's import and its one-time kernel set-up cost
-    # seconds that would otherwise delay the first visible epoch. One small epoch is
-    # enough; a whole comparison would leave memory behind for the real one.
-    warm_up()
+    # A spare warms up while no job waits: TensorFlow's one-time kernel set-up and the
+    # default comparison's traces cost seconds that would otherwise delay the first
+    # visible epoch. One small epoch is enough; a whole comparison would leave memory
+    # behind for the real one. A process started for a request that is already there
+    # (no spare was ready) goes straight to it: a warm-up would make it wait longer.
+    if not request_waiting():
+        warm_up()
     return run_request
 
 
