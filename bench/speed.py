@@ -343,8 +343,9 @@ WORKERS = {"reference": worker_reference, "same-order": worker_reference_same_or
 def run_worker(*args: str, env: dict | None = None) -> dict:
     """Run this script as a worker subprocess and parse its JSON answer."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    # In bnviz's checkout, so that the training processes it starts (`python -m ...`) run it.
     done = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True,
-                          text=True, env=environment, check=False)
+                          text=True, env=environment, cwd=BNVIZ_ROOT, check=False)
     if done.returncode != 0:
         raise SystemExit(f"worker {args} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -391,8 +392,10 @@ def main() -> None:
             print(json.dumps(WORKERS[kind](int(rest[0]), int(rest[1]))))
         return
 
+    global BNVIZ_ROOT
     if args.bnviz_root:
-        os.environ["BENCH_BNVIZ_ROOT"] = str(args.bnviz_root.resolve())
+        BNVIZ_ROOT = args.bnviz_root.resolve()
+        os.environ["BENCH_BNVIZ_ROOT"] = str(BNVIZ_ROOT)  # for the workers
     peak, how = fp32_peak(args.cores, args.isa)
     flops = {label: model_flops(p, 1000, 1000, args.epochs)
              for label, p in zip(MODELS, ("none", "after"), strict=True)}

@@ -83,17 +83,22 @@ def command_run(args: argparse.Namespace) -> int:
         raise ConfigError("landscape_every", "--landscape needs probes: give --landscape-every "
                           "a number of steps above 0")
     out = Path(args.out)
-    from keras.utils import Progbar
-
     from bnviz.training import train_comparison
 
-    # Test accuracies are shown as they are, not averaged over updates (Progbar's default).
-    progress = Progbar(target=config.epochs * 2 * config.seeds, unit_name="epoch",
-                       stateful_metrics=["base_test_acc", "bn_test_acc"])
+    progress: Any = None
     done = 0
 
     def on_epoch(row: dict[str, Any]) -> None:
-        nonlocal done
+        nonlocal done, progress
+        if progress is None:
+            # Made at the first epoch, when TensorFlow is loaded anyway: importing Keras up
+            # front would keep the trainer from reading the images while TensorFlow loads.
+            from keras.utils import Progbar
+
+            # Test accuracies are shown as they are, not averaged over updates (Progbar's
+            # default).
+            progress = Progbar(target=config.epochs * 2 * config.seeds, unit_name="epoch",
+                               stateful_metrics=["base_test_acc", "bn_test_acc"])
         done += 1
         name = "base" if row["model"] == "baseline" else "bn"
         progress.update(done, values=[(f"{name}_test_acc", row["test_accuracy"])], finalize=False)
@@ -106,7 +111,8 @@ def command_run(args: argparse.Namespace) -> int:
         result = RayRunner(args.ray)(ComparisonRequest(config), on_epoch)
     else:
         result = train_comparison(config, on_epoch=on_epoch)
-    progress.update(done, finalize=True)
+    if progress is not None:
+        progress.update(done, finalize=True)
     out.mkdir(parents=True, exist_ok=True)
     result.history.to_csv(out / "history.csv", index=False)
     written = [out / "history.csv", out / "summary.json"]

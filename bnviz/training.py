@@ -436,11 +436,14 @@ def sweep_learning_rates(request: SweepRequest,
     base = request.config
     split = make_split(base.split, base.train_size, base.scale_pixels)
     rows = []
-    for rate, placement in request.points():
-        row = sweep_point(request, rate, placement, split)
-        rows.append(row)
-        if on_point is not None:
-            on_point(row)
+    # Two points at a time, as a comparison trains its two models: each operation has half
+    # the cores (TF_NUM_INTRAOP_THREADS above). Every point is a training of its own, so
+    # the table is the same in any order; rows are passed on in the table's order.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bnviz-sweep") as pool:
+        for row in pool.map(lambda point: sweep_point(request, *point, split), request.points()):
+            rows.append(row)
+            if on_point is not None:
+                on_point(row)
     return SweepResult(request, pd.DataFrame(rows, columns=list(SWEEP_COLUMNS)))
 
 
