@@ -9,9 +9,10 @@ from ui import sections
 from ui.sidebar import PRESET, TRAIN, show_experiment_sidebar
 from ui.state import (
     asked_here,
-    config_from_url,
     forget_run_request,
+    link_reading,
     own_busy_job,
+    presenting,
     shared_job_manager,
     show_link_problems,
     show_store_notices,
@@ -19,18 +20,22 @@ from ui.state import (
     write_url,
 )
 
+present = presenting()  # for a projector: the sidebar tucked away, charts large
 st.set_page_config(page_title="bnviz: batch normalisation, side by side", page_icon="🧪",
-                   layout="wide")
+                   layout="wide", initial_sidebar_state="collapsed" if present else "auto")
+sections.compact_page()
 manager = shared_job_manager()
 
-url_config, link_problems, run_requested = config_from_url(manager.gallery)
+link = link_reading(manager.gallery)
+run_requested = link.run
 cannot_train = manager.cannot_train()
-config, asked = show_experiment_sidebar(url_config, manager.gallery, can_train=not cannot_train)
+config, asked = show_experiment_sidebar(link.config, manager.gallery, can_train=not cannot_train)
 request = ComparisonRequest(config)
 
-st.title("Batch normalisation, side by side")
-st.markdown(explain.INTRO)
-show_link_problems(link_problems)
+st.title(explain.TITLE)
+if not present:  # on a projector the room has the teacher for that
+    st.caption(explain.SUBTITLE)
+show_link_problems(link.problems)
 cluster_problem = getattr(manager.runner, "problem", None)  # a Ray cluster out of reach
 if cluster_problem:
     st.warning(cluster_problem)
@@ -66,7 +71,7 @@ elif training and (asked_here(request) or found.result is None):
     sections.show_live_training(manager, request)
 elif found.result is not None:
     sections.show_origin(manager, request, found.origin, training)
-    sections.show_results(found.result, manager)
+    sections.show_results(found.result, manager, large=present)
 elif failed:
     sections.show_about()
 else:

@@ -38,55 +38,93 @@ def curve_bands(history: pd.DataFrame) -> pd.DataFrame:
     return bands
 
 
+# Fonts for a projector (`present=1` in the link): read from the back of a classroom.
+LARGE_FONTS = {"axis": 16, "title": 20, "legend": 16}
+
+
+def _curve_panel(frame: pd.DataFrame, metric: str, highlight: alt.Parameter,
+                 width: int | str, height: int) -> alt.LayerChart | alt.Chart:
+    """One panel (accuracy or loss) of the learning curves, from `curve_bands`' frame."""
+    several = int(frame["seeds"].max()) > 1
+    models = list(frame["model"].unique())
+    series_order = [f"{m} · {s}" for m in models for s in SUBSETS]
+    # One hue per model, dark for train and light for test.
+    palette = [shade for m in range(len(models)) for shade in SERIES_COLOURS[m % 2]]
+    # Below the chart, two entries a row: it fits a phone, and never runs off the right edge.
+    colour = alt.Color("series:N", title=None,
+                       scale=alt.Scale(domain=series_order, range=palette),
+                       legend=alt.Legend(orient="bottom", columns=2, offset=6, rowPadding=2,
+                                         columnPadding=16, symbolOpacity=1))
+    log = metric == "loss"
+    seeds = int(frame["seeds"].max())
+    base = alt.Chart(frame[frame["metric"] == metric], title=metric.capitalize()).encode(
+        x=alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domainMin=1),
+                axis=alt.Axis(format="d", tickMinStep=1)),
+        color=colour,
+    )
+    y_scale = alt.Scale(zero=False, type="log" if log else "linear")
+    tooltip = [alt.Tooltip("series:N", title="Series"), alt.Tooltip("epoch:Q", title="Epoch"),
+               alt.Tooltip("mean:Q", title=metric.capitalize() + (" (mean)" if several else ""),
+                           format=".4f")]
+    if several:
+        tooltip += [alt.Tooltip("low:Q", title="lowest seed", format=".4f"),
+                    alt.Tooltip("high:Q", title="highest seed", format=".4f"),
+                    alt.Tooltip("seeds:Q", title="seeds")]
+    line = base.mark_line(point=alt.OverlayMarkDef(size=18, filled=True)).encode(
+        y=alt.Y("mean:Q", title=metric + (f", mean of {seeds} seeds" if several else ""),
+                scale=y_scale),
+        strokeDash=alt.StrokeDash("subset:N", sort=list(SUBSETS), legend=None),
+        opacity=alt.condition(highlight, alt.value(1.0), alt.value(0.15)),
+        tooltip=tooltip,
+    )
+    chart = line
+    if several:
+        band = base.mark_area(opacity=0.18).encode(
+            y=alt.Y("low:Q", scale=y_scale), y2="high:Q",
+            opacity=alt.condition(highlight, alt.value(0.18), alt.value(0.03)),
+        )
+        chart = band + line
+    return chart.properties(width=width, height=height)
+
+
+def _highlight() -> alt.Parameter:
+    return alt.selection_point(name="highlight", fields=["series"], bind="legend")
+
+
 def learning_curves(history: pd.DataFrame, width: int = 330, height: int = 260) -> alt.HConcatChart:
-    """Accuracy and loss per epoch, train and test, both models, side by side.
+    """Accuracy and loss per epoch, train and test, both models, side by side (for images:
+    the page draws each panel on its own, `learning_curve_panel`).
 
     Hue tells the model, dash tells train (solid) from test (dashed). With several
     seeds the line is the mean over seeds and the shaded band runs from the lowest
     to the highest seed. Clicking a legend entry highlights that series in both panels.
     """
     frame = curve_bands(history)
-    several = int(frame["seeds"].max()) > 1
-    highlight = alt.selection_point(name="highlight", fields=["series"], bind="legend")
-    models = list(frame["model"].unique())
-    series_order = [f"{m} · {s}" for m in models for s in SUBSETS]
-    # One hue per model, dark for train and light for test.
-    palette = [shade for m in range(len(models)) for shade in SERIES_COLOURS[m % 2]]
-    colour = alt.Color("series:N", title="Series" + (" (mean, band min–max)" if several else ""),
-                       scale=alt.Scale(domain=series_order, range=palette))
-
-    def panel(metric: str) -> alt.LayerChart | alt.Chart:
-        log = metric == "loss"
-        base = alt.Chart(frame[frame["metric"] == metric], title=metric.capitalize()).encode(
-            x=alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domainMin=1),
-                    axis=alt.Axis(format="d", tickMinStep=1)),
-            color=colour,
-        )
-        y_scale = alt.Scale(zero=False, type="log" if log else "linear")
-        tooltip = [alt.Tooltip("series:N", title="Series"), alt.Tooltip("epoch:Q", title="Epoch"),
-                   alt.Tooltip("mean:Q", title=metric.capitalize() + (" (mean)" if several else ""),
-                               format=".4f")]
-        if several:
-            tooltip += [alt.Tooltip("low:Q", title="lowest seed", format=".4f"),
-                        alt.Tooltip("high:Q", title="highest seed", format=".4f"),
-                        alt.Tooltip("seeds:Q", title="seeds")]
-        line = base.mark_line(point=alt.OverlayMarkDef(size=18, filled=True)).encode(
-            y=alt.Y("mean:Q", title=metric, scale=y_scale),
-            strokeDash=alt.StrokeDash("subset:N", sort=list(SUBSETS), legend=None),
-            opacity=alt.condition(highlight, alt.value(1.0), alt.value(0.15)),
-            tooltip=tooltip,
-        )
-        chart = line
-        if several:
-            band = base.mark_area(opacity=0.18).encode(
-                y=alt.Y("low:Q", scale=y_scale), y2="high:Q",
-                opacity=alt.condition(highlight, alt.value(0.18), alt.value(0.03)),
-            )
-            chart = band + line
-        return chart.properties(width=width, height=height)
-
+    highlight = _highlight()
     # The selection lives in one panel; Vega-Lite makes it visible to both.
-    return alt.hconcat(panel("accuracy").add_params(highlight), panel("loss"))
+    return alt.hconcat(_curve_panel(frame, "accuracy", highlight, width, height)
+                       .add_params(highlight),
+                       _curve_panel(frame, "loss", highlight, width, height))
+
+
+def learning_curve_panel(history: pd.DataFrame, metric: str, height: int = 240,
+                         large: bool = False) -> alt.LayerChart | alt.Chart:
+    """One panel of `learning_curves` (``metric``: accuracy or loss) as wide as the page's
+    column, its legend below it; clicking a legend entry highlights that series. With
+    ``large``, fonts for a projector (`LARGE_FONTS`)."""
+    highlight = _highlight()
+    chart = _curve_panel(curve_bands(history), metric, highlight, "container", height)
+    # The column sets the width; the height is the plot's own (plain "fit" would squeeze the
+    # plot to make room for the title, axes and legend inside ``height``).
+    chart = chart.add_params(highlight).properties(
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+    if large:
+        chart = (chart.configure_axis(labelFontSize=LARGE_FONTS["axis"],
+                                      titleFontSize=LARGE_FONTS["axis"])
+                 .configure_legend(labelFontSize=LARGE_FONTS["legend"],
+                                   titleFontSize=LARGE_FONTS["legend"], symbolSize=200)
+                 .configure_title(fontSize=LARGE_FONTS["title"]))
+    return chart
 
 
 RELU_INPUT_MODES = {

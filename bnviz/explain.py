@@ -1,5 +1,9 @@
 """Plain-words text shown next to each part of the page (kept apart from the layout)."""
 
+TITLE = "Batch norm, side by side"
+SUBTITLE = ("Two small CNNs learn Fashion-MNIST from the same images and the same start; "
+            "one has batch-normalisation layers. What does BN change?")
+
 INTRO = (
     "Two small convolutional networks learn to recognise clothes in "
     "[Fashion-MNIST](https://github.com/zalandoresearch/fashion-mnist) images. They are identical "

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from bnviz.config import WORK_FIELDS, ConfigError, ExperimentConfig, field_meta, field_names
 
 RUN_PARAM = "run"
+# Presentation mode for a projector: a way of showing, not part of the experiment (so not in
+# the configuration or its hash).
+PRESENT_PARAM = "present"
 RUN_YES = frozenset({"1", "true", "yes", "on"})
 RUN_NO = frozenset({"", "0", "false", "no", "off"})
 MAX_SHOWN = 40  # characters of a name or value a warning quotes
@@ -46,11 +49,13 @@ class LinkProblem:
 
 @dataclass(frozen=True)
 class LinkReading:
-    """What a link asks for: the configuration, whether to train, and what was wrong."""
+    """What a link asks for: the configuration, whether to train, whether to present (for a
+    projector), and what was wrong."""
 
     config: ExperimentConfig
     run: bool
     problems: list[LinkProblem] = field(default_factory=list)
+    present: bool = False
 
 
 def shorten(text: str, limit: int = MAX_SHOWN) -> str:
@@ -99,7 +104,7 @@ def read_link(query: Mapping[str, Sequence[str]]) -> LinkReading:
       and most web frameworks do), with a warning saying so;
     * an unknown key, or a value the configuration rejects, is ignored: that
       setting keeps its default;
-    * ``run`` must be a yes/no word; anything else means "do not train".
+    * ``run`` and ``present`` must be yes/no words; anything else means "no".
     """
     problems: list[LinkProblem] = []
     values: dict[str, str] = {}
@@ -109,11 +114,9 @@ def read_link(query: Mapping[str, Sequence[str]]) -> LinkReading:
             problems.append(LinkProblem(key, f"given {len(given)} times; only the last value, "
                                              "{value}, is read", given[-1], uses_default=False))
         values[key] = given[-1]
-    run_text = values.pop(RUN_PARAM, "0").strip().lower()
-    run = run_text in RUN_YES
-    if not run and run_text not in RUN_NO:
-        problems.append(LinkProblem(RUN_PARAM, "{value} is not yes or no (run=1 trains on "
-                                               "opening), so nothing trains", run_text))
+    run = _switch(values, RUN_PARAM, problems, "run=1 trains on opening", "so nothing trains")
+    present = _switch(values, PRESENT_PARAM, problems, "present=1 shows the page for a "
+                      "projector", "so the page shows as usual")
     for name in list(values):
         if name not in field_names():
             problems.append(LinkProblem(name, "unknown setting"))
@@ -126,7 +129,21 @@ def read_link(query: Mapping[str, Sequence[str]]) -> LinkReading:
                 continue  # a rule across fields (the work cap): judged with the others below
             problems.append(LinkProblem(name, _expected(name) + ", not {value}", values[name]))
             del values[name]
-    return LinkReading(config=_config(values, problems), run=run, problems=problems)
+    return LinkReading(config=_config(values, problems), run=run, problems=problems,
+                       present=present)
+
+
+def _switch(values: dict[str, str], name: str, problems: list[LinkProblem], meaning: str,
+            otherwise: str) -> bool:
+    """Take the yes/no parameter ``name`` out of ``values``: on, off (absent, empty), or
+    neither (a problem saying what happens instead)."""
+    text = values.pop(name, "0").strip().lower()
+    if text in RUN_YES:
+        return True
+    if text not in RUN_NO:
+        problems.append(LinkProblem(name, "{value} is not yes or no (" + meaning + "), "
+                                    + otherwise, text))
+    return False
 
 
 def _expected(name: str) -> str:

@@ -178,14 +178,21 @@ def headline(summary: pd.DataFrame) -> str:
     if seeds == 1:
         verdict = "One run per model: add seeds to see whether the differences are real."
     else:
-        verdicts = []
+        verdicts: list[tuple[str, bool]] = []
         for statistic, words in (("epochs_to_90_train", "speed to 90 % train accuracy"),
                                  ("best_test_accuracy", "best test accuracy")):
             ours, theirs = row(bn, statistic), row(baseline, statistic)
             if ours["reached"] and theirs["reached"]:
-                different = clearly_different(ours, theirs)
-                verdicts.append(f"{words}: " + ("a clear difference (the seeds' ranges do not "
-                                                "overlap)" if different else
-                                                "no clear difference (the ranges overlap)"))
-        verdict = f"Over {seeds} seeds, " + "; ".join(verdicts) + "." if verdicts else ""
+                verdicts.append((words, clearly_different(ours, theirs)))
+        clear = "a clear difference (the seeds' ranges do not overlap)"
+        unclear = "no clear difference (the ranges overlap)"
+        if len(verdicts) == 2 and verdicts[0][1] == verdicts[1][1]:
+            # One verdict for both: the headline stays within two lines on a projector.
+            verdict = (f"Over {seeds} seeds, " + ("both differences are clear (the seeds' "
+                       "ranges do not overlap)." if verdicts[0][1] else
+                       "neither difference is clear (the seeds' ranges overlap)."))
+        else:
+            verdict = (f"Over {seeds} seeds, " + "; ".join(
+                f"{words}: {clear if different else unclear}" for words, different in verdicts)
+                + "." if verdicts else "")
     return " ".join(part for part in (epochs_sentence, test_sentence, verdict) if part)

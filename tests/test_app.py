@@ -6,7 +6,9 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bnviz import charts, explain
 from tests.helpers import TINY_LINK, page, run_until_results, wait_for
+from ui import sections
 
 
 def _open(at: AppTest, section: str) -> AppTest:
@@ -18,9 +20,10 @@ def _open(at: AppTest, section: str) -> AppTest:
 
 
 def _series(at: AppTest) -> set[str]:
-    """The series drawn in the first chart (the learning curves), read from its Arrow data."""
+    """The series drawn in the first chart (the learning curves' accuracy panel), read from
+    its Arrow data."""
     chart = next(e for e in at.main if getattr(e, "type", "") == "vega_lite_chart")
-    accuracy = json.loads(chart.proto.spec)["hconcat"][0]
+    accuracy = json.loads(chart.proto.spec)
     assert accuracy.get("title", accuracy.get("layer", [{}])[0].get("title")) == "Accuracy"
     series: set[str] = set()
     for dataset in chart.proto.datasets:
@@ -38,8 +41,8 @@ def test_a_visit_without_a_link_opens_on_the_blogs_precomputed_result(in_process
     at = page()
     at.run()
     assert not at.exception
-    assert at.title[0].value == "Batch normalisation, side by side"
-    assert any(i.value.startswith("**Precomputed**") for i in at.info)
+    assert at.title[0].value == explain.TITLE
+    assert any(m.value.startswith("**Precomputed**") for m in at.markdown)
     assert [b.label for b in at.button if b.label == "Train it yourself"]
     assert at.tabs and _series(at) == {
         "baseline · train", "baseline · test", "BN after · train", "BN after · test"}
@@ -51,20 +54,34 @@ def test_a_visit_without_a_link_opens_on_the_blogs_precomputed_result(in_process
     assert at.sidebar.form_submit_button[0].label == "Train"
 
 
+def test_present_shows_the_landing_result_with_large_chart_fonts_and_keeps_its_link(
+        in_process_page):
+    at = page(present="1")
+    at.run()
+    assert not at.exception and not at.warning  # present is no unknown setting
+    assert "Over 3 seeds" in at.success[0].value  # the blog's precomputed result, as landing
+    chart = next(e for e in at.main if getattr(e, "type", "") == "vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    assert spec["config"]["axis"]["labelFontSize"] == charts.LARGE_FONTS["axis"]
+    assert spec["height"] == sections.PRESENT_CURVE_HEIGHT
+    at.sidebar.pills(key="preset").set_value("Scaled pixels").run()  # from the gallery
+    assert at.query_params["present"] == "1" and at.query_params["scale_pixels"] == "true"
+
+
 def test_viewers_of_a_finished_result_share_its_charts_built_once(in_process_page, monkeypatch):
     from bnviz import charts
 
     built = []
-    learning_curves = charts.learning_curves
-    monkeypatch.setattr(charts, "learning_curves",
-                        lambda history: built.append(len(history)) or learning_curves(history))
+    panel = charts.learning_curve_panel
+    monkeypatch.setattr(charts, "learning_curve_panel", lambda history, metric, *args:
+                        built.append(metric) or panel(history, metric, *args))
     viewers = [page() for _ in range(3)]
     for viewer in viewers:
         viewer.run()
         assert not viewer.exception
     expected = {"baseline · train", "baseline · test", "BN after · train", "BN after · test"}
     assert all(_series(viewer) == expected for viewer in viewers)
-    assert len(built) == 1  # the first viewer built it; the others were handed the same
+    assert built == ["accuracy", "loss"]  # by the first viewer; the others got the same
 
 
 def test_a_preset_is_served_from_the_gallery_without_training(in_process_page):
@@ -75,7 +92,7 @@ def test_a_preset_is_served_from_the_gallery_without_training(in_process_page):
     at.sidebar.pills(key="preset").set_value("Scaled pixels").run()
     assert not at.exception
     assert at.query_params["scale_pixels"] == "true" and at.query_params["seeds"] == "3"
-    assert any(i.value.startswith("**Precomputed**") for i in at.info)
+    assert any(m.value.startswith("**Precomputed**") for m in at.markdown)
     assert ui.state.shared_job_manager().pending_count() == 0  # submit() would start a job
 
 
@@ -175,7 +192,7 @@ def test_train_it_yourself_is_followed_here_while_others_keep_the_precomputed_re
         assert not mine.tabs  # this session follows its training
         others = page()
         others.run()
-        assert any(i.value.startswith("**Precomputed**") for i in others.info)
+        assert any(m.value.startswith("**Precomputed**") for m in others.markdown)
         assert any("training these settings right now" in c.value for c in others.caption)
         assert not [b for b in others.button if b.label == "Train it yourself"]
     finally:

@@ -7,6 +7,7 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
+from bnviz import explain
 from tests.server import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
 
 
@@ -20,7 +21,7 @@ def test_a_run_link_trains_and_draws_the_charts(tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         started = time.monotonic()
         page.goto(f"{url}/?epochs=2&train_size=256&placement=before&run=1")
-        page.get_by_text("Batch normalisation, side by side").first.wait_for(timeout=30_000)
+        page.get_by_text(explain.TITLE).first.wait_for(timeout=30_000)
         first_paint = time.monotonic() - started
         page.get_by_role("tab", name="Learning curves").wait_for(timeout=180_000)
         chart = page.locator("[data-testid='stVegaLiteChart']").first
@@ -99,3 +100,72 @@ def test_the_page_works_with_the_settings_community_cloud_forces(tmp_path):
         page.screenshot(path=str(ARTIFACTS / "browser-cloud-settings.png"), full_page=False)
         browser.close()
     assert log_path.read_text().count("training started config=") == 1
+
+
+# A classroom's projector and a student's phone (issue 16).
+SCREENS = {"projector": (1280, 720), "phone": (390, 844)}
+
+
+def _layout(page) -> dict:
+    """Where the first chart, its drawn legend and the legend's labels are, and how wide the
+    page is, once the chart is drawn."""
+    chart = page.locator("[data-testid='stVegaLiteChart']").first
+    legend = chart.locator("svg .role-legend").first
+    legend.wait_for(timeout=30_000)
+    labels = chart.locator("svg .role-legend-label text")
+    return {
+        "chart": chart.bounding_box(),
+        "legend": legend.bounding_box(),
+        "labels": [labels.nth(i).bounding_box() for i in range(labels.count())],
+        "label_texts": labels.all_text_contents(),
+        "scroll_width": page.evaluate("document.documentElement.scrollWidth"),
+    }
+
+
+def _inside(inner: dict, outer: dict) -> bool:
+    return (inner["x"] >= outer["x"] - 0.5 and inner["y"] >= outer["y"] - 0.5
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 0.5
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_first_chart_and_its_legend_fit_a_projector_and_a_phone(tmp_path):
+    require_chromium()
+    with streamlit_server(tmp_path / "cache", tmp_path / "streamlit.log") as url, \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for screen, (width, height) in SCREENS.items():
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(url)  # the landing: the blog's precomputed (stored) result
+            page.get_by_text("Precomputed").first.wait_for(timeout=30_000)
+            layout = _layout(page)
+            shot = ARTIFACTS / f"browser-{screen}-{width}x{height}.png"
+            page.screenshot(path=str(shot))
+            chart, legend = layout["chart"], layout["legend"]
+            print(f"\n{screen} {width}×{height}: first chart x {chart['x']:.0f}–"
+                  f"{chart['x'] + chart['width']:.0f}, y {chart['y']:.0f}–"
+                  f"{chart['y'] + chart['height']:.0f}; legend x {legend['x']:.0f}–"
+                  f"{legend['x'] + legend['width']:.0f}, y {legend['y']:.0f}–"
+                  f"{legend['y'] + legend['height']:.0f}; page scrollWidth "
+                  f"{layout['scroll_width']}; screenshot {shot}")
+            assert layout["label_texts"] == ["baseline · train", "baseline · test",
+                                             "BN after · train", "BN after · test"]
+            assert _inside(legend, chart), (screen, legend, chart)
+            assert all(_inside(label, chart) for label in layout["labels"]), screen
+            assert layout["scroll_width"] <= width, (screen, layout["scroll_width"])
+            if screen == "projector":
+                assert chart["y"] + chart["height"] <= height, chart  # on the first screen
+            page.close()
+
+        # present=1: the projector's view, the sidebar tucked away, the chart taller.
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(f"{url}/?present=1")
+        layout = _layout(page)
+        page.screenshot(path=str(ARTIFACTS / "browser-present-1280x720.png"))
+        assert page.locator("[data-testid='stSidebar']").get_attribute("data-collapsed") \
+            == "true"
+        assert layout["chart"]["height"] > 400 and _inside(layout["legend"], layout["chart"])
+        print(f"present=1 1280×720: first chart {layout['chart']}")
+        browser.close()

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 import bnviz.config
 import ui.state
+from bnviz import explain
 from bnviz.config import ExperimentConfig
 from bnviz.store import ResultsStore
 from tests.helpers import APP, wait_for
@@ -82,7 +83,7 @@ def test_a_fuzzed_parameter_is_named_defaulted_and_the_rest_of_the_link_trains(
         trainings, name, value):
     at = _page({**BASE, name: value})
     assert not at.exception, at.exception
-    assert at.title[0].value == "Batch normalisation, side by side"
+    assert at.title[0].value == explain.TITLE
     shown_name = f"`{name[:20]}" if name else "(empty)"
     assert shown_name in _warnings(at), (name, _warnings(at))  # named, as a code span
     # The bad field takes its default; the good ones keep the link's values. run=1 trains

@@ -73,6 +73,18 @@ def test_run_accepts_yes_and_no_words_only(run, expected, warned):
     assert bool(reading.problems) is warned
 
 
+@pytest.mark.parametrize("present, expected, warned", [
+    ("1", True, False), ("on", True, False), ("0", False, False), ("big", False, True),
+])
+def test_present_is_a_way_of_showing_not_a_setting(present, expected, warned):
+    reading = _read(present=present, epochs="7")
+    assert reading.present is expected
+    assert [p.name for p in reading.problems] == (["present"] if warned else [])
+    # Not part of the experiment: the same configuration, the same hash, as without it.
+    assert reading.config == _read(epochs="7").config
+    assert reading.config.config_hash() == DEFAULT.replace(epochs=7).config_hash()
+
+
 def test_every_accepted_link_is_a_valid_config():
     # Whatever the link, the config that comes back passed ExperimentConfig's validation
     # (ranges and caps): building it again from its own values must not raise.

@@ -65,6 +65,10 @@ def test_headline_says_clear_only_when_the_seed_ranges_do_not_overlap():
         ("BN after", 1): [0.95, 0.96], ("BN after", 2): [0.97, 0.7]})))
     assert "best test accuracy: no clear difference" in overlapping
     assert "Over 2 seeds" in apart and "Over 2 seeds" in overlapping
+    both = headline(convergence_summary(_history({
+        ("baseline", 1): [0.5, 0.91], ("baseline", 2): [0.5, 0.92],
+        ("BN after", 1): [0.95, 0.99], ("BN after", 2): [0.97, 0.99]})))
+    assert "Over 2 seeds, both differences are clear" in both
 
 
 @pytest.mark.parametrize("seeds", [1, 3])

@@ -30,6 +30,25 @@ from ui import views
 from ui.state import submit_for_session, write_url
 
 GRID_SIZE = 32
+CURVE_HEIGHT = 160  # px of plot per learning-curve panel: with the header, in 1280×720
+PRESENT_CURVE_HEIGHT = 300  # for a projector (present=1): as tall as a 720 px screen allows
+
+# Streamlit leaves 6rem above the page's first line and draws titles at 2.75rem: a
+# projector's 720 px cannot spare that, and a phone would break the title over lines.
+COMPACT_PAGE_CSS = """
+<style>
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 1.75rem; padding-top: 0; }
+@media (max-width: 640px) {
+  [data-testid="stMainBlockContainer"] h1 { font-size: 1.5rem; }
+}
+</style>
+"""
+
+
+def compact_page() -> None:
+    """Less empty space above the title, so the first chart starts inside the first screen."""
+    st.html(COMPACT_PAGE_CSS)
 
 
 def show_chart(result: object, build: Callable[[], charts.alt.TopLevelMixin], key: str,
@@ -98,8 +117,11 @@ def _show_live_curves(manager: JobManager, request: ComparisonRequest) -> None:
     job = manager.get(request)
     if job is not None and job.rows:
         # Rows arrive every epoch, so the live chart is built for each redraw.
-        st.altair_chart(charts.learning_curves(history_frame(job.rows)), key="live_curves",
-                        theme="streamlit")
+        history = history_frame(job.rows)
+        for column, metric in zip(st.columns(2), charts.METRICS, strict=True):
+            with column:
+                st.altair_chart(charts.learning_curve_panel(history, metric, CURVE_HEIGHT),
+                                key=f"live_curves_{metric}", theme="streamlit")
 
 
 def show_busy(manager: JobManager, busy: Job, asked_for: ExperimentConfig) -> None:
@@ -118,19 +140,20 @@ def show_busy(manager: JobManager, busy: Job, asked_for: ExperimentConfig) -> No
 
 
 def _show_convergence(result: ComparisonResult) -> None:
-    st.markdown(explain.CONVERGENCE)
     if result.config.seeds == 1:
         st.table(views.once(result, "convergence", lambda: convergence_table(_summary(result))))
+        st.markdown(explain.CONVERGENCE)
         return
-    st.markdown(explain.SEEDS)
     st.table(views.once(result, "seed spread", lambda: seed_spread_table(_summary(result))))
+    st.markdown(explain.CONVERGENCE)
+    st.markdown(explain.SEEDS)
     with st.expander("Each seed"):
         st.dataframe(_summary(result), hide_index=True)
 
 
 def _show_parameters(result: ComparisonResult) -> None:
-    st.markdown(explain.PARAMETERS)
     show_chart(result, lambda: charts.parameters_chart(result.layer_tables), key="parameters")
+    st.markdown(explain.PARAMETERS)
     columns = st.columns(len(result.layer_tables))
     for column, (model, table) in zip(columns, result.layer_tables.items(), strict=True):
         with column:
@@ -168,7 +191,6 @@ def _prediction_grid(result: ComparisonResult, shown: pd.DataFrame
 
 
 def _show_predictions(result: ComparisonResult) -> None:
-    st.markdown(explain.PREDICTIONS)
     frame = views.once(result, "predictions",
                        lambda: charts.predictions_frame(result.test_labels, result.probabilities))
     which = st.radio("Show", charts.PREDICTION_FILTERS, horizontal=True, key="prediction_filter")
@@ -182,6 +204,7 @@ def _show_predictions(result: ComparisonResult) -> None:
             st.image(images, caption=captions, width=150)
         except DataError as error:  # not kept: the images may be readable next time
             st.warning(f"Test images unavailable: {error}")
+    st.markdown(explain.PREDICTIONS)
     confusion = views.once(result, "confusion", lambda: charts.confusion_frame(
         result.test_labels, result.probabilities))
     columns = st.columns(len(result.models))
@@ -195,8 +218,8 @@ def _show_predictions(result: ComparisonResult) -> None:
 
 
 def _show_inside(result: ComparisonResult) -> None:
-    st.markdown(explain.INSIDE)
     if result.relu_inputs.empty:
+        st.markdown(explain.INSIDE)
         st.info("This result was stored before bnviz recorded inside the networks; train again.")
         return
     mode = st.radio("BN mode", list(charts.RELU_INPUT_MODES), horizontal=True,
@@ -204,19 +227,21 @@ def _show_inside(result: ComparisonResult) -> None:
                     help="Training mode is what the network sees while it learns.")
     show_chart(result, lambda: charts.relu_input_chart(result.relu_inputs, mode),
                key=f"relu_inputs_{mode}", png_name=f"bnviz-relu-inputs-{mode}.png")
-    st.markdown(explain.BN_LAYERS)
+    st.markdown(explain.INSIDE)
     show_chart(result, lambda: charts.bn_layers_chart(result.bn_layers), key="bn_layers",
                png_name="bnviz-bn-layers.png")
+    st.markdown(explain.BN_LAYERS)
 
 
 def _show_landscape(result: ComparisonResult) -> None:
-    st.markdown(explain.LANDSCAPE)
     if result.landscape.empty:
+        st.markdown(explain.LANDSCAPE)
         st.info("This run measured no loss landscape: set **Loss-landscape probe every "
                 "(steps)** above 0 in the sidebar and train again.")
         return
     show_chart(result, lambda: charts.landscape_chart(result.landscape), key="landscape",
                png_name="bnviz-landscape.png")
+    st.markdown(explain.LANDSCAPE)
     st.markdown(views.once(result, "landscape verdict", lambda: landscape_verdict(
         landscape_summary(result.landscape), raw_pixels=not result.config.scale_pixels)))
     st.download_button("Download landscape (CSV)", lambda: result.landscape.to_csv(index=False),
@@ -225,9 +250,9 @@ def _show_landscape(result: ComparisonResult) -> None:
 
 
 def _show_modes(result: ComparisonResult) -> None:
-    st.markdown(explain.MODES)
     show_chart(result, lambda: charts.bn_modes_chart(result.bn_modes), key="bn_modes",
                png_name="bnviz-bn-modes.png")
+    st.markdown(explain.MODES)
     modes = result.bn_modes
     accuracy = modes[modes["mode"].str.startswith("training")].set_index("batch_size")["accuracy"]
     inference = modes[modes["mode"].str.startswith("inference")]
@@ -293,13 +318,28 @@ def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> N
                    f"{epochs} epochs per run, on this page's other settings.")
 
 
-def _show_curves(result: ComparisonResult) -> None:
+def _show_curves(result: ComparisonResult, large: bool = False) -> None:
+    # Two charts in two columns rather than one chart of two panels: columns stack on a
+    # narrow screen and each chart takes its column's width, so nothing runs off the edge.
+    height = PRESENT_CURVE_HEIGHT if large else CURVE_HEIGHT
+    for column, metric in zip(st.columns(2), charts.METRICS, strict=True):
+        with column:
+            show_chart(result, lambda metric=metric: charts.learning_curve_panel(
+                result.history, metric, height, large), key=f"curves_{metric}"
+                + ("_large" if large else ""))
+    if result.config.seeds > 1:
+        st.caption(f"Lines: the mean of {result.config.seeds} seeds; shaded bands: from the "
+                   "lowest to the highest seed.")
     st.markdown(explain.CURVES)
-    show_chart(result, lambda: charts.learning_curves(result.history), key="curves",
-               png_name=f"bnviz-{result.config.config_hash()}-curves.png")
-    st.download_button("Download history (CSV)", lambda: result.history.to_csv(index=False),
-                       file_name=f"bnviz-{result.config.config_hash()}-history.csv",
-                       mime="text/csv", on_click="ignore")
+    if not result.config.scale_pixels:
+        st.caption(views.once(result, "raw pixels", lambda: _raw_pixels_note(result)))
+    name = f"bnviz-{result.config.config_hash()}"
+    with st.container(horizontal=True):
+        st.download_button("Download chart (PNG)", data=lambda: charts.to_png(
+            charts.learning_curves(result.history)), file_name=f"{name}-curves.png",
+            mime="image/png", on_click="ignore", key="curves_png")
+        st.download_button("Download history (CSV)", lambda: result.history.to_csv(index=False),
+                           file_name=f"{name}-history.csv", mime="text/csv", on_click="ignore")
 
 
 def show_origin(manager: JobManager, request: ComparisonRequest, origin: str,
@@ -312,16 +352,22 @@ def show_origin(manager: JobManager, request: ComparisonRequest, origin: str,
         return
     if origin == GALLERY:
         versions = ", ".join(f"{name} {version}" for name, version in entry.versions.items())
-        st.info(f"**Precomputed**: trained on {entry.trained_at[:16].replace('T', ' at ')} UTC by "
-                f"bnviz's own trainer, {entry.config.seeds} seeds, on {entry.data_source} "
-                f"({versions}; {entry.cpu}). Nothing has trained on this server for it.")
+        said, button = st.columns([5, 3], vertical_alignment="center")
+        # One line above the chart; where, how and with what it was trained, a click away.
+        said.markdown(f"**Precomputed** ({entry.trained_at[:10]}, {entry.config.seeds} "
+                      "seeds): nothing trained on this server.")
+        button = button.container(horizontal=True)
+        with button.popover("How it was trained"):
+            st.markdown(f"Trained on {entry.trained_at[:16].replace('T', ' at ')} UTC by "
+                        f"bnviz's own trainer, {entry.config.seeds} seeds, on "
+                        f"{entry.data_source} ({versions}; {entry.cpu}).")
         job = manager.get(request)
         if training and job is not None:
             left = (f"it starts in {format_duration(manager.seconds_to_start(job))}"
                     if job.status == QUEUED else f"{format_duration(job.seconds_left())} left")
             st.caption(f"Someone on this server is training these settings right now ({left}); "
                        "this page keeps showing the precomputed result.")
-        elif manager.cannot_train() is None and st.button(
+        elif manager.cannot_train() is None and button.button(
                 "Train it yourself", key="train_precomputed",
                 help="Train these settings on this server now; the page then shows that run "
                 "instead, and says so."):
@@ -338,8 +384,9 @@ def show_origin(manager: JobManager, request: ComparisonRequest, origin: str,
 SECTION_KEY = "section"
 
 
-def show_results(result: ComparisonResult, manager: JobManager) -> None:
-    """Everything the page shows about a finished comparison, one tab at a time.
+def show_results(result: ComparisonResult, manager: JobManager, large: bool = False) -> None:
+    """Everything the page shows about a finished comparison, one tab at a time; ``large``:
+    the learning curves for a projector.
 
     Only the open tab is computed and sent (a click on another tab reruns the page),
     so a stored configuration draws one section's charts, not eight.
@@ -347,10 +394,8 @@ def show_results(result: ComparisonResult, manager: JobManager) -> None:
     for warning in result.warnings:
         st.warning(f"Data: {warning}")
     st.success(views.once(result, "headline", lambda: headline(_summary(result))))
-    if not result.config.scale_pixels:
-        st.caption(views.once(result, "raw pixels", lambda: _raw_pixels_note(result)))
     sections = {
-        "Learning curves": lambda: _show_curves(result),
+        "Learning curves": lambda: _show_curves(result, large),
         "Convergence": lambda: _show_convergence(result),
         "Parameters": lambda: _show_parameters(result),
         "Predictions": lambda: _show_predictions(result),
@@ -383,7 +428,8 @@ def data_line(result: ComparisonResult) -> str:
 
 
 def show_about() -> None:
-    """What BN is, what the blog found, and the placement debate."""
+    """What the page compares, what BN is, what the blog found, and the placement debate."""
+    st.markdown(explain.INTRO)
     st.markdown(explain.WHAT_IS_BN)
     st.markdown(explain.PLACEMENT)
 

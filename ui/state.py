@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import os
 
@@ -12,7 +13,15 @@ from bnviz.cluster import ADDRESS_VARIABLE, runner_from_environment
 from bnviz.config import ExperimentConfig
 from bnviz.gallery import Gallery
 from bnviz.jobs import QUEUED, RUNNING, Job, JobManager
-from bnviz.link import RUN_PARAM, LinkProblem, markdown_code, problems_markdown, read_link
+from bnviz.link import (
+    PRESENT_PARAM,
+    RUN_PARAM,
+    LinkProblem,
+    LinkReading,
+    markdown_code,
+    problems_markdown,
+    read_link,
+)
 from bnviz.memory import MemoryBudget
 from bnviz.presets import LANDING_PRESET, PRESETS
 from bnviz.request import Request
@@ -56,18 +65,25 @@ def shared_job_manager() -> JobManager:
     return job_manager(str(default_cache_dir()), max_running)
 
 
-def config_from_url(gallery: Gallery | None) -> tuple[ExperimentConfig, list[LinkProblem], bool]:
-    """The configuration in the link, the problems found in it, and whether it asks to run.
+def link_reading(gallery: Gallery | None) -> LinkReading:
+    """What the link asks for: its configuration, the problems found in it, whether it asks
+    to run and to present (for a projector).
 
     Bad, unknown or repeated parameters are reported (see `bnviz.link.read_link`);
-    bad ones are replaced by their defaults. A visit without a link opens on the blog
-    post's preset, whose precomputed result the gallery shows at once.
+    bad ones are replaced by their defaults. A visit without settings in its link opens on
+    the blog post's preset, whose precomputed result the gallery shows at once.
     """
-    if not len(st.query_params):
-        landing = PRESETS[LANDING_PRESET][0]
-        return (gallery.preset_config(landing) if gallery else landing), [], False
     reading = read_link({key: st.query_params.get_all(key) for key in st.query_params})
-    return reading.config, reading.problems, reading.run
+    if not set(st.query_params) - {PRESENT_PARAM}:
+        landing = PRESETS[LANDING_PRESET][0]
+        reading = dataclasses.replace(
+            reading, config=gallery.preset_config(landing) if gallery else landing)
+    return reading
+
+
+def presenting() -> bool:
+    """Whether the link asks for the projector's presentation (``present=1``)."""
+    return read_link({PRESENT_PARAM: st.query_params.get_all(PRESENT_PARAM)}).present
 
 
 def forget_run_request() -> None:
@@ -130,5 +146,8 @@ def submit_for_session(manager: JobManager, request: Request) -> Job:
 
 
 def write_url(config: ExperimentConfig) -> None:
-    """Put the configuration in the link, so that copying it shares these settings."""
-    st.query_params.from_dict(config.to_mapping())
+    """Put the configuration in the link, so that copying it shares these settings (a
+    presentation switch in the link stays)."""
+    present = st.query_params.get_all(PRESENT_PARAM)
+    st.query_params.from_dict({**config.to_mapping(),
+                               **({PRESENT_PARAM: present[-1]} if present else {})})
