@@ -138,6 +138,8 @@ def test_seeds_and_the_new_sections_render():
         "Learning curves", "Convergence", "Parameters", "Predictions", "Inside BN",
         "Train vs inference", "Why BN helps", "Learning rates", "About batch norm"]
     assert "Over 2 seeds" in at.success[0].value
+    # The raw-pixel note explains the curves' first-epoch loss: it sits under them.
+    assert any("raw 0–255 pixels" in c.value and "Scaled pixels" in c.value for c in at.caption)
 
     def chart_text(at: AppTest) -> str:
         return json.dumps([json.loads(e.proto.spec) for e in at.main
@@ -147,8 +149,6 @@ def test_seeds_and_the_new_sections_render():
     modes = _open(at, "Train vs inference")
     assert "Evaluation batch size" in chart_text(modes)
     assert any("with one image per batch the BN after model scores" in c.value
-               for c in modes.caption)
-    assert any("raw 0–255 pixels" in c.value and "Scaled pixels" in c.value
                for c in modes.caption)
     assert "Run sweep" in [b.label for b in _open(at, "Learning rates").form_submit_button]
     why = _open(at, "Why BN helps")
