@@ -38,6 +38,9 @@ def curve_bands(history: pd.DataFrame) -> pd.DataFrame:
     return bands
 
 
+# Plot width (px) below which the curves' legend takes one entry a row: two entries need
+# about 260 px, and the plot is about 50 px narrower than its chart.
+TWO_LEGEND_COLUMNS_WIDTH = 210
 # Fonts for a projector (`present=1` in the link): read from the back of a classroom.
 LARGE_FONTS = {"axis": 16, "title": 20, "legend": 16}
 
@@ -50,11 +53,13 @@ def _curve_panel(frame: pd.DataFrame, metric: str, highlight: alt.Parameter,
     series_order = [f"{m} · {s}" for m in models for s in SUBSETS]
     # One hue per model, dark for train and light for test.
     palette = [shade for m in range(len(models)) for shade in SERIES_COLOURS[m % 2]]
-    # Below the chart, two entries a row: it fits a phone, and never runs off the right edge.
+    # Below the chart, two entries a row (one where the plot is too narrow for two, as in
+    # a column beside an open sidebar on a tablet): the legend never runs off the edge.
     colour = alt.Color("series:N", title=None,
                        scale=alt.Scale(domain=series_order, range=palette),
-                       legend=alt.Legend(orient="bottom", columns=2, offset=6, rowPadding=2,
-                                         columnPadding=16, symbolOpacity=1))
+                       legend=alt.Legend(orient="bottom", columns=alt.ExprRef(
+                           f"width < {TWO_LEGEND_COLUMNS_WIDTH} ? 1 : 2"), offset=6,
+                           rowPadding=2, columnPadding=16, symbolOpacity=1))
     log = metric == "loss"
     seeds = int(frame["seeds"].max())
     base = alt.Chart(frame[frame["metric"] == metric], title=metric.capitalize()).encode(

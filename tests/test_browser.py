@@ -159,6 +159,17 @@ def test_the_first_chart_and_its_legend_fit_a_projector_and_a_phone(tmp_path):
                 assert chart["y"] + chart["height"] <= height, chart  # on the first screen
             page.close()
 
+        # Every width between: the sidebar opens from 800 px or so, which leaves the two
+        # columns narrowest just above that.
+        for width in (480, 600, 768, 820, 900, 1024, 1440, 1920):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(url)
+            layout = _layout(page)
+            assert _inside(layout["legend"], layout["chart"]), width
+            assert all(_inside(label, layout["chart"]) for label in layout["labels"]), width
+            assert layout["scroll_width"] <= width, width
+            page.close()
+
         # present=1: the projector's view, the sidebar tucked away, the chart taller.
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(f"{url}/?present=1")
