@@ -131,3 +131,36 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_process_started_for_a_waiting_request_skips_the_warm_up(tiny_config):
+    # The child's side of the protocol, in this process: what `prepare` is told decides
+    # whether a spare's warm-up (seconds of tracing) runs before the request.
+    import socket
+    from multiprocessing.connection import Connection
+
+    from bnviz.worker import serve
+
+    def served(request_first: bool) -> tuple[bool, list]:
+        parent, child = socket.socketpair()
+        connection = Connection(parent.detach())
+        told: list[bool] = []
+
+        def prepare(request_waiting):
+            told.append(request_waiting())
+            return lambda request, on_progress: "trained"
+
+        if request_first:  # no spare was ready: the request is there before the process is
+            connection.send(ComparisonRequest(tiny_config))
+        server = threading.Thread(target=serve, args=(child.detach(), None, prepare))
+        server.start()
+        if not request_first:  # a spare: prepared while nobody waits
+            wait_for(lambda: told, timeout=10)
+            connection.send(ComparisonRequest(tiny_config))
+        answer = connection.recv()
+        server.join(timeout=10)
+        connection.close()
+        return told[0], answer
+
+    assert served(request_first=True) == (True, ("done", "trained"))
+    assert served(request_first=False) == (False, ("done", "trained"))
