@@ -340,12 +340,15 @@ def worker_memory_jobs(trainings: int, epochs: int, pause: float) -> dict:
 WORKERS = {"reference": worker_reference, "same-order": worker_reference_same_order}
 
 
-def run_worker(*args: str, env: dict | None = None) -> dict:
-    """Run this script as a worker subprocess and parse its JSON answer."""
+def run_worker(*args: str, env: dict | None = None, cores: int | None = None) -> dict:
+    """Run this script as a worker subprocess (on ``cores`` cores, if given) and parse its
+    JSON answer."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     # In bnviz's checkout, so that the training processes it starts (`python -m ...`) run it.
     done = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True,
-                          text=True, env=environment, cwd=BNVIZ_ROOT, check=False)
+                          text=True, env=environment, cwd=BNVIZ_ROOT, check=False,
+                          preexec_fn=(lambda: os.sched_setaffinity(0, set(range(cores))))
+                          if cores else None)
     if done.returncode != 0:
         raise SystemExit(f"worker {args} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -427,7 +430,8 @@ def main() -> None:
                 print(f"  seed {seed} run {repeat + 1}: {kind:9s} {result['total_seconds']:6.1f} s "
                       f"(first epoch {result['first_epoch_seconds']:.1f} s)", flush=True)
     page_cold = [run_worker("page-cold", "2", env={**environments["bnviz"],
-                                                    "PYTHONPATH": str(BNVIZ_ROOT)})
+                                                    "PYTHONPATH": str(BNVIZ_ROOT)},
+                            cores=args.cores)
                  for _ in range(0 if args.memory_only else args.page_cold)]
 
     if not args.memory_only:

@@ -139,9 +139,10 @@ RELU_INPUT_MODES = {
 
 
 def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: int = 260,
-                     height: int = 150) -> alt.FacetChart:
+                     height: int = 150, model: str | None = None) -> alt.FacetChart:
     """Per model (columns) and probed channel (rows): the 15th–85th percentile band and the
-    median of what the last ReLU receives, over epochs, in one BN mode.
+    median of what the last ReLU receives, over epochs, in one BN mode; only ``model``'s
+    column when one is named (the page draws one chart per model, side by side).
 
     Each panel has its own y-scale: the raw-pixel baseline's values are tens of times
     larger than a normalised model's and would flatten them on a shared one. With
@@ -150,6 +151,8 @@ def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: i
     """
     data = relu_inputs[(relu_inputs["seed"] == relu_inputs["seed"].min())
                        & (relu_inputs["mode"] == mode)]
+    if model is not None:
+        data = data[data["model"] == model]
     # Layers carry no data of their own, so the facet splits them by model and channel.
     base = alt.Chart().encode(x=alt.X("epoch:Q", title="Epoch",
                                       axis=alt.Axis(format="d", tickMinStep=1)))
@@ -162,16 +165,22 @@ def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: i
     median = base.mark_line(point=alt.OverlayMarkDef(size=14)).encode(
         y="p50:Q", tooltip=["epoch:Q", alt.Tooltip("p50:Q", title="median", format=".3f")])
     zero = alt.Chart().mark_rule(strokeDash=[3, 3], color="gray").encode(y=alt.datum(0))
-    return alt.layer(band, median, zero).properties(width=width, height=height).facet(
+    row = alt.Row("channel:N", title="Channel of the last convolution")
+    layers = alt.layer(band, median, zero).properties(width=width, height=height)
+    if model is not None:  # one model's column, named by its title (the page says the mode)
+        return layers.facet(row=row, data=data, title=model).resolve_scale(y="independent")
+    return layers.facet(
         column=alt.Column("model:N", title=None, sort=list(data["model"].unique())),
-        row=alt.Row("channel:N", title="Channel of the last convolution"),
+        row=row,
         data=data,
         title=f"Input to the last ReLU, {RELU_INPUT_MODES[mode]}",
     ).resolve_scale(y="independent")
 
 
-def bn_layers_chart(bn_layers: pd.DataFrame) -> alt.FacetChart:
-    """Each BN layer's gamma, beta, moving mean and moving variance, one tick per feature."""
+def bn_layers_chart(bn_layers: pd.DataFrame, width: int = 200,
+                    columns: int = 4) -> alt.FacetChart:
+    """Each BN layer's gamma, beta, moving mean and moving variance, one tick per feature,
+    in ``columns`` panels a row."""
     long = bn_layers.melt(id_vars=["model", "layer", "feature"],
                           value_vars=["gamma", "beta", "moving_mean", "moving_variance"],
                           var_name="quantity", value_name="value")
@@ -184,9 +193,10 @@ def bn_layers_chart(bn_layers: pd.DataFrame) -> alt.FacetChart:
             color=alt.Color("layer:N", legend=None),
             tooltip=["layer:N", "feature:Q", "quantity:N", alt.Tooltip("value:Q", format=".4f")],
         )
-        .properties(width=200, height=90)
-        .facet(column=alt.Column("quantity:N", title=None,
-                                 sort=["gamma", "beta", "moving_mean", "moving_variance"]))
+        .properties(width=width, height=90)
+        .facet(facet=alt.Facet("quantity:N", title=None,
+                               sort=["gamma", "beta", "moving_mean", "moving_variance"]),
+               columns=columns)
         .resolve_scale(x="independent")
     )
 
@@ -241,6 +251,14 @@ def landscape_chart(landscape: pd.DataFrame, width: int = 240,
     of the loss and of the gradient's change over the step sizes (bands), and the effective
     β-smoothness (lines). Log scales: a raw-pixel baseline's values are orders of magnitude
     above a BN model's. With several seeds, the first seed's run is drawn."""
+    return alt.hconcat(*landscape_panels(landscape, width, height)).configure_legend(
+        orient="bottom")
+
+
+def landscape_panels(landscape: pd.DataFrame, width: int | str = 240,
+                     height: int = 220) -> list[alt.LayerChart | alt.Chart]:
+    """The three panels of `landscape_chart`, each a chart of its own (the page puts them in
+    columns that stack on a phone)."""
     first = landscape[landscape["seed"] == landscape["seed"].min()]
     # Vega-Lite cannot draw infinities (a step that blew the loss up): leave those out.
     data = first.replace([np.inf, -np.inf], np.nan)
@@ -264,7 +282,16 @@ def landscape_chart(landscape: pd.DataFrame, width: int = 240,
             ticks = base.mark_rule(opacity=0.8).encode(y=y, y2=f"{high}:Q", tooltip=tooltip)
             panel = band + ticks
         panels.append(panel.properties(title=title, width=width, height=height))
-    return alt.hconcat(*panels).configure_legend(orient="bottom")
+    return panels
+
+
+def fit_width(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """``chart`` (one view or layers) as wide as the page's column that holds it, its legends
+    below it: a fixed width runs off a phone's screen, a legend on the right off a narrow
+    column's edge. Only for the page: an image needs a width of its own."""
+    return chart.properties(
+        width="container", autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
+    ).configure_legend(orient="bottom")
 
 
 def vega_lite_spec(chart: alt.TopLevelMixin) -> dict:

@@ -170,6 +170,26 @@ def test_the_first_chart_and_its_legend_fit_a_projector_and_a_phone(tmp_path):
             assert layout["scroll_width"] <= width, width
             page.close()
 
+        # Every tab on a phone: each chart as wide as its container at most, the page no
+        # wider than the screen.
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(url)
+        _layout(page)
+        for tab in ("Convergence", "Parameters", "Predictions", "Inside BN",
+                    "Train vs inference", "Why BN helps"):
+            page.get_by_role("tab", name=tab).click()
+            page.locator("[data-testid='stVegaLiteChart'] svg").first.wait_for(timeout=30_000) \
+                if tab != "Convergence" else page.locator("[data-testid='stTable']").first \
+                .wait_for(timeout=30_000)
+            widths = page.evaluate("""() => [...document.querySelectorAll(
+                "[data-testid='stVegaLiteChart'] svg")].map(svg => [
+                svg.getBoundingClientRect().width,
+                svg.closest("[data-testid='stVegaLiteChart']").getBoundingClientRect().width])""")
+            assert all(drawn <= room + 0.5 for drawn, room in widths), (tab, widths)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, tab
+        page.screenshot(path=str(ARTIFACTS / "browser-phone-why-bn-helps.png"), full_page=True)
+        page.close()
+
         # present=1: the projector's view, the sidebar tucked away, the chart taller.
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(f"{url}/?present=1")

@@ -31,7 +31,11 @@ from ui.state import submit_for_session, write_url
 
 GRID_SIZE = 32
 CURVE_HEIGHT = 160  # px of plot per learning-curve panel: with the header, in 1280×720
-PRESENT_CURVE_HEIGHT = 300  # for a projector (present=1): as tall as a 720 px screen allows
+PRESENT_CURVE_HEIGHT = 300
+# Facet panels cannot take a column's width: these fit a phone (358 px) and two columns of
+# a 1280 px window.
+RELU_PANEL_WIDTH = 220
+BN_PANEL_WIDTH = 130  # for a projector (present=1): as tall as a 720 px screen allows
 
 # Streamlit leaves 6rem above the page's first line and draws titles at 2.75rem: a
 # projector's 720 px cannot spare that, and a phone would break the title over lines.
@@ -52,11 +56,13 @@ def compact_page() -> None:
 
 
 def show_chart(result: object, build: Callable[[], charts.alt.TopLevelMixin], key: str,
-               png_name: str | None = None) -> None:
+               png_name: str | None = None, fit: bool = False) -> None:
     """The chart ``build`` makes of a finished ``result``, in Streamlit's theme, with an
-    optional PNG download made on click. Its specification is built once per result and
-    chart (``key``) and shared by every viewer (`ui.views`)."""
-    st.vega_lite_chart(views.chart_spec(result, key, build), key=key, theme="streamlit")
+    optional PNG download made on click; with ``fit``, as wide as its column with its legends
+    below (`charts.fit_width`; the PNG keeps the chart's own width). Its specification is
+    built once per result and chart (``key``) and shared by every viewer (`ui.views`)."""
+    shown = (lambda: charts.fit_width(build())) if fit else build
+    st.vega_lite_chart(views.chart_spec(result, key, shown), key=key, theme="streamlit")
     if png_name:
         st.download_button("Download chart (PNG)", data=lambda: charts.to_png(build()),
                            file_name=png_name, mime="image/png", on_click="ignore",
@@ -152,7 +158,8 @@ def _show_convergence(result: ComparisonResult) -> None:
 
 
 def _show_parameters(result: ComparisonResult) -> None:
-    show_chart(result, lambda: charts.parameters_chart(result.layer_tables), key="parameters")
+    show_chart(result, lambda: charts.parameters_chart(result.layer_tables), key="parameters",
+               fit=True)
     st.markdown(explain.PARAMETERS)
     columns = st.columns(len(result.layer_tables))
     for column, (model, table) in zip(columns, result.layer_tables.items(), strict=True):
@@ -225,10 +232,20 @@ def _show_inside(result: ComparisonResult) -> None:
     mode = st.radio("BN mode", list(charts.RELU_INPUT_MODES), horizontal=True,
                     key="relu_input_mode", format_func=charts.RELU_INPUT_MODES.get,
                     help="Training mode is what the network sees while it learns.")
-    show_chart(result, lambda: charts.relu_input_chart(result.relu_inputs, mode),
-               key=f"relu_inputs_{mode}", png_name=f"bnviz-relu-inputs-{mode}.png")
+    # One chart per model, side by side (stacked on a phone): one chart of both ran off a
+    # phone's screen.
+    for column, model in zip(st.columns(len(result.models)), result.models, strict=True):
+        with column:
+            show_chart(result, lambda model=model: charts.relu_input_chart(
+                result.relu_inputs, mode, width=RELU_PANEL_WIDTH, model=model),
+                key=f"relu_inputs_{mode}_{model}")
+    st.download_button("Download chart (PNG)", data=lambda: charts.to_png(
+        charts.relu_input_chart(result.relu_inputs, mode)),
+        file_name=f"bnviz-relu-inputs-{mode}.png", mime="image/png", on_click="ignore",
+        key=f"relu_inputs_{mode}_png")
     st.markdown(explain.INSIDE)
-    show_chart(result, lambda: charts.bn_layers_chart(result.bn_layers), key="bn_layers",
+    show_chart(result, lambda: charts.bn_layers_chart(result.bn_layers, width=BN_PANEL_WIDTH,
+                                                      columns=2), key="bn_layers",
                png_name="bnviz-bn-layers.png")
     st.markdown(explain.BN_LAYERS)
 
@@ -239,8 +256,14 @@ def _show_landscape(result: ComparisonResult) -> None:
         st.info("This run measured no loss landscape: set **Loss-landscape probe every "
                 "(steps)** above 0 in the sidebar and train again.")
         return
-    show_chart(result, lambda: charts.landscape_chart(result.landscape), key="landscape",
-               png_name="bnviz-landscape.png")
+    panels = len(charts.LANDSCAPE_PANELS)
+    for index, column in enumerate(st.columns(panels)):
+        with column:
+            show_chart(result, lambda index=index: charts.landscape_panels(
+                result.landscape, height=200)[index], key=f"landscape_{index}", fit=True)
+    st.download_button("Download chart (PNG)", data=lambda: charts.to_png(
+        charts.landscape_chart(result.landscape)), file_name="bnviz-landscape.png",
+        mime="image/png", on_click="ignore", key="landscape_png")
     st.markdown(explain.LANDSCAPE)
     st.markdown(views.once(result, "landscape verdict", lambda: landscape_verdict(
         landscape_summary(result.landscape), raw_pixels=not result.config.scale_pixels)))
@@ -251,7 +274,7 @@ def _show_landscape(result: ComparisonResult) -> None:
 
 def _show_modes(result: ComparisonResult) -> None:
     show_chart(result, lambda: charts.bn_modes_chart(result.bn_modes), key="bn_modes",
-               png_name="bnviz-bn-modes.png")
+               png_name="bnviz-bn-modes.png", fit=True)
     st.markdown(explain.MODES)
     modes = result.bn_modes
     accuracy = modes[modes["mode"].str.startswith("training")].set_index("batch_size")["accuracy"]
@@ -273,8 +296,8 @@ def _show_sweep_progress(manager: JobManager, request: SweepRequest) -> None:
                                            f"{job.elapsed:.0f} s elapsed · "
                                            f"{format_duration(job.seconds_left())} left")
     if job.rows:
-        st.altair_chart(charts.sweep_chart(pd.DataFrame(job.rows)), key="sweep_live",
-                        theme="streamlit")
+        st.altair_chart(charts.fit_width(charts.sweep_chart(pd.DataFrame(job.rows))),
+                        key="sweep_live", theme="streamlit")
 
 
 def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
@@ -298,7 +321,7 @@ def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> N
     result = manager.result_for(request)
     if result is not None:
         show_chart(result, lambda: charts.sweep_chart(result.table), key="sweep",
-                   png_name="bnviz-sweep.png")
+                   png_name="bnviz-sweep.png", fit=True)
         broke = result.table[result.table["outcome"] != "trained"]
         if broke.empty:
             st.caption("No run diverged at these rates.")
