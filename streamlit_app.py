@@ -76,6 +76,6 @@ elif failed:
     sections.show_about()
 else:
     st.info("Choose a preset, or set the experiment in the sidebar and press **Train**. "
-            "The blog's full run (100 epochs, both models) takes about a minute and a half.")
+            "The blog's full run (100 epochs, both models) takes about a minute.")
     st.caption(sections.class_names_caption())
     sections.show_about()

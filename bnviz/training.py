@@ -11,12 +11,13 @@ two threads of one process without disturbing each other.
 Speed (measured by ``bench/speed.py``): one epoch (all steps plus the test-set
 evaluation) is a single compiled ``tf.function`` over data kept as tensors,
 instead of Keras ``fit``'s Python loop per batch; the two models train their
-epoch concurrently, since batch-64 convolutions leave a second core idle; and
-TensorFlow's oneDNN kernels are switched on (they are off by default on CPUs
-without AVX-512, and twice as fast here). The maths is the blog's: Adam with
-Keras defaults, categorical cross-entropy on softmax outputs, train metrics
-averaged over the epoch's batches in training mode, test metrics in inference
-mode.
+epoch concurrently, since batch-64 convolutions leave a second core idle, each
+operation with half the cores; TensorFlow's oneDNN kernels are switched on (they
+are off by default on CPUs without AVX-512 VNNI, and twice as fast there); and the
+epochs are traced without AutoGraph, one at a time, so the first epoch comes soon.
+The maths is the blog's: Adam with Keras defaults, categorical cross-entropy on
+softmax outputs, train metrics averaged over the epoch's batches in training mode,
+test metrics in inference mode.
 
 Memory: a compiled trainer is kept and reused (`TrainerPool`), since every new
 trace would keep its graph for the life of the process.
@@ -75,8 +76,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 # Threads per operation: the two models of a comparison train at once, each in a thread
 # of its own, so each gets half the cores. With TensorFlow's default (all cores per
 # operation) the two models' small kernels contend for the same cores: an epoch pair took
-# 0.36 s against 0.28 s with one thread each on 2 cores (bench/speed.py, AVX-512 and
-# AVX2 kernels alike).
+# 0.36 s against 0.28 s with one thread each on 2 cores, and 0.52 s against 0.44 s with
+# oneDNN capped at AVX2 (README, Performance).
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, _cores() // 2)))
 
 EVAL_SLICE = 250  # test images per forward pass: 1000 at once costs ~150 MB of activations
