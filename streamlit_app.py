@@ -66,9 +66,9 @@ if busy is None and found.result is None and not training:
 if failed and (asked_here(request) or found.result is None):
     st.error(job.message or f"Training failed: {job.error}.")
 if busy is not None:
-    sections.show_busy(manager, busy, config)
+    sections.show_busy(manager, busy, config, large=present)
 elif training and (asked_here(request) or found.result is None):
-    sections.show_live_training(manager, request)
+    sections.show_live_training(manager, request, large=present)
 elif found.result is not None:
     sections.show_origin(manager, request, found.origin, training)
     sections.show_results(found.result, manager, large=present)

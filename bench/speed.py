@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/speed.py                 # the blog's setup: 100 epochs, 5 seeds
     .venv/bin/python bench/speed.py --epochs 10 --seeds 1 --memory-trainings 3   # a quick look
-    .venv/bin/python bench/speed.py --cores 1       # on one core, as on a Community Cloud box
+    .venv/bin/python bench/speed.py --cores 1       # on one core (CPU affinity)
     .venv/bin/python bench/speed.py --isa avx2      # AVX2 kernels on an AVX-512 machine
     .venv/bin/python bench/speed.py --same-order --memory-trainings 0   # + same batch order
     .venv/bin/python bench/speed.py --bnviz-root DIR  # bnviz from another checkout (before/after)
@@ -226,17 +226,20 @@ def timed_process(command: list[str], env: dict, cores: int | None, markers: tup
         if cores:
             os.sched_setaffinity(0, set(range(cores)))
 
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL, env=env, cwd=cwd, preexec_fn=pin)
-    output, marks = b"", {}
-    while chunk := os.read(process.stdout.fileno(), 65536):
-        output += chunk
-        for marker in markers:
-            if marker not in marks and marker.encode() in output:
-                marks[marker] = time.perf_counter() - started
-    errors = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    # stderr goes to a file: read after stdout's end, a full pipe would block the child.
+    with tempfile.TemporaryFile() as errors_file:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors_file,
+                                   stdin=subprocess.DEVNULL, env=env, cwd=cwd, preexec_fn=pin)
+        output, marks = b"", {}
+        while chunk := os.read(process.stdout.fileno(), 65536):
+            output += chunk
+            for marker in markers:
+                if marker not in marks and marker.encode() in output:
+                    marks[marker] = time.perf_counter() - started
+        _, status, usage = os.wait4(process.pid, 0)
+        errors_file.seek(0)
+        errors = errors_file.read()
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0 or len(marks) < len(markers):
@@ -372,7 +375,7 @@ def main() -> None:
                         help="also run the reference fed bnviz's batch order, per seed "
                              "(accuracy without batch-order noise; untimed, ~4 min per seed)")
     parser.add_argument("--cores", type=int, default=None,
-                        help="pin both sides to this many cores (1: a Community Cloud box)")
+                        help="pin both sides to this many cores (CPU affinity)")
     parser.add_argument("--isa", choices=("avx2",), default=None,
                         help="avx2: cap oneDNN at AVX2 on both sides and run the reference "
                              "without oneDNN, as TensorFlow does by default on AVX2 CPUs")

@@ -46,8 +46,10 @@ LARGE_FONTS = {"axis": 16, "title": 20, "legend": 16}
 
 
 def _curve_panel(frame: pd.DataFrame, metric: str, highlight: alt.Parameter,
-                 width: int | str, height: int) -> alt.LayerChart | alt.Chart:
-    """One panel (accuracy or loss) of the learning curves, from `curve_bands`' frame."""
+                 width: int | str, height: int,
+                 legend_columns: int | alt.ExprRef | None = None) -> alt.LayerChart | alt.Chart:
+    """One panel (accuracy or loss) of the learning curves, from `curve_bands`' frame; the
+    legend ``legend_columns`` entries a row (by default as many as the plot's width holds)."""
     several = int(frame["seeds"].max()) > 1
     models = list(frame["model"].unique())
     series_order = [f"{m} · {s}" for m in models for s in SUBSETS]
@@ -57,7 +59,7 @@ def _curve_panel(frame: pd.DataFrame, metric: str, highlight: alt.Parameter,
     # a column beside an open sidebar on a tablet): the legend never runs off the edge.
     colour = alt.Color("series:N", title=None,
                        scale=alt.Scale(domain=series_order, range=palette),
-                       legend=alt.Legend(orient="bottom", columns=alt.ExprRef(
+                       legend=alt.Legend(orient="bottom", columns=legend_columns or alt.ExprRef(
                            f"width < {TWO_LEGEND_COLUMNS_WIDTH} ? 1 : 2"), offset=6,
                            rowPadding=2, columnPadding=16, symbolOpacity=1))
     log = metric == "loss"
@@ -107,9 +109,11 @@ def learning_curves(history: pd.DataFrame, width: int = 330, height: int = 260) 
     frame = curve_bands(history)
     highlight = _highlight()
     # The selection lives in one panel; Vega-Lite makes it visible to both.
-    return alt.hconcat(_curve_panel(frame, "accuracy", highlight, width, height)
+    # One legend for both panels, in one row (the concatenation has no single width to
+    # choose the number of entries a row by).
+    return alt.hconcat(_curve_panel(frame, "accuracy", highlight, width, height, 4)
                        .add_params(highlight),
-                       _curve_panel(frame, "loss", highlight, width, height))
+                       _curve_panel(frame, "loss", highlight, width, height, 4))
 
 
 def learning_curve_panel(history: pd.DataFrame, metric: str, height: int = 240,

@@ -62,11 +62,30 @@ if TYPE_CHECKING:
 
 
 def _cores() -> int:
-    """Cores this process may run on (its affinity, which a container or `taskset` narrows)."""
+    """Cores this process may use: its CPU affinity (`taskset`, cpusets), capped by a CPU
+    quota of its control group (cgroup v2 or v1; a container's `--cpus`, a Community Cloud
+    box), rounded up."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cores, math.ceil(quota))) if quota else cores
+
+
+def _cgroup_cpu_quota() -> float | None:
+    """Cores' worth of CPU time this process's control group may use, if it is limited."""
+    import contextlib
+    from pathlib import Path
+
+    with contextlib.suppress(OSError, ValueError):
+        limit, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]  # v2
+        return None if limit == "max" else int(limit) / int(period)
+    with contextlib.suppress(OSError, ValueError):
+        v1 = Path("/sys/fs/cgroup/cpu")
+        limit = int((v1 / "cpu.cfs_quota_us").read_text())
+        return None if limit <= 0 else limit / int((v1 / "cpu.cfs_period_us").read_text())
+    return None
 
 
 # Both must be set before TensorFlow is first imported; values set by the user win.
@@ -83,9 +102,10 @@ os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, _cores() // 2)))
 EVAL_SLICE = 250  # test images per forward pass: 1000 at once costs ~150 MB of activations
 
 
-# One trace at a time, first come first served: traces are Python (they hold the GIL), so
-# two interleaved traces would both end late, while one after the other lets the first
-# model (the baseline) run its first epoch while the second is being traced.
+# The epochs' traces one at a time: traces are Python (they hold the GIL), so two
+# interleaved traces would both end late, while one after the other lets the model that
+# asked first (the baseline, submitted first, as a rule) run its first epoch while the
+# second is traced. The probes' small functions are traced outside it.
 _TRACING = threading.Lock()
 
 
@@ -136,12 +156,17 @@ class ModelTrainer:
         self._mode_forward: Callable[..., Any] | None = None
         self._traced = False
 
-    def trace(self) -> None:
-        """Trace the compiled epoch now (once per trainer); runs wait for it otherwise."""
-        if not self._traced:
-            with _TRACING:
-                self._epoch.get_concrete_function()
-            self._traced = True
+    def trace(self) -> float:
+        """Trace the compiled epoch now (once per trainer); the seconds spent waiting for
+        another trainer's trace to end."""
+        if self._traced:
+            return 0.0
+        asked = time.perf_counter()
+        with _TRACING:
+            waited = time.perf_counter() - asked
+            self._epoch.get_concrete_function()
+        self._traced = True
+        return waited
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -252,7 +277,8 @@ class ModelTrainer:
         if not self._data:
             raise RuntimeError("call start() before run_epoch()")
         begin = time.perf_counter()
-        self.trace()
+        # An epoch's seconds include its own trace, not the wait for the other model's.
+        waited = self.trace()
         etas = np.array(STEP_MULTIPLES, np.float32) * np.float32(learning_rate)
         train_loss, train_accuracy, test_loss, test_accuracy, probes = self._epoch(
             order, *self._data, np.int32(first_step), np.int32(probe_every), etas)
@@ -261,7 +287,7 @@ class ModelTrainer:
             "train_loss": float(train_loss),
             "test_accuracy": float(test_accuracy),
             "test_loss": float(test_loss),
-            "seconds": time.perf_counter() - begin,
+            "seconds": time.perf_counter() - begin - waited,
         }
         if probe_every > 0:
             metrics["landscape"] = [
@@ -437,14 +463,18 @@ def sweep_learning_rates(request: SweepRequest,
     base = request.config
     split = make_split(base.split, base.train_size, base.scale_pixels)
     rows = []
-    # Two points at a time, as a comparison trains its two models: each operation has half
-    # the cores (TF_NUM_INTRAOP_THREADS above). Every point is a training of its own, so
-    # the table is the same in any order; rows are passed on in the table's order.
+    # Both models of a rate at once, as a comparison trains its two: each operation has half
+    # the cores (TF_NUM_INTRAOP_THREADS above), and one trainer per placement is all the
+    # memory a comparison needs too. Every point is a training of its own, so the table is
+    # the same in any order; rows are passed on in the table's order.
+    points = request.points()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bnviz-sweep") as pool:
-        for row in pool.map(lambda point: sweep_point(request, *point, split), request.points()):
-            rows.append(row)
-            if on_point is not None:
-                on_point(row)
+        for start in range(0, len(points), 2):
+            pair = points[start: start + 2]
+            for row in pool.map(lambda point: sweep_point(request, *point, split), pair):
+                rows.append(row)
+                if on_point is not None:
+                    on_point(row)
     return SweepResult(request, pd.DataFrame(rows, columns=list(SWEEP_COLUMNS)))
 
 

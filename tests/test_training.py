@@ -101,3 +101,15 @@ def test_the_landscape_probe_leaves_training_unchanged(tiny_config):
     assert (landscape.loss_min <= landscape.loss_max).all()
     assert (landscape.grad_change_min <= landscape.grad_change_max).all()
     assert (landscape.beta_smoothness > 0).all()
+
+
+def test_the_threads_per_operation_follow_the_cores_and_a_cpu_quota(monkeypatch):
+    # A one-core quota on a many-core host (a Community Cloud box, a container's --cpus)
+    # counts as one core; no quota leaves the affinity's count.
+    monkeypatch.setattr(training.os, "sched_getaffinity", lambda _pid: set(range(8)))
+    monkeypatch.setattr(training, "_cgroup_cpu_quota", lambda: 1.0)
+    assert training._cores() == 1
+    monkeypatch.setattr(training, "_cgroup_cpu_quota", lambda: 2.5)
+    assert training._cores() == 3
+    monkeypatch.setattr(training, "_cgroup_cpu_quota", lambda: None)
+    assert training._cores() == 8

@@ -164,3 +164,15 @@ def test_a_process_started_for_a_waiting_request_skips_the_warm_up(tiny_config):
 
     assert served(request_first=True) == (True, ("done", "trained"))
     assert served(request_first=False) == (False, ("done", "trained"))
+
+
+def test_a_training_process_warms_up_only_while_no_request_waits(monkeypatch):
+    import bnviz.training
+    from bnviz.worker import _prepare_training
+
+    warmed = []
+    monkeypatch.setattr(bnviz.training, "warm_up", lambda: warmed.append(True))
+    assert _prepare_training(lambda: True) is bnviz.training.run_request
+    assert warmed == []  # the request is there: straight to it
+    _prepare_training(lambda: False)
+    assert warmed == [True]  # a spare: warm while nobody waits

@@ -31,11 +31,11 @@ from ui.state import submit_for_session, write_url
 
 GRID_SIZE = 32
 CURVE_HEIGHT = 160  # px of plot per learning-curve panel: with the header, in 1280×720
-PRESENT_CURVE_HEIGHT = 300
+PRESENT_CURVE_HEIGHT = 300  # for a projector (present=1): as tall as a 720 px screen allows
 # Facet panels cannot take a column's width: these fit a phone (358 px) and two columns of
 # a 1280 px window.
 RELU_PANEL_WIDTH = 220
-BN_PANEL_WIDTH = 130  # for a projector (present=1): as tall as a 720 px screen allows
+BN_PANEL_WIDTH = 130
 
 # Streamlit leaves 6rem above the page's first line and draws titles at 2.75rem: a
 # projector's 720 px cannot spare that, and a phone would break the title over lines.
@@ -91,10 +91,12 @@ def _show_queue_place_or_rerun(manager: JobManager, request: Request, what: str)
 LIVE_CURVES_SECONDS = 5.0
 
 
-def show_live_training(manager: JobManager, request: ComparisonRequest) -> None:
-    """Progress of the job training ``request``: the bar every second, the curves less often."""
+def show_live_training(manager: JobManager, request: ComparisonRequest,
+                       large: bool = False) -> None:
+    """Progress of the job training ``request``: the bar every second, the curves less often
+    (``large``: for a projector)."""
     _show_live_progress(manager, request)
-    _show_live_curves(manager, request)
+    _show_live_curves(manager, request, large)
 
 
 @st.fragment(run_every=1.0)
@@ -119,18 +121,20 @@ def _show_live_progress(manager: JobManager, request: ComparisonRequest) -> None
 
 
 @st.fragment(run_every=LIVE_CURVES_SECONDS)
-def _show_live_curves(manager: JobManager, request: ComparisonRequest) -> None:
+def _show_live_curves(manager: JobManager, request: ComparisonRequest, large: bool) -> None:
     job = manager.get(request)
     if job is not None and job.rows:
         # Rows arrive every epoch, so the live chart is built for each redraw.
         history = history_frame(job.rows)
         for column, metric in zip(st.columns(2), charts.METRICS, strict=True):
             with column:
-                st.altair_chart(charts.learning_curve_panel(history, metric, CURVE_HEIGHT),
-                                key=f"live_curves_{metric}", theme="streamlit")
+                st.altair_chart(charts.learning_curve_panel(
+                    history, metric, PRESENT_CURVE_HEIGHT if large else CURVE_HEIGHT, large),
+                    key=f"live_curves_{metric}", theme="streamlit")
 
 
-def show_busy(manager: JobManager, busy: Job, asked_for: ExperimentConfig) -> None:
+def show_busy(manager: JobManager, busy: Job, asked_for: ExperimentConfig,
+              large: bool = False) -> None:
     """This session's training of other settings, still queued or running: it trains one
     thing at a time, so that one visitor cannot fill the queue."""
     st.info("Your earlier training is still in progress, shown below. One training at a "
@@ -139,7 +143,7 @@ def show_busy(manager: JobManager, busy: Job, asked_for: ExperimentConfig) -> No
             "finished.")
     if isinstance(busy.request, ComparisonRequest):
         st.caption(f"Training: {markdown_code(busy.request.config.describe(), 120)}")
-        show_live_training(manager, busy.request)
+        show_live_training(manager, busy.request, large)
     else:
         st.caption("Training: a learning-rate sweep.")
         _show_sweep_progress(manager, busy.request)
