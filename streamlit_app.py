@@ -12,7 +12,6 @@ from ui.state import (
     forget_run_request,
     link_reading,
     own_busy_job,
-    presenting,
     shared_job_manager,
     show_link_problems,
     show_store_notices,
@@ -20,13 +19,12 @@ from ui.state import (
     write_url,
 )
 
-present = presenting()  # for a projector: the sidebar tucked away, charts large
+manager = shared_job_manager()
+link = link_reading(manager.gallery)
+present = link.present  # for a projector: the sidebar tucked away, charts large
 st.set_page_config(page_title="bnviz: batch normalisation, side by side", page_icon="🧪",
                    layout="wide", initial_sidebar_state="collapsed" if present else "auto")
 sections.compact_page()
-manager = shared_job_manager()
-
-link = link_reading(manager.gallery)
 run_requested = link.run
 cannot_train = manager.cannot_train()
 config, asked = show_experiment_sidebar(link.config, manager.gallery, can_train=not cannot_train)

@@ -81,11 +81,6 @@ def link_reading(gallery: Gallery | None) -> LinkReading:
     return reading
 
 
-def presenting() -> bool:
-    """Whether the link asks for the projector's presentation (``present=1``)."""
-    return read_link({PRESENT_PARAM: st.query_params.get_all(PRESENT_PARAM)}).present
-
-
 def forget_run_request() -> None:
     """Take ``run`` out of the link once it has been acted on."""
     st.query_params.pop(RUN_PARAM, None)
