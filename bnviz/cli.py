@@ -61,13 +61,16 @@ def command_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_params(_: argparse.Namespace) -> int:
-    """Print both models' per-layer tables and totals, like Keras' summary()."""
+def command_params(args: argparse.Namespace) -> int:
+    """Print both models' per-layer tables and totals, like Keras' summary(), for the
+    normalisation asked for (batch norm unless ``--normalization`` says otherwise)."""
     from bnviz.models import MODEL_PLACEMENTS, model_label, param_counts
 
+    normalization = config_from_args(args).normalization
     for placement in MODEL_PLACEMENTS:
-        table = param_counts(placement)
-        print(f"Model: {model_label(placement)} (placement={placement})")
+        table = param_counts(placement, normalization)
+        print(f"Model: {model_label(placement, normalization)} (placement={placement}"
+              + ("" if placement == "none" else f", normalization={normalization}") + ")")
         print(table.to_string(index=False))
         print(f"Total params: {table.params.sum():,}")
         print(f"Trainable params: {table.trainable.sum():,}")
@@ -215,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          if name not in ("split", "train_size")))
     data.set_defaults(handler=command_data)
     params = commands.add_parser("params", help="print both models' parameter tables")
+    _add_config_options(params, skip=tuple(name for name in field_names()
+                                           if name != "normalization"))
     params.set_defaults(handler=command_params)
     run = commands.add_parser("run", help="train both models and write their histories")
     _add_config_options(run)

@@ -32,6 +32,14 @@ WORK_FIELDS = ("seeds", "train_size", "epochs")
 PLACEMENTS = ("after", "before")
 OPTIMIZERS = ("adam", "sgd")
 SPLITS = ("blog", "official")
+# What the BN model's normalising layers do (`bnviz.norms` builds them; `bnviz.explain` says
+# what each one asks). "batch" is Keras' BatchNormalization, the blog's.
+NORMALIZATIONS = ("batch", "noisy-batch", "mean-only", "variance-only", "frozen-affine",
+                  "layer", "group")
+# Fields added after results were first stored: a config leaves them out of its hash while
+# they hold their default, so every result stored (and every gallery entry, and every link)
+# before they existed keeps its hash.
+LATER_FIELDS = ("normalization",)
 
 
 class ConfigError(ValueError):
@@ -87,6 +95,12 @@ class ExperimentConfig:
         "after", label="BN placement", choices=PLACEMENTS,
         help="Where the BN model normalises: after each ReLU (the blog) or before it "
         "(Ioffe & Szegedy).",
+    )
+    normalization: str = _spec(
+        "batch", label="Normalisation", choices=NORMALIZATIONS,
+        help="What the BN model's normalising layers do: 'batch' is batch norm itself; the "
+        "others take it apart (noise after it, only the mean, only the variance, fixed γ and "
+        "β) or normalise without the batch (layer, group). See 'What each variant asks'.",
     )
     learning_rate: float = _spec(
         0.001, label="Learning rate", minimum=1e-5, maximum=1.0, log_scale=True,
@@ -187,9 +201,12 @@ class ExperimentConfig:
 
     def config_hash(self) -> str:
         """Stable short hash of the values (and results version) for caching."""
-        canonical = json.dumps(
-            {"version": RESULTS_VERSION, **self.to_mapping()}, sort_keys=True
-        )
+        values = self.to_mapping()
+        default = ExperimentConfig().to_mapping()
+        for name in LATER_FIELDS:
+            if values[name] == default[name]:
+                del values[name]
+        canonical = json.dumps({"version": RESULTS_VERSION, **values}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def is_default(self) -> bool:

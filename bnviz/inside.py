@@ -46,15 +46,18 @@ class ReluInputProbe:
     def __init__(self, model: keras.Model) -> None:
         import keras
         import tensorflow as tf
-        from keras import layers
+
+        from bnviz.norms import uses_batch_statistics
 
         conv = model.get_layer("conv3")
         names = [layer.name for layer in model.layers]
         images = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
-        moving = [v for layer in model.layers if isinstance(layer, layers.BatchNormalization)
-                  for v in (layer.moving_mean, layer.moving_variance)]
-        if "relu3" in names:  # "before": BN output feeds a separate ReLU layer
-            self.description = "BN output entering the last ReLU (bn3 → relu3)"
+        # What a training-mode call changes: moving averages and random states (noise).
+        moving = model.non_trainable_variables if any(
+            uses_batch_statistics(layer) for layer in model.layers) else []
+        if "relu3" in names:  # "before": the normaliser's output feeds a separate ReLU layer
+            self.description = (f"{names[names.index('relu3') - 1]} output entering the "
+                                "last ReLU")
             feature = keras.Model(model.inputs, model.get_layer("relu3").input)
 
             def probed(x: Any, training: bool) -> Any:
@@ -74,8 +77,9 @@ class ReluInputProbe:
                     variable.assign(value)
             return tf.identity(values)
 
-        # Without BN below the probed unit, both modes compute the very same values: one
-        # pass serves both (a forward pass saved per epoch for the baseline).
+        # Without batch statistics below the probed unit (the baseline, layer and group
+        # norm), both modes compute the very same values: one pass serves both (a forward
+        # pass saved per epoch for the baseline).
         self._one_pass = not moving
         self._values = {
             "training": tf.function(training_mode, input_signature=[images], autograph=False),
@@ -100,21 +104,31 @@ class ReluInputProbe:
 
 
 def bn_layer_values(model: keras.Model, model_label: str) -> pd.DataFrame:
-    """Per BN layer and feature: gamma, beta, moving mean and moving variance."""
-    from keras import layers
+    """Per normalising layer and feature: gamma, beta, moving mean and moving variance.
+
+    What a layer does not have is filled with the value it stands for: γ = 1 and β = 0
+    where they are not learned (``frozen-affine``), no moving mean (0) or variance (1)
+    where it keeps none (``mean-only``, ``variance-only``, layer and group norm). Layer
+    norm's gain and bias are per feature of the whole map, so they come flattened.
+    """
+    from bnviz.norms import is_normalizer
 
     frames = []
     for layer in model.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            frames.append(pd.DataFrame({
-                "model": model_label,
-                "layer": layer.name,
-                "feature": np.arange(layer.gamma.shape[0]),
-                "gamma": layer.gamma.numpy(),
-                "beta": layer.beta.numpy(),
-                "moving_mean": layer.moving_mean.numpy(),
-                "moving_variance": layer.moving_variance.numpy(),
-            }))
+        if not is_normalizer(layer):
+            continue
+        values = {name: getattr(layer, name, None) for name in
+                  ("gamma", "beta", "moving_mean", "moving_variance")}
+        features = next(int(np.prod(v.shape)) for v in values.values() if v is not None) \
+            if any(v is not None for v in values.values()) else layer.input.shape[-1]
+        filled = {"gamma": 1.0, "beta": 0.0, "moving_mean": 0.0, "moving_variance": 1.0}
+        frames.append(pd.DataFrame({
+            "model": model_label,
+            "layer": layer.name,
+            "feature": np.arange(features),
+            **{name: (np.ravel(v.numpy()) if v is not None else np.full(features, filled[name]))
+               for name, v in values.items()},
+        }))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -129,7 +143,8 @@ def mode_forward(model: keras.Model) -> Callable[[Any, int, bool], Any]:
     import functools
 
     import tensorflow as tf
-    from keras import layers
+
+    from bnviz.norms import uses_batch_statistics
 
     def forward(x: Any, batch_size: Any, batch_statistics: bool) -> Any:
         count = tf.shape(x)[0]
@@ -137,8 +152,7 @@ def mode_forward(model: keras.Model) -> Callable[[Any, int, bool], Any]:
         def one_slice(start: Any, outputs: Any) -> tuple[Any, Any]:
             h = x[start: start + batch_size]
             for layer in model.layers:
-                h = layer(h, training=batch_statistics and isinstance(
-                    layer, layers.BatchNormalization))
+                h = layer(h, training=batch_statistics and uses_batch_statistics(layer))
             return start + batch_size, outputs.write(start // batch_size, h)
 
         _, outputs = tf.while_loop(

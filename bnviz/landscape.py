@@ -42,17 +42,21 @@ def landscape_measures(model: keras.Model) -> Callable[[Any, Any, Any], Any]:
     every variable of the model as it found it."""
     import keras
     import tensorflow as tf
-    from keras import layers
+
+    from bnviz.norms import is_normalizer
 
     weights = model.trainable_variables
-    moving = [v for layer in model.layers if isinstance(layer, layers.BatchNormalization)
-              for v in (layer.moving_mean, layer.moving_variance)]
+    # Every other variable (BN's moving averages, which a training-mode pass updates; the
+    # random states): put back too, so the step trains as if nothing had been measured.
+    moving = model.non_trainable_variables
 
     def loss_and_gradient(x: Any, y: Any) -> tuple[Any, list[Any]]:
         with tf.GradientTape() as tape:
             h = x
-            for layer in model.layers:  # BN on batch statistics, dropout off
-                h = layer(h, training=isinstance(layer, layers.BatchNormalization))
+            # Normalisers in training mode (BN on batch statistics); dropout and the noisy
+            # variant's noise off, so every step size sees the same network.
+            for layer in model.layers:
+                h = layer(h, training=is_normalizer(layer))
             loss = tf.reduce_mean(keras.losses.categorical_crossentropy(y, h))
         return loss, tape.gradient(loss, weights)
 

@@ -9,6 +9,9 @@ the 4×4×32 map (not on the 512 flattened features as in ``"after"``). The dens
 end is the same everywhere: Flatten → Dropout(0.2) → Dense(10) → softmax, no BN
 on the logits.
 
+``normalization`` (`bnviz.config.NORMALIZATIONS`) says what stands where BN stands:
+batch norm itself (the default), a piece of it, or another normaliser (`bnviz.norms`).
+
 TensorFlow is imported inside the functions, so importing this module is cheap.
 """
 
@@ -27,12 +30,39 @@ MODEL_PLACEMENTS = ("none", "after", "before")
 BASELINE = "baseline"
 
 
-def model_label(placement: str) -> str:
-    """The name a model goes by in histories, tables and charts."""
-    return BASELINE if placement == "none" else f"BN {placement}"
+def model_label(placement: str, normalization: str = "batch") -> str:
+    """The name a model goes by in histories, tables and charts: "baseline", "BN after",
+    "GroupNorm before", …"""
+    from bnviz.config import NORMALIZATIONS
+
+    if placement == "none":
+        return BASELINE
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}")
+    return f"{NORMALIZER_NAMES[normalization]} {placement}"
 
 
-def build_model(placement: str, seed: int) -> keras.Sequential:
+# What each normalisation is called in model labels (bnviz.norms.SHORT_NAMES, kept here too
+# so that naming a model needs no Keras).
+NORMALIZER_NAMES = {
+    "batch": "BN", "noisy-batch": "noisy BN", "mean-only": "mean-only BN",
+    "variance-only": "variance-only BN", "frozen-affine": "frozen-affine BN",
+    "layer": "LayerNorm", "group": "GroupNorm",
+}
+
+
+# The kinds that normalise with the batch's statistics and keep moving averages of them for
+# inference; layer and group norm compute the same in training and inference.
+BATCH_STATISTICS = ("batch", "noisy-batch", "mean-only", "variance-only", "frozen-affine")
+
+
+def has_moving_statistics(normalization: str) -> bool:
+    """Whether this normalisation keeps moving averages, so that training and inference
+    modes differ (`bnviz.config.NORMALIZATIONS`)."""
+    return normalization in BATCH_STATISTICS
+
+
+def build_model(placement: str, seed: int, normalization: str = "batch") -> keras.Sequential:
     """Build one comparison model.
 
     Weight layers draw their initial values from seeds derived from ``seed`` and
@@ -41,6 +71,8 @@ def build_model(placement: str, seed: int) -> keras.Sequential:
     """
     import keras
     from keras import layers
+
+    from bnviz.norms import normalizing_layers
 
     if placement not in MODEL_PLACEMENTS:
         raise ValueError(f"placement must be one of {MODEL_PLACEMENTS}, not {placement!r}")
@@ -59,25 +91,28 @@ def build_model(placement: str, seed: int) -> keras.Sequential:
             kernel_initializer=init(index), name=f"conv{index}",
         ))
         if before:
-            stack.append(layers.BatchNormalization(name=f"bn{index}"))
+            stack.extend(normalizing_layers(normalization, index, seed, rank=4))
             stack.append(layers.ReLU(name=f"relu{index}"))
         if pool:
             stack.append(layers.MaxPooling2D(2, name=f"pool{index}"))
             if after:
-                stack.append(layers.BatchNormalization(name=f"bn{index}"))
+                stack.extend(normalizing_layers(normalization, index, seed, rank=4))
 
     conv_block(1, 5, "valid", pool=True)
     conv_block(2, 4, "same", pool=True)
     conv_block(3, 3, "valid", pool=False)
     stack.append(layers.Flatten(name="flatten"))
     if after:
-        stack.append(layers.BatchNormalization(name="bn3"))
+        stack.extend(normalizing_layers(normalization, 3, seed, rank=2))
     stack += [
         layers.Dropout(0.2, seed=seed, name="dropout"),
         layers.Dense(NUM_CLASSES, kernel_initializer=init(4), name="dense"),
         layers.Activation("softmax", name="softmax"),
     ]
-    return keras.Sequential(stack, name=model_label(placement).replace(" ", "_"))
+    name = model_label(placement, normalization)
+    # Keras' scope names take ASCII letters, digits and underscores only.
+    return keras.Sequential(stack, name="".join(
+        c if c.isascii() and c.isalnum() else "_" for c in name))
 
 
 def layer_table(model: keras.Model) -> pd.DataFrame:
@@ -97,6 +132,6 @@ def layer_table(model: keras.Model) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def param_counts(placement: str) -> pd.DataFrame:
-    """The per-layer table of a freshly built model of this placement."""
-    return layer_table(build_model(placement, seed=0))
+def param_counts(placement: str, normalization: str = "batch") -> pd.DataFrame:
+    """The per-layer table of a freshly built model of this placement and normalisation."""
+    return layer_table(build_model(placement, seed=0, normalization=normalization))

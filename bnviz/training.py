@@ -52,7 +52,7 @@ from bnviz.inside import (
     mode_forward,
 )
 from bnviz.landscape import MEASURES, STEP_MULTIPLES, landscape_frame, landscape_measures
-from bnviz.models import build_model, layer_table, model_label
+from bnviz.models import build_model, has_moving_statistics, layer_table, model_label
 from bnviz.request import ProgressCallback, Request
 from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult, diverged, outcome
 
@@ -135,13 +135,16 @@ class ModelTrainer:
     training of the same placement, batch size and optimizer.
     """
 
-    def __init__(self, placement: str, batch_size: int, optimizer: str) -> None:
+    def __init__(self, placement: str, batch_size: int, optimizer: str,
+                 normalization: str = "batch") -> None:
         import tensorflow as tf
 
         self.placement = placement
         self.batch_size = batch_size
         self.optimizer_name = optimizer
-        self.model = build_model(placement, seed=0)
+        # The baseline has no normalising layer: one trainer serves every normalisation.
+        self.normalization = "batch" if placement == "none" else normalization
+        self.model = build_model(placement, seed=0, normalization=self.normalization)
         self.optimizer = make_optimizer(optimizer, learning_rate=0.001)
         self.optimizer.build(self.model.trainable_variables)
         self.probe = ReluInputProbe(self.model)
@@ -169,9 +172,9 @@ class ModelTrainer:
         return waited
 
     @property
-    def key(self) -> tuple[str, int, str]:
+    def key(self) -> tuple[str, int, str, str]:
         """What a compiled trainer is specific to: everything else is reset by `start`."""
-        return self.placement, self.batch_size, self.optimizer_name
+        return self.placement, self.batch_size, self.optimizer_name, self.normalization
 
     def start(self, seed: int, learning_rate: float, split: Split) -> None:
         """Make the model and optimizer those of a fresh training with this seed and rate."""
@@ -179,7 +182,7 @@ class ModelTrainer:
 
         # A freshly built model holds exactly the initial state for this seed (weights,
         # BN statistics, the dropout's random state); building one traces nothing.
-        fresh = build_model(self.placement, seed)
+        fresh = build_model(self.placement, seed, self.normalization)
         for target, source in zip(self.model.variables, fresh.variables, strict=True):
             target.assign(source.value)
         # Likewise a fresh optimizer's state (zero moments, step 0, this rate), copied rather
@@ -325,13 +328,16 @@ class TrainerPool:
 
     @contextmanager
     def lend(self, placement: str, config: ExperimentConfig) -> Iterator[ModelTrainer]:
-        """A trainer for this placement and the config's batch size and optimizer."""
-        key = (placement, config.batch_size, config.optimizer)
+        """A trainer for this placement and the config's batch size, optimizer and
+        normalisation."""
+        normalization = "batch" if placement == "none" else config.normalization
+        key = (placement, config.batch_size, config.optimizer, normalization)
         with self._lock:
             found = next((t for t in self._idle if t.key == key), None)
             if found is not None:
                 self._idle.remove(found)
-        trainer = found or ModelTrainer(placement, config.batch_size, config.optimizer)
+        trainer = found or ModelTrainer(placement, config.batch_size, config.optimizer,
+                                        normalization)
         try:
             yield trainer
         finally:
@@ -399,13 +405,14 @@ def train_comparison(
     relu_inputs: list[dict[str, Any]] = []
     landscape: list[dict[str, Any]] = []
     first_seed: dict[str, Any] = {}
-    bn_label = model_label(config.placement)
+    bn_label = model_label(config.placement, config.normalization)
     with ExitStack() as borrowed, ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="bnviz-epoch") as pool:
         # The images are read (zlib lets go of the GIL) while TensorFlow is imported and the
         # models are built: both are part of the wait for the first epoch.
         reading = pool.submit(make_split, config.split, config.train_size, config.scale_pixels)
-        trainers = {model_label(p): borrowed.enter_context(TRAINER_POOL.lend(p, config))
+        trainers = {model_label(p, config.normalization):
+                    borrowed.enter_context(TRAINER_POOL.lend(p, config))
                     for p in ("none", config.placement)}
         split = reading.result()
         probe_images = split.x_test[:PROBE_IMAGES]
@@ -441,7 +448,9 @@ def train_comparison(
                                       for label, t in trainers.items()},
                     "layer_tables": {label: layer_table(t.model) for label, t in trainers.items()},
                     "bn_layers": bn_layer_values(bn_model.model, bn_label),
-                    "bn_modes": bn_model.mode_accuracies(split.x_test, split.y_test),
+                    # Without moving statistics both modes compute the same: nothing to compare.
+                    "bn_modes": bn_model.mode_accuracies(split.x_test, split.y_test)
+                    if has_moving_statistics(config.normalization) else pd.DataFrame(),
                 }
     return ComparisonResult(
         config=config,
@@ -502,7 +511,7 @@ def sweep_point(request: SweepRequest, rate: float, placement: str,
             best = metrics["test_accuracy"] if math.isnan(best) else max(
                 best, metrics["test_accuracy"])
     result = outcome(blew_up, first_loss, last_loss, last_accuracy)
-    return {"model": model_label(placement), "learning_rate": float(rate),
+    return {"model": model_label(placement, base.normalization), "learning_rate": float(rate),
             "best_test_accuracy": float(best), "diverged": result == "diverged",
             "outcome": result, "epochs_run": epochs_run}
 

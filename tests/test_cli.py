@@ -22,6 +22,33 @@ def test_params_prints_the_blogs_totals():
 
 
 @pytest.mark.slow
+def test_params_prints_the_counts_of_the_normalization_asked_for():
+    out = _cli("params", "--normalization", "group")
+    assert out.returncode == 0, out.stderr
+    assert "Model: GroupNorm after (placement=after, normalization=group)" in out.stdout
+    # γ and β on 576 features after, 96 channels before; no moving statistics.
+    assert "Total params: 32,778" in out.stdout  # 31,626 + 2 × 576
+    assert "Total params: 31,722" in out.stdout  # 31,530 + 2 × 96
+    assert "Non-trainable params: 0" in out.stdout and "BatchNormalization" not in out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("normalization", ["batch", "noisy-batch", "mean-only", "variance-only",
+                                           "frozen-affine", "layer", "group"])
+def test_run_trains_every_normalization(tmp_path, normalization):
+    from bnviz.models import model_label
+
+    out = _cli("run", "--normalization", normalization, "--epochs", "2", "--train-size", "200",
+               "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history.model.unique()) == ["baseline", model_label("after", normalization)]
+    assert len(history) == 4 and history.test_accuracy.between(0, 1).all()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["normalization"] == normalization
+
+
+@pytest.mark.slow
 def test_run_writes_history_and_summary(tmp_path):
     out = _cli("run", "--epochs", "2", "--train-size", "200", "--seed", "3",
                "--placement", "before", "--out", str(tmp_path / "run"))

@@ -18,9 +18,28 @@ def test_defaults_are_the_blog_experiment():
 def test_mapping_keys_are_exactly_the_field_names():
     assert tuple(ExperimentConfig().to_mapping()) == field_names()
     assert set(field_names()) == {
-        "epochs", "batch_size", "placement", "learning_rate", "optimizer",
+        "epochs", "batch_size", "placement", "normalization", "learning_rate", "optimizer",
         "train_size", "split", "scale_pixels", "seed", "seeds", "landscape_every",
     }
+
+
+def test_a_normalization_left_at_batch_keeps_every_hash_stored_before_it_existed():
+    # A link or a stored result written before the field existed has no `normalization`:
+    # it reads as "batch" and hashes as it always did (the gallery's files are named so).
+    before = {"epochs": "20", "placement": "before", "seeds": "3"}
+    config = ExperimentConfig.from_mapping(before)
+    assert config.normalization == "batch"
+    assert config.config_hash() == ExperimentConfig.from_mapping(
+        {**before, "normalization": "batch"}).config_hash()
+    hashes = {ExperimentConfig(normalization=n).config_hash()
+              for n in field_meta("normalization")["choices"]}
+    assert len(hashes) == 7  # every variant is a result of its own
+
+
+def test_every_normalization_round_trips_through_a_link():
+    for value in field_meta("normalization")["choices"]:
+        config = ExperimentConfig(normalization=value)
+        assert read_link({k: [v] for k, v in config.to_mapping().items()}).config == config
 
 
 def test_round_trip_through_strings():

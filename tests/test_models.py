@@ -18,6 +18,62 @@ def test_parameter_counts_are_exact(placement, total, trainable, frozen):
     assert table.non_trainable.sum() == frozen
 
 
+# Per variant, from the layers' own sizes. "after": BN on 32 + 32 channels and 512 features
+# (576 features; γ, β, moving mean and variance 576 each); "before": 3 × 32 channels (96).
+# The baseline's 31,626 trainable weights are in every "after" model; "before" drops the
+# three convolution biases (96) to 31,530.
+AFTER_FEATURES, BEFORE_FEATURES = 576, 96
+# Layer norm's gain and bias per feature of the map it normalises: after, 12·12·32 (pool1),
+# 6·6·32 (pool2) and 512 features; before, 24·24·32, 12·12·32 and 4·4·32.
+LAYER_FEATURES = {"after": 12 * 12 * 32 + 6 * 6 * 32 + 512,
+                  "before": 24 * 24 * 32 + 12 * 12 * 32 + 4 * 4 * 32}
+
+
+@pytest.mark.parametrize("placement", ["after", "before"])
+@pytest.mark.parametrize(("normalization", "learned", "moving"), [
+    ("batch", 2, 2),          # γ, β; moving mean and variance
+    ("noisy-batch", 2, 2),    # the noise adds no weights (its random state is not a weight)
+    ("mean-only", 2, 1),      # γ, β; moving mean only
+    ("variance-only", 2, 1),  # γ, β; moving variance only
+    ("frozen-affine", 0, 2),  # γ = 1, β = 0 fixed: only the moving statistics
+    ("group", 2, 0),          # γ, β per channel, no moving statistics
+])
+def test_each_variant_has_its_own_parameter_counts(placement, normalization, learned, moving):
+    features = AFTER_FEATURES if placement == "after" else BEFORE_FEATURES
+    convolutions = 31_626 if placement == "after" else 31_530
+    table = param_counts(placement, normalization)
+    assert table.trainable.sum() == convolutions + learned * features
+    assert table.non_trainable.sum() == moving * features
+    assert table.params.sum() == convolutions + (learned + moving) * features
+
+
+@pytest.mark.parametrize("placement", ["after", "before"])
+def test_layer_norm_learns_a_gain_and_bias_per_feature_of_the_whole_map(placement):
+    table = param_counts(placement, "layer")
+    convolutions = 31_626 if placement == "after" else 31_530
+    assert table.trainable.sum() == convolutions + 2 * LAYER_FEATURES[placement]
+    assert table.non_trainable.sum() == 0
+    assert list(table[table.type == "LayerNormalization"].layer) == ["ln1", "ln2", "ln3"]
+
+
+def test_the_noisy_variant_draws_new_noise_each_training_call_and_none_in_inference():
+    import numpy as np
+
+    model = build_model("after", seed=1, normalization="noisy-batch")
+    x = np.random.default_rng(0).normal(size=(8, 28, 28, 1)).astype("float32")
+    noise = model.get_layer("noise1")
+    inputs = np.ones((4, 5, 5, 32), "float32")
+    first, second = noise(inputs, training=True).numpy(), noise(inputs, training=True).numpy()
+    assert not np.allclose(first, second)  # a new draw per step
+    # One scale and shift per channel: every image and position of a channel moves alike.
+    assert np.allclose(first[..., 3], first[0, 0, 0, 3])
+    assert not np.allclose(first[0, 0, 0, :], first[0, 0, 0, 0])
+    np.testing.assert_array_equal(noise(inputs, training=False).numpy(), inputs)
+    np.testing.assert_allclose(model(x, training=False).numpy(),
+                               build_model("after", 1, "batch")(x, training=False).numpy(),
+                               rtol=1e-5)
+
+
 def test_before_places_bn_between_convolution_and_relu():
     types = list(param_counts("before").type)
     assert types[:4] == ["Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D"]

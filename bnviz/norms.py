@@ -1,0 +1,146 @@
+"""The normalising layers of the BN model, one kind per `bnviz.config.NORMALIZATIONS` value.
+
+Each value takes one piece of batch norm away, or swaps it for another normaliser,
+so a student can ask which piece makes training fast:
+
+* ``batch``: Keras' ``BatchNormalization`` (Ioffe & Szegedy 2015), the blog's.
+* ``noisy-batch``: batch norm, then `StepNoise`: every training step each channel is
+  scaled and shifted by random amounts drawn for that step (Santurkar et al. 2018, §2.1:
+  the input distribution of the next layer is made to move at every step on purpose).
+* ``mean-only`` / ``variance-only``: `PartialBatchNormalization`, batch norm with only
+  the centring or only the division by the batch's standard deviation (d2l.ai, §8.5's
+  exercises).
+* ``frozen-affine``: batch norm with γ = 1 and β = 0, not learned (``center`` and
+  ``scale`` off).
+* ``layer``: ``LayerNormalization`` over all of an image's features in the layer, with a
+  gain and bias per feature (Ba, Kiros & Hinton 2016).
+* ``group``: ``GroupNormalization`` with `GROUPS` groups of channels (Wu & He 2018).
+
+Only the batch-statistics kinds keep moving averages for inference; layer and group
+normalisation compute the same thing in training and in inference.
+
+Importing this module imports Keras; `bnviz.models` imports it only when it builds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+from bnviz.config import NORMALIZATIONS
+
+# Santurkar et al.'s noise, our reading of §2.1 ("non-zero mean and non-unit variance",
+# changing at every step): at every training step each channel c draws a scale
+# s_c ~ U(NOISE_SCALE) and a shift m_c ~ U(-NOISE_SHIFT, NOISE_SHIFT), and its values x
+# become s_c·x + m_c. After batch norm x has mean β and spread γ, so with γ = 1, β = 0 the
+# next layer sees a mean anywhere in ±1 and a standard deviation from 0.5 to 2, new at every
+# step: far more shift than training itself causes.
+NOISE_SCALE = (0.5, 2.0)
+NOISE_SHIFT = 1.0
+GROUPS = 8  # GroupNormalization: 32 channels in 8 groups of 4 (512 features: 8 of 64)
+# Keras' BatchNormalization defaults, for the partial kinds' moving averages.
+MOMENTUM, EPSILON = 0.99, 1e-3
+# The prefix of each kind's layer names: bn1, ln1, gn1, …
+LAYER_PREFIX = {"layer": "ln", "group": "gn"}
+
+
+class PartialBatchNormalization(layers.Layer):
+    """Batch norm with only one of its two steps: subtract the batch mean (``center``) or
+    divide by the batch standard deviation (``scale``), then the learned γ and β.
+
+    Like ``BatchNormalization`` it keeps a moving average of the statistic it uses and
+    uses that in inference.
+    """
+
+    def __init__(self, center: bool, scale: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if center == scale:
+            raise ValueError("exactly one of center and scale: both is BatchNormalization")
+        self.center, self.scale = center, scale
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        channels = (input_shape[-1],)
+        self.gamma = self.add_weight(shape=channels, initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=channels, initializer="zeros", name="beta")
+        self.moving_mean = self.add_weight(
+            shape=channels, initializer="zeros", trainable=False, name="moving_mean"
+        ) if self.center else None
+        self.moving_variance = self.add_weight(
+            shape=channels, initializer="ones", trainable=False, name="moving_variance"
+        ) if self.scale else None
+
+    def call(self, x: Any, training: bool = False) -> Any:
+        if training:
+            mean, variance = ops.moments(x, axes=list(range(len(x.shape) - 1)))
+            for moving, value in ((self.moving_mean, mean), (self.moving_variance, variance)):
+                if moving is not None:
+                    moving.assign(moving * MOMENTUM + value * (1 - MOMENTUM))
+        else:
+            mean, variance = self.moving_mean, self.moving_variance
+        if self.center:
+            x = x - mean
+        if self.scale:
+            x = x * ops.rsqrt(variance + EPSILON)
+        return x * self.gamma + self.beta
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple:
+        return input_shape
+
+
+class StepNoise(layers.Layer):
+    """Santurkar et al.'s noise after batch norm: in training, each channel's values are
+    scaled by ``s ~ U(NOISE_SCALE)`` and shifted by ``m ~ U(±NOISE_SHIFT)``, drawn afresh
+    at every step (one draw per channel per call); in inference it does nothing."""
+
+    def __init__(self, seed: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x: Any, training: bool = False) -> Any:
+        if not training:
+            return x
+        channels = (x.shape[-1],)
+        scale = keras.random.uniform(channels, *NOISE_SCALE, seed=self.seed_generator)
+        shift = keras.random.uniform(channels, -NOISE_SHIFT, NOISE_SHIFT,
+                                     seed=self.seed_generator)
+        return x * scale + shift
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple:
+        return input_shape
+
+
+def normalizing_layers(normalization: str, index: int, seed: int,
+                       rank: int) -> list[layers.Layer]:
+    """The layers that stand where the blog's model has ``bn{index}``: one normaliser (and,
+    for ``noisy-batch``, its noise), for an input of ``rank`` dimensions (batch included)."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}")
+    name = f"{LAYER_PREFIX.get(normalization, 'bn')}{index}"
+    if normalization in ("batch", "noisy-batch"):
+        found: list[layers.Layer] = [layers.BatchNormalization(name=name)]
+        if normalization == "noisy-batch":
+            found.append(StepNoise(seed * 16 + 8 + index, name=f"noise{index}"))
+        return found
+    if normalization == "mean-only":
+        return [PartialBatchNormalization(center=True, scale=False, name=name)]
+    if normalization == "variance-only":
+        return [PartialBatchNormalization(center=False, scale=True, name=name)]
+    if normalization == "frozen-affine":
+        return [layers.BatchNormalization(center=False, scale=False, name=name)]
+    if normalization == "layer":
+        return [layers.LayerNormalization(axis=list(range(1, rank)), name=name)]
+    return [layers.GroupNormalization(groups=GROUPS, name=name)]
+
+
+def is_normalizer(layer: layers.Layer) -> bool:
+    """Whether ``layer`` is one of the normalisers `normalizing_layers` makes."""
+    return isinstance(layer, (layers.BatchNormalization, PartialBatchNormalization,
+                              layers.LayerNormalization, layers.GroupNormalization))
+
+
+def uses_batch_statistics(layer: layers.Layer) -> bool:
+    """Whether ``layer`` normalises with the batch's statistics in training mode (and with
+    moving averages in inference): the layers whose mode the BN mode comparison switches."""
+    return isinstance(layer, (layers.BatchNormalization, PartialBatchNormalization))
