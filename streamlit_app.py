@@ -4,7 +4,7 @@ import streamlit as st
 
 from bnviz import explain
 from bnviz.comparison import ComparisonRequest
-from bnviz.jobs import FAILED, QUEUED, RUNNING
+from bnviz.jobs import FAILED, JOB, QUEUED, RUNNING, STOPPED, Lookup
 from ui import sections
 from ui.sidebar import PRESET, TRAIN, show_experiment_sidebar
 from ui.state import (
@@ -16,6 +16,8 @@ from ui.state import (
     show_link_problems,
     show_store_notices,
     submit_for_session,
+    watch_again,
+    watching,
     write_url,
 )
 
@@ -54,6 +56,9 @@ job = manager.get(request)
 found = manager.lookup(request)
 training = job is not None and job.status in (QUEUED, RUNNING)
 failed = job is not None and job.status == FAILED
+stopped = job is not None and job.status == STOPPED and asked_here(request)
+if stopped and job.result is not None:  # whoever stopped it sees what it had done
+    found = Lookup(job.result, JOB)
 show_store_notices(manager, request)
 
 # A session trains one thing at a time: while its other training runs, a page with nothing
@@ -63,10 +68,18 @@ if busy is None and found.result is None and not training:
 
 if failed and (asked_here(request) or found.result is None):
     st.error(job.message or f"Training failed: {job.error}.")
+if stopped and job.result is None:
+    st.info(job.message)
 if busy is not None:
     sections.show_busy(manager, busy, config, large=present)
-elif training and (asked_here(request) or found.result is None):
+elif training and watching(request) and (asked_here(request) or found.result is None):
     sections.show_live_training(manager, request, large=present)
+elif training and found.result is None:  # this viewer stopped watching; it trains on
+    st.info("You stopped watching this training; it goes on for whoever started it, and "
+            "its result will be here when it is done.")
+    if st.button("Watch again", key="watch_again"):
+        watch_again(request)
+        st.rerun()
 elif found.result is not None:
     sections.show_origin(manager, request, found.origin, training)
     sections.show_results(found.result, manager, large=present)

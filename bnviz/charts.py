@@ -181,11 +181,26 @@ def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: i
     ).resolve_scale(y="independent")
 
 
+# Ticks drawn per layer at most: layer norm has a gain and bias per feature of a whole map
+# (up to 18,432 in a layer), more than a browser draws quickly or an eye can tell apart.
+MAX_TICKS_PER_LAYER = 512
+
+
+def thin_features(bn_layers: pd.DataFrame, limit: int = MAX_TICKS_PER_LAYER) -> pd.DataFrame:
+    """At most ``limit`` features of each layer, evenly spaced over its features (all of
+    them when it has no more)."""
+    kept = []
+    for _, layer in bn_layers.groupby("layer", sort=False):
+        step = -(-len(layer) // limit)
+        kept.append(layer.iloc[::step])
+    return pd.concat(kept, ignore_index=True) if kept else bn_layers
+
+
 def bn_layers_chart(bn_layers: pd.DataFrame, width: int = 200,
                     columns: int = 4) -> alt.FacetChart:
-    """Each BN layer's gamma, beta, moving mean and moving variance, one tick per feature,
-    in ``columns`` panels a row."""
-    long = bn_layers.melt(id_vars=["model", "layer", "feature"],
+    """Each normalising layer's gamma, beta, moving mean and moving variance, one tick per
+    feature (at most `MAX_TICKS_PER_LAYER` a layer), in ``columns`` panels a row."""
+    long = thin_features(bn_layers).melt(id_vars=["model", "layer", "feature"],
                           value_vars=["gamma", "beta", "moving_mean", "moving_variance"],
                           var_name="quantity", value_name="value")
     return (

@@ -195,11 +195,15 @@ class RayRunner:
     """A runner that trains each request on a Ray cluster, driving it from this process
     (the CLI's way, and a `ClusterRunner` driver process's)."""
 
+    stops = False  # the tasks run to their end: a stop request is not passed on
+
     def __init__(self, address: str) -> None:
         self.address = address
 
-    def __call__(self, request: Request, on_progress: ProgressCallback | None = None) -> Any:
-        """Train ``request`` on the cluster (its parts as parallel tasks) and merge the parts."""
+    def __call__(self, request: Request, on_progress: ProgressCallback | None = None,
+                 should_stop: Any = None) -> Any:
+        """Train ``request`` on the cluster (its parts as parallel tasks) and merge the parts
+        (``should_stop`` is not read: see `stops`)."""
         connect(self.address)
         return self._train(request, on_progress)
 
@@ -294,8 +298,12 @@ class ClusterRunner:
         if self.problem:
             log.error("Ray cluster at %s cannot be reached: %s", self.address, self.problem)
 
-    def __call__(self, request: Request, on_progress: ProgressCallback | None = None) -> Any:
-        """Train ``request`` on the cluster, from a driver process of its own."""
+    stops = False  # see `RayRunner.stops`
+
+    def __call__(self, request: Request, on_progress: ProgressCallback | None = None,
+                 should_stop: Any = None) -> Any:
+        """Train ``request`` on the cluster, from a driver process of its own (``should_stop``
+        is not read: see `RayRunner.stops`)."""
         try:
             result = self.processes(request, on_progress)
             self.problem = None

@@ -48,6 +48,25 @@ class ComparisonResult:
     data_source: str = ""
     warnings: tuple[str, ...] = field(default=())
     train_class_counts: tuple[int, ...] = ()  # training images per class (CLASS_NAMES order)
+    # A training stopped before its end (Stop on the page, Ctrl-C in the CLI): the seed that
+    # was training (1-based; 0: the result is whole) and the epochs it had finished.
+    stopped_seed: int = 0
+    stopped_epoch: int = 0
+
+    @property
+    def partial(self) -> bool:
+        """Whether the training was stopped before its end (see `stop_note`)."""
+        return self.stopped_seed > 0
+
+    def stop_note(self) -> str:
+        """Where a stopped training ended, in words ("" for a whole result)."""
+        if not self.partial:
+            return ""
+        note = f"stopped at epoch {self.stopped_epoch} of {self.config.epochs}"
+        if self.config.seeds > 1:
+            note += (f" of seed {self.stopped_seed} of {self.config.seeds} "
+                     f"({self.stopped_seed - 1} whole)")
+        return note
 
     @property
     def models(self) -> list[str]:
@@ -95,6 +114,7 @@ class ComparisonRequest:
             "data_source": result.data_source,
             "warnings": list(result.warnings),
             "train_class_counts": list(result.train_class_counts),
+            "stopped": [result.stopped_seed, result.stopped_epoch],
         }
         arrays = {f"probabilities_{i}": p for i, p in enumerate(result.probabilities.values())}
         buffer = io.BytesIO()
@@ -123,6 +143,8 @@ class ComparisonRequest:
             data_source=meta.get("data_source", ""),
             warnings=tuple(meta.get("warnings", ())),
             train_class_counts=tuple(meta.get("train_class_counts", ())),
+            stopped_seed=int(meta.get("stopped", (0, 0))[0]),
+            stopped_epoch=int(meta.get("stopped", (0, 0))[1]),
         )
 
 

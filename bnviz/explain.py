@@ -163,3 +163,73 @@ LANDSCAPE = (
     "internal covariate shift. The probe puts every weight and moving average back, so the "
     "training is the same with or without it. Scales are logarithmic."
 )
+
+
+# What each normalisation (bnviz.config.NORMALIZATIONS) changes, and which question it answers:
+# two sentences each, shown above a variant's result and under "What each variant asks".
+NORMALIZATIONS = {
+    "batch": (
+        "**Batch norm** (Ioffe & Szegedy 2015): each feature is standardised with the mean and "
+        "standard deviation of the current batch, then scaled by a learned γ and shifted by a "
+        "learned β. It is the blog's model, the one every other variant takes a piece from."),
+    "noisy-batch": (
+        "**Noisy BN** (Santurkar et al. 2018, §2.1): after every BN layer, each channel is "
+        "multiplied by a random factor from 0.5 to 2 and shifted by a random amount from −1 to "
+        "1, drawn afresh at every training step (none at inference), so each layer's input "
+        "distribution moves at every step on purpose. If BN worked by keeping those "
+        "distributions steady (less *internal covariate shift*), this network should train "
+        "much slower than plain BN; Santurkar et al. found it trained about as fast."),
+    "mean-only": (
+        "**Mean-only BN**: subtracts each feature's batch mean but does not divide by its "
+        "standard deviation (γ and β are still learned). Is centring alone enough for BN's "
+        "speed-up?"),
+    "variance-only": (
+        "**Variance-only BN**: divides each feature by its batch standard deviation without "
+        "subtracting the mean (γ and β are still learned). Is controlling each feature's scale "
+        "enough for BN's speed-up?"),
+    "frozen-affine": (
+        "**BN with γ = 1 and β = 0 fixed**: standardises exactly as BN does but cannot learn to "
+        "rescale or shift afterwards. Do the learned scale and shift matter, or does the "
+        "standardising do the work?"),
+    "layer": (
+        "**Layer norm** (Ba, Kiros & Hinton 2016): standardises each image with the mean and "
+        "standard deviation over all of its own features in the layer, with a learned gain and "
+        "bias per feature, so no batch statistics and no moving averages are involved. Does "
+        "normalising without the batch help as much, and does it stay the same when batches "
+        "are small?"),
+    "group": (
+        "**Group norm** (Wu & He 2018): standardises each image over groups of channels (the "
+        "32 channels in 8 groups of 4; the 512 flattened features in 8 groups of 64), with a "
+        "learned γ and β per channel and no batch statistics. It was made for small batches, "
+        "where BN's batch statistics become noisy: compare it with BN at batch size 8."),
+}
+
+VARIANTS_INTRO = (
+    "**What each variant asks.** The *Normalisation* setting puts something else where the "
+    "BN model's batch norm stands (the baseline never changes). Each variant takes one piece "
+    "of BN away or swaps the whole for a normaliser that ignores the batch, so the curves "
+    "show which piece carries the speed-up. One seed cannot tell small differences from "
+    "chance: add seeds before concluding."
+)
+
+NO_MOVING_STATISTICS = (
+    "{name} keeps no moving statistics: it normalises each image with that image's own "
+    "values, the same way in training and at inference, so there are no two modes to "
+    "compare here and a prediction never depends on the rest of its batch. The BN models "
+    "(batch, noisy, mean-only, variance-only, fixed γ and β) are where this tab has "
+    "something to show."
+)
+
+PARAMETERS_VARIANT = (
+    "Where the parameters differ: each normalising layer of the {name} model holds the "
+    "numbers listed in its rows. Learned ones (γ, β, or layer norm's per-feature gain and "
+    "bias) are trainable; moving averages, updated by averaging rather than by gradients, "
+    "are non-trainable; the noisy variant's noise adds none. Layer norm learns a gain and "
+    "bias for every feature of the whole map (12 × 12 × 32 = 4,608 after the first pooling), "
+    "so that model has more weights than the others: keep that in mind when comparing it."
+)
+
+BN_LAYERS_VARIANT = (
+    "For this variant, what a layer does not have is drawn at the value it stands for: γ at 1 "
+    "and β at 0 where they are fixed, moving mean 0 and variance 1 where none is kept."
+)

@@ -10,6 +10,13 @@ sessions. Finished results go to the `ResultsStore`, from which later requests
 
 The manager handles any `bnviz.request.Request` the same way: it needs only its
 hash, and it hands the request to a runner.
+
+Stopping: a job remembers the sessions that asked for it (``requesters``, in order).
+Only the first of them, the one that started it, may stop it while it runs
+(`JobManager.stop`); it then ends at its next epoch with a partial result, marked
+(``result.partial``), kept and stored like any other, and replaced by a fresh job when
+someone asks to train it again. A queued job is withdrawn when every session that asked
+for it has withdrawn. Other viewers can only stop watching, which is the page's affair.
 """
 
 from __future__ import annotations
@@ -23,12 +30,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bnviz.memory import REFUSE, WAIT, MemoryBudget
-from bnviz.request import Request, Runner
+from bnviz.request import Request, Runner, TrainingStopped
 from bnviz.store import ResultsStore
 
 log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+# Ended early by the session that started it: `Job.result` holds what was done (a partial
+# result), or None when it was stopped before its first progress row.
+STOPPED = "stopped"
+ENDED = (DONE, FAILED, STOPPED)
 JOB, STORE, GALLERY = "job", "store", "gallery"  # where a result shown comes from
 # Finished results (trained here, or read from the store) are kept in memory for the next
 # rerun and the next viewer, the most recently asked for first, up to this many (a
@@ -54,6 +65,21 @@ class Job:
     origin: str = JOB  # `JOB` (trained by this process) or `STORE` (read from disk)
     saved: bool = False  # whether the store holds the result
     row_times: list[float] = field(default_factory=list)  # time.monotonic() of each row
+    # The sessions that asked to train it, first the one that started it (see `owner`).
+    requesters: list[str] = field(default_factory=list)
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    stop_asked_at: float | None = None  # time.monotonic() of the Stop
+
+    @property
+    def owner(self) -> str | None:
+        """The session that may stop this job: the first that asked for it and still does."""
+        return self.requesters[0] if self.requesters else None
+
+    @property
+    def replaceable(self) -> bool:
+        """Whether asking for this request again starts a fresh job: after a failure or a
+        stop (a partial result is served until then, never as if finished)."""
+        return self.status in (FAILED, STOPPED)
 
     def add_row(self, row: dict[str, Any]) -> None:
         """A progress row, as the runner reports it, with the time it came."""
@@ -102,11 +128,11 @@ class Lookup:
     origin: str
 
 
-def run_here(request: Request, on_progress: Any = None) -> Any:
+def run_here(request: Request, on_progress: Any = None, should_stop: Any = None) -> Any:
     """The in-process runner: `bnviz.training.run_request` (TensorFlow only when training)."""
     from bnviz.training import run_request
 
-    return run_request(request, on_progress)
+    return run_request(request, on_progress, should_stop)
 
 
 class JobManager:
@@ -141,9 +167,13 @@ class JobManager:
 
     def lookup(self, request: Request) -> Lookup:
         """The finished result of ``request`` and where it came from: its finished job, else
-        the store, else the gallery (also while a job of it trains or after it failed)."""
+        the store, else the gallery (also while a job of it trains or after it failed). A
+        partial result (a stopped training) gives way to the gallery's whole one: a class
+        opening the landing link sees the precomputed result, whoever stopped a training of
+        it (that session follows its own job, `get`)."""
         trained = self._trained(request)
-        if trained.result is None and self.gallery is not None:
+        partial = getattr(trained.result, "partial", False)
+        if (trained.result is None or partial) and self.gallery is not None:
             precomputed = self.gallery.load(request)
             if precomputed is not None:
                 return Lookup(precomputed, GALLERY)
@@ -160,15 +190,17 @@ class JobManager:
             job = self._jobs.get(key)
             if key in self._kept:
                 self._kept.move_to_end(key)
-        if job is not None and job.status != FAILED:
-            return Lookup(job.result, job.origin if job.status == DONE else JOB)
+        if job is not None and job.status != FAILED and not (
+                job.status == STOPPED and job.result is None):
+            return Lookup(job.result, job.origin if job.status in (DONE, STOPPED) else JOB)
         stored = self.store.load(request)
         if stored is None:
             return Lookup(None, "")
         with self._lock:
             current = self._jobs.get(key)
             if current is None or current.status == FAILED:
-                self._jobs[key] = Job(request, DONE, result=stored, origin=STORE, saved=True)
+                status = STOPPED if getattr(stored, "partial", False) else DONE
+                self._jobs[key] = Job(request, status, result=stored, origin=STORE, saved=True)
                 self._keep(key)
         return Lookup(stored, STORE)
 
@@ -193,11 +225,12 @@ class JobManager:
         with self._lock:
             return len(self._kept)
 
-    def submit(self, request: Request) -> Job:
+    def submit(self, request: Request, session: str | None = None) -> Job:
         """Ask for ``request`` to be trained: joins an existing job, or queues a new one.
+        ``session`` names who asks: the first to ask may stop the job (`stop`).
 
-        A job that failed is replaced by a fresh one; a stored result comes back
-        as a finished job without training.
+        A job that failed or was stopped is replaced by a fresh one; a stored result comes
+        back as a finished job without training.
         """
         # A stored result becomes a finished job here; the gallery is not consulted:
         # asking to train a precomputed configuration trains it.
@@ -207,14 +240,49 @@ class JobManager:
             if self._closed:
                 raise RuntimeError("the job manager is closed")
             job = self._jobs.get(key)
-            if job is not None and job.status != FAILED:
+            if job is not None and not job.replaceable:
+                if session is not None and session not in job.requesters \
+                        and job.status in (QUEUED, RUNNING):
+                    job.requesters.append(session)
                 return job
-            job = Job(request)
+            job = Job(request, requesters=[session] if session is not None else [])
             self._jobs[key] = job
             self._kept.pop(key, None)
             self._queue.append(key)
             self._start_waiting_jobs()
             return job
+
+    @property
+    def can_stop(self) -> bool:
+        """Whether a running training can be stopped early here (not on a Ray cluster)."""
+        return getattr(self.runner, "stops", True)
+
+    def stop(self, job: Job, session: str) -> bool:
+        """``session`` asks to end ``job``: a running job stops at its next epoch if this
+        session started it; a queued one drops this session from those waiting for it, and
+        leaves the queue when none is left. False (and nothing changes) when the session
+        may not: a running job someone else started, a job already ended."""
+        with self._lock:
+            if job.status == RUNNING:
+                if session != job.owner or not self.can_stop:
+                    return False
+                if not job.stop_requested.is_set():
+                    job.stop_asked_at = time.monotonic()
+                    job.stop_requested.set()
+                    log.info("training stop asked config=%s", job.request.config_hash())
+                return True
+            if job.status != QUEUED or session not in job.requesters:
+                return False
+            job.requesters.remove(session)
+            key = job.request.config_hash()
+            if not job.requesters and key in self._queue:
+                self._queue.remove(key)
+                if self._jobs.get(key) is job:
+                    del self._jobs[key]
+                job.status, job.finished_at = STOPPED, time.monotonic()
+                log.info("queued training withdrawn config=%s", key)
+                self._start_waiting_jobs()  # a job behind it may fit now
+            return True
 
     def queue_position(self, job: Job) -> int:
         """1 for the next job to start, 0 when not waiting."""
@@ -302,7 +370,8 @@ class JobManager:
         key = job.request.config_hash()
         log.info("training started config=%s", key)
         try:
-            result = self.runner(job.request, on_progress=job.add_row)
+            result = self.runner(job.request, on_progress=job.add_row,
+                                 should_stop=job.stop_requested.is_set)
             try:
                 self.store.save(job.request, result)
                 self.store_problem = None
@@ -311,7 +380,11 @@ class JobManager:
                 log.warning("results store: cannot save %s (%s); serving from memory", key, error)
                 self.store_problem = f"{type(error).__name__}: {error}"
             job.result = result
-            job.status = DONE
+            job.status = STOPPED if getattr(result, "partial", False) else DONE
+        except TrainingStopped as stopped:
+            job.error = f"stopped: {stopped}"
+            job.message = TrainingStopped.plain
+            job.status = STOPPED
         except Exception as error:
             log.error("training failed config=%s\n%s", key, traceback.format_exc())
             job.error = f"{type(error).__name__}: {error}"
@@ -326,6 +399,7 @@ class JobManager:
             with self._lock:
                 self._running -= 1
                 self._last_pace = job.pace() or self._last_pace
-                if job.status == DONE and self._jobs.get(key) is job:
+                if job.status in (DONE, STOPPED) and job.result is not None \
+                        and self._jobs.get(key) is job:
                     self._keep(key)
                 self._start_waiting_jobs()

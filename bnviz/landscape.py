@@ -138,11 +138,12 @@ def landscape_verdict(summary: pd.DataFrame, raw_pixels: bool) -> str:
     text = (f"In this run ({int(bn['probes'])} probes per model, first seed), stepping along "
             f"the gradient from the {bn['model']} model's weights, {facts}. ")
     if all(smoother):
-        text += ("All three point the way Santurkar et al. found: the BN model's loss is "
-                 "smoother and its gradient more predictive here.")
+        text += ("All three point the way Santurkar et al. found for BN: the "
+                 f"{bn['model']} model's loss is smoother and its gradient more predictive "
+                 "here.")
     elif not any(smoother):
-        text += ("None of the three points the way Santurkar et al. found: by these measures "
-                 "the BN model's loss is not smoother in this run.")
+        text += ("None of the three points the way Santurkar et al. found for BN: by these "
+                 f"measures the {bn['model']} model's loss is not smoother in this run.")
     else:
         text += ("The three measures disagree here, so this run neither clearly shows nor "
                  "clearly contradicts Santurkar et al.'s finding.")

@@ -15,6 +15,16 @@ from typing import Any, ClassVar, Protocol
 
 # Called with each progress row as soon as it exists (an epoch of one model, a sweep point).
 ProgressCallback = Callable[[dict[str, Any]], None]
+# Polled by a training between epochs: True asks it to stop there (see `TrainingStopped`).
+StopCheck = Callable[[], bool]
+
+
+class TrainingStopped(Exception):
+    """A training was asked to stop before it had anything to show (before its first epoch
+    ended); one stopped later returns its partial result instead of raising."""
+
+    plain = ("Stopped before the first epoch ended, so there is nothing to show. Press "
+             "**Train** to train these settings anew.")
 
 
 class Request(Protocol):
@@ -47,4 +57,6 @@ class Request(Protocol):
 
 # Runs a request to its result, reporting progress rows: in this process
 # (`bnviz.training.run_request`) or in a training process (`bnviz.worker.ProcessRunner`).
+# Called as ``runner(request, on_progress=…, should_stop=…)``; a runner whose ``stops``
+# attribute is False cannot stop a training early (a Ray cluster's) and ignores the check.
 Runner = Callable[..., Any]

@@ -173,7 +173,8 @@ def headline(summary: pd.DataFrame) -> str:
         epochs_sentence = (f"{bn}: 90 % train accuracy after "
                            f"{value(bn, 'epochs_to_90_train')} epochs; "
                            f"baseline: after {value(baseline, 'epochs_to_90_train')}.")
-    test_sentence = (f"Best test accuracy {value(bn, 'best_test_accuracy')} with BN, "
+    name = bn.rsplit(" ", 1)[0]  # the normaliser without its placement: "BN", "GroupNorm"
+    test_sentence = (f"Best test accuracy {value(bn, 'best_test_accuracy')} with {name}, "
                      f"{value(baseline, 'best_test_accuracy')} without.")
     if seeds == 1:
         verdict = "One run per model: add seeds to see whether the differences are real."

@@ -53,7 +53,7 @@ from bnviz.inside import (
 )
 from bnviz.landscape import MEASURES, STEP_MULTIPLES, landscape_frame, landscape_measures
 from bnviz.models import build_model, has_moving_statistics, layer_table, model_label
-from bnviz.request import ProgressCallback, Request
+from bnviz.request import ProgressCallback, Request, StopCheck, TrainingStopped
 from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult, diverged, outcome
 
 if TYPE_CHECKING:
@@ -107,10 +107,6 @@ EVAL_SLICE = 250  # test images per forward pass: 1000 at once costs ~150 MB of 
 # asked first (the baseline, submitted first, as a rule) run its first epoch while the
 # second is traced. The probes' small functions are traced outside it.
 _TRACING = threading.Lock()
-
-
-class TrainingStopped(Exception):
-    """Raised when a caller asked a running training to stop."""
 
 
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
@@ -393,8 +389,10 @@ def train_comparison(
     in the history is each model's own wall time for the epoch, so the two
     overlap. ``on_epoch`` receives each new history row (a dict with
     `HISTORY_COLUMNS`) as soon as an epoch ends, baseline first, so viewers
-    see both curves grow together. ``should_stop`` is polled between epochs;
-    returning True raises `TrainingStopped`.
+    see both curves grow together. ``should_stop`` is polled between epochs; once it
+    returns True the training ends there, and the result holds the epochs done, marked
+    partial (`ComparisonResult.stopped_seed`, ``stopped_epoch``); stopped before any epoch
+    ended, it raises `TrainingStopped` (there is nothing to show).
 
     Besides the history, every epoch records the percentiles of what each
     model's last ReLU receives (`bnviz.inside`), and every ``config.landscape_every``
@@ -405,6 +403,7 @@ def train_comparison(
     relu_inputs: list[dict[str, Any]] = []
     landscape: list[dict[str, Any]] = []
     first_seed: dict[str, Any] = {}
+    stopped_seed = stopped_epoch = 0
     bn_label = model_label(config.placement, config.normalization)
     with ExitStack() as borrowed, ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="bnviz-epoch") as pool:
@@ -421,13 +420,14 @@ def train_comparison(
             # The ReLU probe runs in the model's own thread, beside the other model's epoch.
             return next(run), trainers[label].probe.percentiles(probe_images)
 
-        for seed in config.seed_list:
+        for seed_index, seed in enumerate(config.seed_list, start=1):
             runs = {label: epochs_of(t, seed, config.learning_rate, split, config.epochs,
                                      config.landscape_every)
                     for label, t in trainers.items()}
             for epoch in range(1, config.epochs + 1):
                 if should_stop is not None and should_stop():
-                    raise TrainingStopped(f"stopped before epoch {epoch} of seed {seed}")
+                    stopped_seed, stopped_epoch = seed_index, epoch - 1
+                    break
                 # Each model's epoch in its own thread: batch-64 convolutions leave a core idle.
                 futures = {label: pool.submit(epoch_and_probe, label, run)
                            for label, run in runs.items()}
@@ -441,6 +441,8 @@ def train_comparison(
                                     for row in percentiles]
                     if on_epoch is not None:
                         on_epoch(row)
+            if not rows:
+                raise TrainingStopped("stopped before the first epoch ended")
             if not first_seed:  # the trainers are reset for the next seed: take these now
                 bn_model = trainers[bn_label]
                 first_seed = {
@@ -452,6 +454,8 @@ def train_comparison(
                     "bn_modes": bn_model.mode_accuracies(split.x_test, split.y_test)
                     if has_moving_statistics(config.normalization) else pd.DataFrame(),
                 }
+            if stopped_seed:
+                break
     return ComparisonResult(
         config=config,
         history=history_frame(rows),
@@ -461,6 +465,8 @@ def train_comparison(
         data_source=split.source,
         warnings=split.warnings,
         train_class_counts=tuple(split.class_counts()),
+        stopped_seed=stopped_seed,
+        stopped_epoch=stopped_epoch,
         **first_seed,
     )
 
@@ -528,18 +534,21 @@ def warm_up() -> None:
 
 
 # The training loop of each kind of request, by its task name (`bnviz.request.Request.task`).
-TASKS: dict[str, Callable[[Any, ProgressCallback | None], Any]] = {
-    ComparisonRequest.task: lambda request, on_progress: train_comparison(
-        request.config, on_epoch=on_progress),
-    SweepRequest.task: lambda request, on_progress: sweep_learning_rates(
+# A sweep's points are short and the page offers no Stop for it: it runs to its end.
+TASKS: dict[str, Callable[[Any, ProgressCallback | None, StopCheck | None], Any]] = {
+    ComparisonRequest.task: lambda request, on_progress, should_stop: train_comparison(
+        request.config, on_epoch=on_progress, should_stop=should_stop),
+    SweepRequest.task: lambda request, on_progress, should_stop: sweep_learning_rates(
         request, on_point=on_progress),
 }
 
 
-def run_request(request: Request, on_progress: ProgressCallback | None = None) -> Any:
-    """Run ``request`` in this process by its task, passing each progress row on."""
+def run_request(request: Request, on_progress: ProgressCallback | None = None,
+                should_stop: StopCheck | None = None) -> Any:
+    """Run ``request`` in this process by its task, passing each progress row on and
+    stopping early when ``should_stop`` says so (see `train_comparison`)."""
     try:
         task = TASKS[request.task]
     except KeyError:
         raise ValueError(f"no training loop for the task {request.task!r}") from None
-    return task(request, on_progress)
+    return task(request, on_progress, should_stop)

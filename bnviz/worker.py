@@ -10,8 +10,10 @@ import.
 
 Protocol over a socket pair (``multiprocessing.connection``): the parent sends
 the request (any `bnviz.request.Request`; the comparison's and the sweep's are
-validated again as they are unpickled); the child sends ``("progress", row)`` per
-progress row, then ``("done", result)`` or ``("error", message)``.
+validated again as they are unpickled), and later perhaps ``("stop", None)``; the
+child sends ``("progress", row)`` per progress row, then ``("done", result)`` (a
+partial one after a stop), ``("stopped", None)`` (stopped before anything was done) or
+``("error", message)``.
 
 A child never outlives its server: if the server is killed (SIGKILL, a crash, a
 restart), the child notices within a second, because its parent process id
@@ -34,10 +36,12 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bnviz.memory import MemoryBudget
-from bnviz.request import ProgressCallback, Request, Runner
+from bnviz.request import ProgressCallback, Request, Runner, StopCheck, TrainingStopped
 
 log = logging.getLogger(__name__)
 MEMORY_CHECK_SECONDS = 2.0
+# How often the parent looks for a stop request while it waits for the child's next message.
+STOP_CHECK_SECONDS = 0.05
 
 # Defaults for training processes (the caller's environment wins): quiet TensorFlow, and
 # glibc malloc with few arenas that hands freed memory back, which keeps the resident size
@@ -169,11 +173,15 @@ class ProcessRunner:
             self.active.append(taken.process)
             return taken
 
-    def __call__(self, request: Request, on_progress: ProgressCallback | None = None) -> Any:
-        """Run ``request`` in a fresh process, passing each progress row to ``on_progress``."""
+    def __call__(self, request: Request, on_progress: ProgressCallback | None = None,
+                 should_stop: StopCheck | None = None) -> Any:
+        """Run ``request`` in a fresh process, passing each progress row to ``on_progress``;
+        once ``should_stop()`` is true, ask the process to stop (it answers with what it has
+        done, see `bnviz.training.train_comparison`)."""
         worker = self._take()
         with self._lock:
             self._training.append(request)
+        stop_sent = False
         try:
             try:
                 worker.connection.send(request)
@@ -181,6 +189,12 @@ class ProcessRunner:
                 raise _crashed(worker, self._closed) from None
             while True:
                 try:
+                    if should_stop is not None and not stop_sent and should_stop():
+                        worker.connection.send(("stop", None))
+                        stop_sent = True
+                    if should_stop is not None and not worker.connection.poll(
+                            STOP_CHECK_SECONDS):
+                        continue
                     kind, payload = worker.connection.recv()
                 except (EOFError, OSError):
                     raise _crashed(worker, self._closed) from None
@@ -190,6 +204,8 @@ class ProcessRunner:
                     self._give_up_spare_if_over_budget()
                 elif kind == "done":
                     return payload
+                elif kind == "stopped":
+                    raise TrainingStopped(payload)
                 else:
                     message, plain, unreachable = payload
                     raise (TrainerUnreachable if unreachable else TrainingCrashed)(
@@ -266,13 +282,32 @@ def serve(fd: int, parent_pid: int | None,
     except Exception as error:
         _send_error(connection, error)
         return
+    stop = threading.Event()
+    threading.Thread(target=_wait_for_stop, args=(connection, stop), daemon=True,
+                     name="bnviz-stop-listener").start()
     try:
-        result = run(request, lambda row: connection.send(("progress", row)))
+        result = run(request, lambda row: connection.send(("progress", row)),
+                     should_stop=stop.is_set)
         connection.send(("done", result))
     except (BrokenPipeError, ConnectionResetError):
         return  # the parent went away mid-training: nobody is listening, stop quietly
+    except TrainingStopped as stopped:
+        with contextlib.suppress(OSError):
+            connection.send(("stopped", str(stopped)))
     except Exception as error:
         _send_error(connection, error)
+
+
+def _wait_for_stop(connection: Connection, stop: threading.Event) -> None:
+    """Set ``stop`` when the parent sends ``("stop", None)``; end when it closes the line.
+
+    Reading here while the training thread writes progress is safe: a socket's two
+    directions are independent, and only this thread reads."""
+    with contextlib.suppress(EOFError, OSError):
+        while True:
+            kind, _ = connection.recv()
+            if kind == "stop":
+                stop.set()
 
 
 def _prepare_training(request_waiting: Callable[[], bool]) -> Runner:

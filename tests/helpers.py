@@ -62,6 +62,7 @@ def fake_result(config: ExperimentConfig) -> ComparisonResult:
         data_source="bundled sample")
 
 
-def instant_runner(request: ComparisonRequest, on_progress=None) -> ComparisonResult:
+def instant_runner(request: ComparisonRequest, on_progress=None,
+                   should_stop=None) -> ComparisonResult:
     """A runner that trains nothing: the fake result at once."""
     return fake_result(request.config)

@@ -176,7 +176,7 @@ def test_train_it_yourself_is_followed_here_while_others_keep_the_precomputed_re
 
     release, asked = threading.Event(), []
 
-    def held(request, on_progress=None):  # a training that lasts until the test ends
+    def held(request, on_progress=None, should_stop=None):  # lasts until the test ends
         asked.append(request)
         release.wait(60)
         raise RuntimeError("held runner: not a real training")
@@ -207,7 +207,7 @@ def test_a_session_with_a_training_in_progress_sees_it_instead_of_queuing_anothe
 
     release, asked = threading.Event(), []
 
-    def held(request, on_progress=None):
+    def held(request, on_progress=None, should_stop=None):
         asked.append(request)
         release.wait(60)
         raise RuntimeError("held runner: not a real training")
@@ -230,3 +230,46 @@ def test_a_session_with_a_training_in_progress_sees_it_instead_of_queuing_anothe
         assert manager.pending_count() == 2
     finally:
         release.set()
+
+
+def test_the_groupnorm_preset_names_its_variant_and_says_there_are_no_two_modes(
+        in_process_page):
+    at = page()
+    at.run()
+    assert "group" in at.sidebar.selectbox(key="setting_normalization").options
+    at.sidebar.pills(key="preset").set_value("Small batches: BN vs GroupNorm").run()
+    assert not at.exception
+    assert at.query_params["normalization"] == "group" and at.query_params["batch_size"] == "8"
+    assert at.sidebar.selectbox(key="setting_normalization").value == "group"
+    assert any(m.value.startswith("**Precomputed**") for m in at.markdown)  # the gallery's
+    assert "GroupNorm after: 90 % train accuracy" in at.success[0].value
+    assert "with GroupNorm," in at.success[0].value
+    assert any(c.value == explain.NORMALIZATIONS["group"] for c in at.caption)
+    assert _series(at) == {"baseline · train", "baseline · test", "GroupNorm after · train",
+                           "GroupNorm after · test"}
+    modes = _open(at, "Train vs inference")
+    assert any("GroupNorm after keeps no moving statistics" in i.value for i in modes.info)
+    assert not [e for e in modes.main if getattr(e, "type", "") == "vega_lite_chart"]
+    parameters = _open(at, "Parameters")
+    assert any("normalising layer of the GroupNorm after model" in m.value
+               for m in parameters.markdown)
+    captions = [c.value for c in parameters.caption]
+    # γ and β on 576 features, nothing non-trainable (31,626 + 2 × 576).
+    assert "Total 32,778 · trainable 32,778 · non-trainable 0" in captions
+
+
+def test_the_noisy_bn_preset_shows_its_mode_comparison_and_santurkars_question(
+        in_process_page):
+    at = page()
+    at.run()
+    at.sidebar.pills(key="preset").set_value("Noisy BN (Santurkar)").run()
+    assert not at.exception
+    assert at.query_params["normalization"] == "noisy-batch"
+    assert "noisy BN after" in at.success[0].value
+    assert any("Santurkar et al. 2018" in c.value for c in at.caption)
+    modes = _open(at, "Train vs inference")
+    assert [e for e in modes.main if getattr(e, "type", "") == "vega_lite_chart"]
+    inside = _open(at, "Inside BN")  # noisy BN has every value BN has: none stands in
+    assert not any(c.value == explain.BN_LAYERS_VARIANT for c in inside.caption)
+    about = _open(at, "About batch norm")
+    assert any(m.value.startswith("**What each variant asks.**") for m in about.markdown)

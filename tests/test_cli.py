@@ -38,9 +38,15 @@ def test_params_prints_the_counts_of_the_normalization_asked_for():
 def test_run_trains_every_normalization(tmp_path, normalization):
     from bnviz.models import model_label
 
+    # The PNGs too where a variant draws differently: no mode comparison without moving
+    # statistics (layer), extra layers (noisy).
+    png = ("--png",) if normalization in ("layer", "noisy-batch") else ()
     out = _cli("run", "--normalization", normalization, "--epochs", "2", "--train-size", "200",
-               "--out", str(tmp_path))
+               *png, "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
+    if png:
+        assert (tmp_path / "bn_modes.png").exists() == (normalization != "layer")
+        assert (tmp_path / "curves.png").stat().st_size > 0
     history = pd.read_csv(tmp_path / "history.csv")
     assert list(history.model.unique()) == ["baseline", model_label("after", normalization)]
     assert len(history) == 4 and history.test_accuracy.between(0, 1).all()

@@ -31,7 +31,7 @@ class RecordingRunner:
     def __init__(self) -> None:
         self.configs: list[ExperimentConfig] = []
 
-    def __call__(self, request, on_progress=None):
+    def __call__(self, request, on_progress=None, should_stop=None):
         self.configs.append(request.config)
         raise RuntimeError("recording runner: not a real training")
 

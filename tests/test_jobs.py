@@ -22,7 +22,7 @@ class HeldRunner:
         self.fail_first = fail_first
         self._lock = threading.Lock()
 
-    def __call__(self, request, on_progress):
+    def __call__(self, request, on_progress, should_stop=None):
         with self._lock:
             self.requests.append(request)
             attempt = len(self.requests)
@@ -193,7 +193,7 @@ def test_a_closed_manager_closes_its_runner_and_starts_nothing(tmp_path):
     class ClosableRunner:
         closed = False
 
-        def __call__(self, request, on_progress):
+        def __call__(self, request, on_progress, should_stop=None):
             return fake_result(request.config)
 
         def close(self):
@@ -280,7 +280,7 @@ def test_a_queued_job_is_told_its_wait_from_the_running_pace(tmp_path, open_mana
     monkeypatch.setattr(bnviz.jobs, "time", clock)
     release, rows_sent = threading.Event(), threading.Event()
 
-    def paced(request, on_progress):
+    def paced(request, on_progress, should_stop=None):
         for step in (5, 1, 1):  # start-up 5 s, then 1 s per row
             clock.now += step
             on_progress({})
@@ -299,3 +299,106 @@ def test_a_queued_job_is_told_its_wait_from_the_running_pace(tmp_path, open_mana
     release.set()
     wait_for(lambda: manager.pending_count() == 0)
     assert running.status == DONE
+
+
+class StoppableRunner:
+    """Reports an epoch every few milliseconds until ``should_stop`` says stop; then returns
+    the epochs done as a partial result (as `bnviz.training.train_comparison` does)."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+
+    def __call__(self, request, on_progress, should_stop=None):
+        import dataclasses
+        import time
+
+        self.started.set()
+        for epoch in range(1, 1000):
+            if should_stop is not None and should_stop():
+                if epoch == 1:
+                    from bnviz.request import TrainingStopped
+
+                    raise TrainingStopped("before the first epoch")
+                return dataclasses.replace(fake_result(request.config), stopped_seed=1,
+                                           stopped_epoch=epoch - 1)
+            on_progress({"model": "baseline", "seed": 1, "epoch": epoch})
+            time.sleep(0.005)
+        return fake_result(request.config)
+
+
+def test_only_the_session_that_started_a_training_can_stop_it(tmp_path, open_manager):
+    from bnviz.jobs import STOPPED
+
+    runner = StoppableRunner()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner)
+    request = _request(epochs=1)
+    job = manager.submit(request, session="teacher")
+    assert manager.submit(request, session="student") is job  # joins: one training
+    wait_for(lambda: len(job.rows) >= 3)
+    assert job.owner == "teacher" and not manager.stop(job, "student")
+    assert job.status == RUNNING  # a viewer's click stops nothing
+    assert manager.stop(job, "teacher")
+    wait_for(lambda: job.status == STOPPED)
+    assert job.result.partial and job.result.stopped_epoch == len(job.rows)
+    assert manager.running_count() == 0  # the trainer is free for the queue
+    # Served to whoever opens the link (also from the store after a restart), marked partial.
+    assert manager.lookup(request).result is job.result
+    restarted = open_manager(ResultsStore(tmp_path), runner=runner)
+    assert restarted.lookup(request).result.partial
+    assert restarted.get(request).status == STOPPED
+    again = manager.submit(request, session="student")  # Train again trains it anew
+    assert again is not job and again.owner == "student"
+    wait_for(lambda: len(again.rows) >= 1)
+    manager.stop(again, "student")
+
+
+def test_a_stop_before_the_first_epoch_ends_the_job_with_nothing_to_show(tmp_path,
+                                                                         open_manager):
+    from bnviz.jobs import STOPPED
+
+    class CompilesUntilStopped(StoppableRunner):  # the Stop comes while it compiles
+        def __call__(self, request, on_progress, should_stop=None):
+            wait_for(should_stop)
+            return super().__call__(request, on_progress, should_stop)
+
+    manager = open_manager(ResultsStore(tmp_path), runner=CompilesUntilStopped())
+    job = manager.submit(_request(epochs=1), session="me")
+    wait_for(lambda: job.status == RUNNING)
+    assert manager.stop(job, "me")
+    wait_for(lambda: job.status == STOPPED)
+    assert job.result is None and "nothing to show" in job.message
+    assert manager.lookup(job.request).result is None  # nothing served, nothing stored
+    assert manager.submit(job.request, session="me") is not job
+
+
+def test_a_queued_training_is_withdrawn_only_when_nobody_waits_for_it(tmp_path, open_manager):
+    runner = HeldRunner()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner)
+    manager.submit(_request(epochs=1), session="first")  # takes the one trainer
+    shared = manager.submit(_request(epochs=2), session="a")
+    manager.submit(_request(epochs=2), session="b")
+    alone = manager.submit(_request(epochs=3), session="c")
+    assert [manager.queue_position(j) for j in (shared, alone)] == [1, 2]
+    assert not manager.stop(alone, "a")  # not one of those who queued it
+    assert manager.stop(shared, "a")
+    assert shared.status == QUEUED and shared.owner == "b"  # b still waits for it
+    assert manager.stop(alone, "c")
+    assert manager.get(alone.request) is None and manager.pending_count() == 2
+    assert manager.queue_position(shared) == 1
+    runner.release.set()
+
+
+def test_a_partial_result_gives_way_to_the_gallerys_whole_one(tmp_path, open_manager):
+    import dataclasses
+
+    request = _request(epochs=1)
+    whole = fake_result(request.config)
+
+    class Gallery:
+        def load(self, asked):
+            return whole if asked == request else None
+
+    store = ResultsStore(tmp_path)
+    store.save(request, dataclasses.replace(whole, stopped_seed=1, stopped_epoch=0))
+    manager = open_manager(store, runner=instant_runner, gallery=Gallery())
+    assert manager.lookup(request) == Lookup(whole, GALLERY)

@@ -90,7 +90,7 @@ class HeldRunner:
         self.release = threading.Event()
         self.started: list[ComparisonRequest] = []
 
-    def __call__(self, request, on_progress=None):
+    def __call__(self, request, on_progress=None, should_stop=None):
         self.started.append(request)
         assert self.release.wait(30)
         return fake_result(request.config)

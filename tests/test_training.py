@@ -60,9 +60,29 @@ def test_a_request_runs_by_its_task_like_a_direct_call(tiny_config):
         ("baseline", 1), ("BN after", 1), ("baseline", 2), ("BN after", 2)]
 
 
-def test_stop_request_ends_training(tiny_config):
+def test_stopped_before_any_epoch_there_is_nothing_to_show(tiny_config):
     with pytest.raises(TrainingStopped):
         train_comparison(tiny_config, should_stop=lambda: True)
+
+
+def test_a_stopped_training_keeps_the_epochs_done_marked_partial(tiny_config):
+    config = tiny_config.replace(epochs=4, seeds=2)
+    rows: list[dict] = []
+    # Stop asked after the second epoch of the first seed (two rows an epoch).
+    result = train_comparison(config, on_epoch=rows.append, should_stop=lambda: len(rows) >= 4)
+    assert result.partial and (result.stopped_seed, result.stopped_epoch) == (1, 2)
+    assert result.stop_note() == "stopped at epoch 2 of 4 of seed 1 of 2 (0 whole)"
+    assert list(result.history.epoch) == [1, 1, 2, 2] and set(result.history.seed) == {1}
+    assert set(result.probabilities) == {"baseline", "BN after"}  # from where it stopped
+    assert not result.bn_modes.empty and not result.bn_layers.empty
+    # The same epochs as an unstopped training: stopping changes nothing before it.
+    whole = train_comparison(config.replace(seeds=1))
+    pd.testing.assert_frame_equal(_curves(result), _curves(whole).head(4))
+    request = ComparisonRequest(config)
+    again = request.decode_result(request.encode_result(result))
+    assert again.partial and again.stop_note() == result.stop_note()
+    assert not request.decode_result(request.encode_result(whole.__class__(
+        **{**whole.__dict__, "config": config}))).partial
 
 
 def test_a_reused_trainer_matches_a_new_one(tiny_config, monkeypatch):

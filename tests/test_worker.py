@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from bnviz.comparison import ComparisonRequest
+from bnviz.request import TrainingStopped
 from bnviz.training import train_comparison
 from bnviz.worker import OUT_OF_MEMORY, ProcessRunner, TrainingCrashed
 from tests.helpers import wait_for
@@ -71,6 +72,30 @@ def test_a_spare_is_warm_after_a_training_and_close_ends_it(tiny_config):
         assert runner._spare is None  # and no new one started
     finally:
         runner.close()
+
+
+@pytest.mark.slow
+def test_a_stop_asked_mid_training_comes_back_as_a_partial_result_within_two_seconds(
+        runner, tiny_config):
+    import time
+
+    rows: list[dict] = []
+    asked: list[float] = []
+
+    def should_stop() -> bool:
+        if len(rows) >= 4 and not asked:  # after two epochs of each model
+            asked.append(time.monotonic())
+        return bool(asked)
+
+    result = runner(ComparisonRequest(tiny_config.replace(epochs=100)),
+                    on_progress=rows.append, should_stop=should_stop)
+    took = time.monotonic() - asked[0]
+    assert result.partial and result.stopped_epoch >= 2 and len(result.history) == len(rows)
+    assert result.stop_note() == f"stopped at epoch {result.stopped_epoch} of 100"
+    assert took < 2.0, f"{took:.2f} s from Stop to the partial result"
+    assert not runner.active  # the process is done: the trainer is free
+    with pytest.raises(TrainingStopped):  # stopped before the first epoch: nothing to show
+        runner(ComparisonRequest(tiny_config), should_stop=lambda: True)
 
 
 @pytest.mark.slow
@@ -148,7 +173,7 @@ def test_a_process_started_for_a_waiting_request_skips_the_warm_up(tiny_config):
 
         def prepare(request_waiting):
             told.append(request_waiting())
-            return lambda request, on_progress: "trained"
+            return lambda request, on_progress, should_stop=None: "trained"
 
         if request_first:  # no spare was ready: the request is there before the process is
             connection.send(ComparisonRequest(tiny_config))

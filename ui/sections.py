@@ -13,9 +13,10 @@ from bnviz import charts, explain
 from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
 from bnviz.config import ExperimentConfig
 from bnviz.data import CLASS_NAMES, DataError, class_counts_text, make_split
-from bnviz.jobs import DONE, FAILED, GALLERY, QUEUED, Job, JobManager
+from bnviz.jobs import ENDED, FAILED, GALLERY, QUEUED, RUNNING, Job, JobManager
 from bnviz.landscape import landscape_summary, landscape_verdict
 from bnviz.link import markdown_code
+from bnviz.models import has_moving_statistics
 from bnviz.request import Request
 from bnviz.summary import convergence_table, format_duration, headline, seed_spread_table
 from bnviz.sweep import (
@@ -27,7 +28,7 @@ from bnviz.sweep import (
     SweepRequest,
 )
 from ui import views
-from ui.state import submit_for_session, write_url
+from ui.state import session_id, stop_watching, submit_for_session, write_url
 
 GRID_SIZE = 32
 CURVE_HEIGHT = 160  # px of plot per learning-curve panel: with the header, in 1280×720
@@ -73,15 +74,45 @@ def _show_queue_place_or_rerun(manager: JobManager, request: Request, what: str)
     """The job of ``request`` while it trains; the page reruns once it has ended, and while
     it waits its place in the queue is shown (and None returned)."""
     job = manager.get(request)
-    if job is None or job.status in (DONE, FAILED):
+    if job is None or job.status in ENDED:
         st.rerun()
     if job.status == QUEUED:
         st.info(f"{what} is waiting for a free trainer: place {manager.queue_position(job)} in "
                 f"the queue, {manager.running_count()} training(s) running now; it starts in "
                 f"{format_duration(manager.seconds_to_start(job))}. This page updates by "
                 "itself.")
+        _show_stop_controls(manager, job)
         return None
     return job
+
+
+def _show_stop_controls(manager: JobManager, job: Job) -> None:
+    """What this session may do to a training it sees: stop it (the session that started
+    it), withdraw it from the queue (a session that queued it), or stop watching it (any
+    other viewer: the training goes on for the others)."""
+    session = session_id()
+    if job.status == RUNNING and session == job.owner and manager.can_stop:
+        if job.stop_requested.is_set():
+            st.caption("Stopping at the end of this epoch…")
+        elif st.button("Stop", key="stop_training", icon=":material/stop:",
+                       help="End this training now: the epochs done are kept and shown as a "
+                       "partial result, and the trainer is free for the next in the queue."):
+            manager.stop(job, session)
+            st.caption("Stopping at the end of this epoch…")
+        return
+    if job.status == QUEUED and session in job.requesters:
+        if st.button("Withdraw", key="withdraw_training", icon=":material/close:",
+                     help="Take your request out of the queue (others who asked for these "
+                     "settings keep their place)."):
+            manager.stop(job, session)
+            stop_watching(job.request)
+            st.rerun()
+        return
+    if st.button("Stop watching", key="stop_watching", icon=":material/visibility_off:",
+                 help="Stop following this training on this page; it goes on for whoever "
+                 "started it."):
+        stop_watching(job.request)
+        st.rerun()
 
 
 # Why two refresh rates: drawing the curves costs the server about 0.1 s of CPU per viewer
@@ -118,6 +149,7 @@ def _show_live_progress(manager: JobManager, request: ComparisonRequest) -> None
                      f"{format_duration(job.seconds_left())} left")
     if not job.rows:
         st.caption("Preparing data and compiling the models…")
+    _show_stop_controls(manager, job)
 
 
 @st.fragment(run_every=LIVE_CURVES_SECONDS)
@@ -164,7 +196,10 @@ def _show_convergence(result: ComparisonResult) -> None:
 def _show_parameters(result: ComparisonResult) -> None:
     show_chart(result, lambda: charts.parameters_chart(result.layer_tables), key="parameters",
                fit=True)
-    st.markdown(explain.PARAMETERS)
+    if result.config.normalization == "batch":
+        st.markdown(explain.PARAMETERS)
+    else:
+        st.markdown(explain.PARAMETERS_VARIANT.format(name=result.models[-1]))
     columns = st.columns(len(result.layer_tables))
     for column, (model, table) in zip(columns, result.layer_tables.items(), strict=True):
         with column:
@@ -252,6 +287,13 @@ def _show_inside(result: ComparisonResult) -> None:
                                                       columns=2), key="bn_layers",
                png_name="bnviz-bn-layers.png")
     st.markdown(explain.BN_LAYERS)
+    if result.config.normalization not in ("batch", "noisy-batch"):  # some values stand in
+        st.caption(explain.BN_LAYERS_VARIANT)
+    widest = result.bn_layers.groupby("layer").size().max() if len(result.bn_layers) else 0
+    if widest > charts.MAX_TICKS_PER_LAYER:
+        st.caption(f"The widest layer has {widest:,} features: {charts.MAX_TICKS_PER_LAYER} "
+                   "evenly spaced ones a layer are drawn; the PNG and the stored result hold "
+                   "the same.")
 
 
 def _show_landscape(result: ComparisonResult) -> None:
@@ -277,6 +319,9 @@ def _show_landscape(result: ComparisonResult) -> None:
 
 
 def _show_modes(result: ComparisonResult) -> None:
+    if not has_moving_statistics(result.config.normalization):
+        st.info(explain.NO_MOVING_STATISTICS.format(name=result.models[-1]))
+        return
     show_chart(result, lambda: charts.bn_modes_chart(result.bn_modes), key="bn_modes",
                png_name="bnviz-bn-modes.png", fit=True)
     st.markdown(explain.MODES)
@@ -420,7 +465,12 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
     """
     for warning in result.warnings:
         st.warning(f"Data: {warning}")
+    if result.partial:  # never shown as if finished
+        st.warning(f"**{result.stop_note().capitalize()}**: a partial result, the epochs done "
+                   "before **Stop** was pressed. Press **Train** to train these settings anew.")
     st.success(views.once(result, "headline", lambda: headline(_summary(result))))
+    if result.config.normalization != "batch":  # what this variant changes, and asks
+        st.caption(explain.NORMALIZATIONS[result.config.normalization])
     sections = {
         "Learning curves": lambda: _show_curves(result, large),
         "Convergence": lambda: _show_convergence(result),
@@ -459,6 +509,9 @@ def show_about() -> None:
     st.markdown(explain.INTRO)
     st.markdown(explain.WHAT_IS_BN)
     st.markdown(explain.PLACEMENT)
+    st.markdown(explain.VARIANTS_INTRO)
+    st.markdown("\n".join(f"- `{name}`: {text}" for name, text in
+                           explain.NORMALIZATIONS.items()))
 
 
 def class_names_caption() -> str:

@@ -37,6 +37,8 @@ def _show_control(name: str) -> Any:
     key, label, help_text = _KEY + name, meta["label"], meta["help"]
     if meta["type"] is bool:
         return st.toggle(label, key=key, help=help_text)
+    if meta["choices"] and len(meta["choices"]) > 3:  # too many for one row of buttons
+        return st.selectbox(label, meta["choices"], key=key, help=help_text)
     if meta["choices"]:
         return st.segmented_control(label, meta["choices"], key=key, help=help_text) \
             or meta["default"]

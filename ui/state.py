@@ -6,6 +6,7 @@ import atexit
 import dataclasses
 import logging
 import os
+import uuid
 
 import streamlit as st
 
@@ -105,6 +106,29 @@ def show_store_notices(manager: JobManager, request: Request) -> None:
 
 
 _ASKED = "asked_to_train"  # session state: hash -> request, of what this session asked to train
+_SESSION = "session_id"  # session state: who this session is to the job manager (stopping)
+_UNWATCHED = "not_watching"  # session state: hashes of trainings this session stopped watching
+
+
+def session_id() -> str:
+    """This browser session's name for the job manager: the session that starts a training
+    is the one that may stop it."""
+    return st.session_state.setdefault(_SESSION, uuid.uuid4().hex)
+
+
+def stop_watching(request: Request) -> None:
+    """This session no longer follows the training of ``request`` (it goes on for others)."""
+    st.session_state.setdefault(_UNWATCHED, set()).add(request.config_hash())
+
+
+def watch_again(request: Request) -> None:
+    """This session follows the training of ``request`` again."""
+    st.session_state.setdefault(_UNWATCHED, set()).discard(request.config_hash())
+
+
+def watching(request: Request) -> bool:
+    """Whether this session follows the training of ``request`` (unless it stopped)."""
+    return request.config_hash() not in st.session_state.get(_UNWATCHED, set())
 
 
 def remember_asked(request: Request) -> None:
@@ -121,9 +145,12 @@ def own_busy_job(manager: JobManager, other_than: Request | None = None) -> Job 
     """A job this session asked for that is still queued or running (other than the one of
     ``other_than``), if any: a session trains one thing at a time."""
     key = other_than.config_hash() if other_than is not None else None
+    session = session_id()
     for asked_key, asked in st.session_state.get(_ASKED, {}).items():
         job = manager.get(asked)
-        if asked_key != key and job is not None and job.status in (QUEUED, RUNNING):
+        # A job this session withdrew from may still wait for others: not this session's.
+        if asked_key != key and job is not None and job.status in (QUEUED, RUNNING) \
+                and session in job.requesters:
             return job
     return None
 
@@ -135,8 +162,9 @@ def submit_for_session(manager: JobManager, request: Request) -> Job:
     busy = own_busy_job(manager, request)
     if busy is not None:
         return busy
-    job = manager.submit(request)
+    job = manager.submit(request, session=session_id())
     remember_asked(request)
+    watch_again(request)
     return job
 
 
