@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from bnviz.cluster import ADDRESS_VARIABLE
 from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
 from bnviz.data import DataError, class_counts_text, make_split
 from bnviz.landscape import landscape_summary, landscape_verdict
+from bnviz.request import TrainingStopped
 from bnviz.summary import headline, per_seed_table, seed_spread_table
 from bnviz.sweep import (
     DEFAULT_RATES,
@@ -79,8 +82,16 @@ def command_params(args: argparse.Namespace) -> int:
     return 0
 
 
+# The exit code of a run stopped by Ctrl-C (as a shell reports a process ended by SIGINT).
+STOPPED_EXIT = 130
+
+
 def command_run(args: argparse.Namespace) -> int:
-    """Train both models with a progress bar and write history.csv and summary.json."""
+    """Train both models with a progress bar and write history.csv and summary.json.
+
+    Ctrl-C stops the training at the end of the current epoch and writes the same files
+    with the epochs done (summary.json says where it stopped); a second Ctrl-C quits at
+    once."""
     config = config_from_args(args)
     if args.landscape and config.landscape_every == 0:
         raise ConfigError("landscape_every", "--landscape needs probes: give --landscape-every "
@@ -113,7 +124,23 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"training on the Ray cluster at {args.ray}, one task per seed", file=sys.stderr)
         result = RayRunner(args.ray)(ComparisonRequest(config), on_epoch)
     else:
-        result = train_comparison(config, on_epoch=on_epoch)
+        stop = threading.Event()
+
+        def on_interrupt(signum: int, frame: Any) -> None:
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+            print("\nstopping at the end of this epoch; the epochs done will be written "
+                  "(Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+        try:
+            result = train_comparison(config, on_epoch=on_epoch, should_stop=stop.is_set)
+        except TrainingStopped:
+            print("stopped before the first epoch ended: nothing written", file=sys.stderr)
+            return STOPPED_EXIT
+        finally:
+            signal.signal(signal.SIGINT, previous)
     if progress is not None:
         progress.update(done, finalize=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -132,6 +159,8 @@ def command_run(args: argparse.Namespace) -> int:
         "warnings": list(result.warnings),
         # JSON has no NaN: a threshold never reached is null.
         "models": summary.astype(object).where(summary.notna(), None).to_dict(orient="records"),
+        "stopped": {"seed": result.stopped_seed, "epoch": result.stopped_epoch,
+                    "note": result.stop_note()} if result.partial else None,
     }, indent=2) + "\n")
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -144,6 +173,9 @@ def command_run(args: argparse.Namespace) -> int:
         print(landscape_verdict(landscape_summary(result.landscape),
                                 raw_pixels=not config.scale_pixels))
     print("wrote " + ", ".join(str(path) for path in written))
+    if result.partial:
+        print(f"{result.stop_note()} (Ctrl-C): the files hold the epochs done", file=sys.stderr)
+        return STOPPED_EXIT
     return 0
 
 

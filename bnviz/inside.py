@@ -166,8 +166,14 @@ def mode_forward(model: keras.Model) -> Callable[[Any, int, bool], Any]:
     compiled = {mode: tf.function(functools.partial(forward, batch_statistics=mode),
                                   input_signature=signature, autograph=False)
                 for mode in (False, True)}
-    return lambda x, batch_size, batch_statistics: compiled[batch_statistics](
-        x, tf.constant(batch_size, tf.int32))
+
+    def call(x: Any, batch_size: int, batch_statistics: bool) -> Any:
+        return compiled[batch_statistics](x, tf.constant(batch_size, tf.int32))
+
+    # Tracing both modes ahead of their first use, without running them (a run in
+    # batch-statistics mode would move BN's moving averages).
+    call.trace = lambda: [function.get_concrete_function() for function in compiled.values()]
+    return call
 
 
 def mode_accuracies(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray,

@@ -69,6 +69,7 @@ class Job:
     requesters: list[str] = field(default_factory=list)
     stop_requested: threading.Event = field(default_factory=threading.Event)
     stop_asked_at: float | None = None  # time.monotonic() of the Stop
+    ended: threading.Event = field(default_factory=threading.Event)  # set once it has ended
 
     @property
     def owner(self) -> str | None:
@@ -280,6 +281,7 @@ class JobManager:
                 if self._jobs.get(key) is job:
                     del self._jobs[key]
                 job.status, job.finished_at = STOPPED, time.monotonic()
+                job.ended.set()
                 log.info("queued training withdrawn config=%s", key)
                 self._start_waiting_jobs()  # a job behind it may fit now
             return True
@@ -396,6 +398,7 @@ class JobManager:
             # The end of each training is logged too, so concurrency can be read from the log.
             log.info("training finished config=%s status=%s", key, job.status)
             job.finished_at = time.monotonic()
+            job.ended.set()
             with self._lock:
                 self._running -= 1
                 self._last_pace = job.pace() or self._last_pace

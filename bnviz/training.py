@@ -300,6 +300,11 @@ class ModelTrainer:
             self._mode_forward = mode_forward(self.model)
         return self._mode_forward
 
+    def trace_forward(self) -> None:
+        """Trace the forward passes the end of a training uses (predictions, the BN mode
+        comparison) now, while the training runs: a stopped training then ends sooner."""
+        self._forward().trace()
+
     def test_probabilities(self) -> np.ndarray:
         """Softmax outputs on the test set, BN in inference mode."""
         return self._forward()(self._data[2], EVAL_SLICE, False).numpy()
@@ -416,9 +421,13 @@ def train_comparison(
         split = reading.result()
         probe_images = split.x_test[:PROBE_IMAGES]
 
-        def epoch_and_probe(label: str, run: Iterator[dict[str, Any]]) -> tuple[dict, list]:
+        def epoch_and_probe(label: str, run: Iterator[dict[str, Any]],
+                            epoch: int) -> tuple[dict, list]:
             # The ReLU probe runs in the model's own thread, beside the other model's epoch.
-            return next(run), trainers[label].probe.percentiles(probe_images)
+            metrics = next(run), trainers[label].probe.percentiles(probe_images)
+            if epoch == 2:  # not before the first epoch, which a student waits for
+                trainers[label].trace_forward()
+            return metrics
 
         for seed_index, seed in enumerate(config.seed_list, start=1):
             runs = {label: epochs_of(t, seed, config.learning_rate, split, config.epochs,
@@ -429,7 +438,7 @@ def train_comparison(
                     stopped_seed, stopped_epoch = seed_index, epoch - 1
                     break
                 # Each model's epoch in its own thread: batch-64 convolutions leave a core idle.
-                futures = {label: pool.submit(epoch_and_probe, label, run)
+                futures = {label: pool.submit(epoch_and_probe, label, run, epoch)
                            for label, run in runs.items()}
                 for label, future in futures.items():
                     metrics, percentiles = future.result()

@@ -273,3 +273,55 @@ def test_the_noisy_bn_preset_shows_its_mode_comparison_and_santurkars_question(
     assert not any(c.value == explain.BN_LAYERS_VARIANT for c in inside.caption)
     about = _open(at, "About batch norm")
     assert any(m.value.startswith("**What each variant asks.**") for m in about.markdown)
+
+
+def test_stop_ends_the_training_of_the_session_that_started_it_others_only_stop_watching(
+        in_process_page):
+    import ui.state
+    from bnviz.comparison import ComparisonRequest
+    from bnviz.config import ExperimentConfig
+
+    link = {**TINY_LINK, "epochs": "300"}
+    mine = page(**link, run="1")
+    mine.run()
+    manager = ui.state.shared_job_manager()
+    job = manager.get(ComparisonRequest(ExperimentConfig.from_mapping(link)))
+    wait_for(lambda: len(job.rows) >= 2, timeout=120)
+    viewer = page(**link)  # the same link, without asking to train: a viewer
+    viewer.run()
+    assert not viewer.exception and not viewer.tabs
+    assert not [b for b in viewer.button if b.key == "stop_training"]
+    assert [b for b in viewer.button if b.key == "stop_watching"]
+    mine.run()
+    mine.button(key="stop_training").click().run()
+    wait_for(lambda: job.status != "running", timeout=10)
+    run_until_results(mine)
+    note = next(w.value for w in mine.warning if w.value.startswith("**Stopped at epoch"))
+    assert f"**Stopped at epoch {job.result.stopped_epoch} of 300**" in note
+    assert len(job.result.history) == 2 * job.result.stopped_epoch
+    viewer.run()  # whoever opens the link sees the partial result, marked
+    assert any(w.value.startswith("**Stopped at epoch") for w in viewer.warning)
+    mine.sidebar.form_submit_button[0].click().run()  # Train again: trains it anew
+    again = manager.get(job.request)
+    assert again is not job and again.status in ("queued", "running")
+    manager.stop(again, again.owner)
+
+
+def test_a_viewer_who_stops_watching_leaves_the_training_running(in_process_page):
+    import ui.state
+    from bnviz.comparison import ComparisonRequest
+    from bnviz.config import ExperimentConfig
+
+    link = {**TINY_LINK, "epochs": "300"}
+    starter = page(**link, run="1")
+    starter.run()
+    manager = ui.state.shared_job_manager()
+    job = manager.get(ComparisonRequest(ExperimentConfig.from_mapping(link)))
+    viewer = page(**link)
+    viewer.run()
+    viewer.button(key="stop_watching").click().run()
+    assert any(i.value.startswith("You stopped watching this training") for i in viewer.info)
+    assert job.status in ("queued", "running") and not job.stop_requested.is_set()
+    viewer.button(key="watch_again").click().run()
+    assert [b for b in viewer.button if b.key == "stop_watching"]
+    manager.stop(job, job.owner)

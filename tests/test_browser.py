@@ -200,3 +200,58 @@ def test_the_first_chart_and_its_legend_fit_a_projector_and_a_phone(tmp_path):
         assert layout["chart"]["height"] > 400 and _inside(layout["legend"], layout["chart"])
         print(f"present=1 1280×720: first chart {layout['chart']}")
         browser.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_stop_shows_the_partial_result_within_two_seconds_and_viewers_watch_until_then(
+        tmp_path):
+    require_chromium()
+    log_path = tmp_path / "streamlit.log"
+    link = "?epochs=300&train_size=256"
+    with streamlit_server(tmp_path / "cache", log_path) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # Two contexts: two visitors, two sessions (the second never asked to train).
+        starter = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        viewer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        starter.goto(f"{url}/{link}&run=1")
+        progress = "Training both models: epoch"
+
+        def epoch_shown(page) -> int:
+            text = page.get_by_text(progress).first.inner_text(timeout=30_000)
+            return int(text.split("epoch ", 1)[1].split(" ", 1)[0])
+
+        starter.get_by_text(progress).first.wait_for(timeout=120_000)
+        viewer.goto(f"{url}/{link}")
+        viewer.get_by_text(progress).first.wait_for(timeout=60_000)
+        assert viewer.get_by_role("button", name="Stop", exact=True).count() == 0
+        assert viewer.get_by_role("button", name="Stop watching").count() == 1
+        seen = epoch_shown(viewer)
+        deadline = time.monotonic() + 30
+        while epoch_shown(viewer) <= seen:  # the viewer's progress moves on its own
+            assert time.monotonic() < deadline, "the viewer's progress did not move"
+            viewer.wait_for_timeout(200)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        starter.screenshot(path=str(ARTIFACTS / "browser-stop-before.png"))
+
+        stop = starter.get_by_role("button", name="Stop", exact=True)
+        stop.wait_for(timeout=30_000)
+        clicked = time.monotonic()
+        stop.click()
+        partial = starter.get_by_text("Stopped at epoch").first
+        partial.wait_for(timeout=10_000)
+        seconds = time.monotonic() - clicked
+        starter.locator("[data-testid='stVegaLiteChart']").first.locator(
+            "canvas, svg").first.wait_for(timeout=10_000)
+        starter.screenshot(path=str(ARTIFACTS / "browser-stop-partial.png"))
+        print(f"\nStop → partial result on the page: {seconds:.2f} s")
+        assert seconds < 2.0
+        # The viewer kept watching until the stop, and then sees the same partial result.
+        viewer.get_by_text("Stopped at epoch").first.wait_for(timeout=10_000)
+        assert viewer.get_by_text(progress).count() == 0
+        for page in (starter, viewer):
+            assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()
+    log = log_path.read_text()
+    assert log.count("training started config=") == 1
+    assert "status=stopped" in log

@@ -132,3 +132,35 @@ def test_sweep_lr_writes_the_table(tmp_path):
 def test_sweep_lr_rejects_bad_rates(tmp_path):
     out = _cli("sweep-lr", "--learning-rates", "fast", "--out", str(tmp_path))
     assert out.returncode == 2 and "learning_rates" in out.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_run_and_writes_the_epochs_done(tmp_path):
+    import signal
+    import threading
+
+    from tests.helpers import wait_for
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bnviz", "run", "--epochs", "100", "--train-size", "256",
+         "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    printed: list[str] = []
+
+    def read() -> None:  # Keras' progress bar rewrites one line: read by character
+        while character := process.stdout.read(1):
+            printed.append(character)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    wait_for(lambda: "4/200" in "".join(printed), timeout=120)  # two epochs of each model
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    reader.join(10)
+    errors = process.stderr.read()
+    assert "stopping at the end of this epoch" in errors and "Traceback" not in errors
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    stopped = summary["stopped"]
+    assert stopped["seed"] == 1 and 2 <= stopped["epoch"] < 100
+    assert f"stopped at epoch {stopped['epoch']} of 100 (Ctrl-C)" in errors
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert len(history) == 2 * stopped["epoch"]

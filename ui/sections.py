@@ -31,6 +31,9 @@ from ui import views
 from ui.state import session_id, stop_watching, submit_for_session, write_url
 
 GRID_SIZE = 32
+# How long the page that pressed Stop waits for the training to end before drawing again
+# (it ends at its next epoch: well under a second at the blog's settings).
+STOP_WAIT_SECONDS = 5.0
 CURVE_HEIGHT = 160  # px of plot per learning-curve panel: with the header, in 1280×720
 PRESENT_CURVE_HEIGHT = 300  # for a projector (present=1): as tall as a 720 px screen allows
 # Facet panels cannot take a column's width: these fit a phone (358 px) and two columns of
@@ -98,7 +101,10 @@ def _show_stop_controls(manager: JobManager, job: Job) -> None:
                        help="End this training now: the epochs done are kept and shown as a "
                        "partial result, and the trainer is free for the next in the queue."):
             manager.stop(job, session)
-            st.caption("Stopping at the end of this epoch…")
+            # Wait here for the end rather than for the next timed refresh: the partial
+            # result then shows as soon as it exists.
+            job.ended.wait(STOP_WAIT_SECONDS)
+            st.rerun()
         return
     if job.status == QUEUED and session in job.requesters:
         if st.button("Withdraw", key="withdraw_training", icon=":material/close:",
