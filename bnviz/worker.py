@@ -332,3 +332,8 @@ def _send_error(connection: Connection, error: Exception) -> None:
 
 if __name__ == "__main__":
     serve(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None, _prepare_training)
+    # Everything is sent: skip the interpreter's and TensorFlow's teardown (0.7 s, measured),
+    # which the server waits through before it shows a result or starts the next training.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -325,3 +325,35 @@ def test_a_viewer_who_stops_watching_leaves_the_training_running(in_process_page
     viewer.button(key="watch_again").click().run()
     assert [b for b in viewer.button if b.key == "stop_watching"]
     manager.stop(job, job.owner)
+
+
+def test_a_queued_training_can_be_withdrawn_by_the_session_that_queued_it(monkeypatch):
+    import threading
+
+    import ui.state
+
+    release, asked = threading.Event(), []
+
+    def held(request, on_progress=None, should_stop=None):
+        asked.append(request)
+        release.wait(60)
+        raise RuntimeError("held runner: not a real training")
+
+    monkeypatch.setattr(ui.state, "default_runner", lambda budget=None: held)
+    try:
+        first = page(**TINY_LINK, run="1")  # takes the one trainer
+        first.run()
+        wait_for(lambda: len(asked) == 1)
+        queued = page(epochs="3", train_size="256", run="1")
+        queued.run()
+        manager = ui.state.shared_job_manager()
+        assert manager.pending_count() == 2
+        assert any("place 1 in the queue" in i.value for i in queued.info)
+        onlooker = page(epochs="3", train_size="256")  # sees the queued job, did not ask
+        onlooker.run()
+        assert not [b for b in onlooker.button if b.key == "withdraw_training"]
+        queued.button(key="withdraw_training").click().run()
+        assert not queued.exception and manager.pending_count() == 1
+        assert not any("in the queue" in i.value for i in queued.info)
+    finally:
+        release.set()

@@ -17,6 +17,7 @@ from bnviz.inside import (
     ReluInputProbe,
     mode_accuracies,
 )
+from bnviz.landscape import MEASURES
 from bnviz.link import read_link
 from bnviz.models import build_model
 from bnviz.store import ResultsStore
@@ -162,3 +163,38 @@ def test_work_cap_rejects_requests_that_are_too_large():
     reading = read_link({"epochs": ["300"], "train_size": ["50000"], "seeds": ["10"]})
     assert reading.config.work <= 2_000_000
     assert reading.problems[0].name == "seeds"  # the first factor a link gives up
+
+
+@pytest.mark.slow
+def test_layer_norm_probes_find_one_mode_and_its_features_and_a_sweep_names_it(tiny_config):
+    config = tiny_config.replace(normalization="layer", landscape_every=3)
+    result = train_comparison(config)
+    assert result.models == ["baseline", "LayerNorm after"]
+    # No batch statistics anywhere: both modes of the ReLU probe see the very same values.
+    relu = result.relu_inputs[result.relu_inputs.model == "LayerNorm after"]
+    by_mode = {mode: rows[["p15", "p50", "p85"]].to_numpy()
+               for mode, rows in relu.groupby("mode")}
+    np.testing.assert_array_equal(by_mode["training"], by_mode["inference"])
+    assert result.bn_modes.empty  # nothing to compare: the page says so
+    sizes = result.bn_layers.groupby("layer", sort=False).size()
+    assert dict(sizes) == {"ln1": 12 * 12 * 32, "ln2": 6 * 6 * 32, "ln3": 512}
+    assert (result.bn_layers.moving_variance == 1).all()  # none kept: drawn at what it means
+    assert np.isfinite(result.landscape[list(MEASURES)].to_numpy()).all()
+    sweep = sweep_learning_rates(SweepRequest(config.replace(normalization="group"),
+                                              (1e-3,), epochs=1))
+    assert list(sweep.table.model) == ["baseline", "GroupNorm after"]
+
+
+@pytest.mark.slow
+def test_noisy_bn_trains_the_same_with_or_without_the_probes(tiny_config):
+    config = tiny_config.replace(normalization="noisy-batch", epochs=3)
+    probed = train_comparison(config.replace(landscape_every=2))
+    plain = train_comparison(config.replace(landscape_every=0))
+    pd.testing.assert_frame_equal(probed.history.drop(columns="seconds"),
+                                  plain.history.drop(columns="seconds"))
+    pd.testing.assert_frame_equal(probed.relu_inputs, plain.relu_inputs)
+    # The noise is there in training and not at inference: the probe's two modes differ.
+    relu = plain.relu_inputs[plain.relu_inputs.model == "noisy BN after"]
+    assert not np.allclose(relu[relu["mode"] == "training"].p50.to_numpy(),
+                           relu[relu["mode"] == "inference"].p50.to_numpy())
+    assert len(plain.bn_modes) == 5  # it keeps moving statistics: the comparison is drawn
