@@ -154,6 +154,17 @@ def per_seed_table(summary: pd.DataFrame) -> pd.DataFrame:
 # -- plain words -------------------------------------------------------------------
 
 
+def brief(summary: pd.DataFrame, model: str) -> str:
+    """One model's speed to 90 % train accuracy and best test accuracy, with their spread
+    ("90 % train accuracy after 6 ± 0 epochs, best test accuracy 0.847 ± 0.005")."""
+    spread = seed_summary(summary)
+    rows = {row["statistic"]: row for _, row in spread[spread["model"] == model].iterrows()}
+    epochs = rows["epochs_to_90_train"]
+    reached = (f"90 % train accuracy after {format_spread(epochs)} epochs"
+               if epochs["reached"] else "90 % train accuracy never reached")
+    return f"{reached}, best test accuracy {format_spread(rows['best_test_accuracy'])}"
+
+
 def headline(summary: pd.DataFrame) -> str:
     """Plain words on how soon each model reached 90 % training accuracy, honest about spread."""
     spread = seed_summary(summary)

@@ -245,6 +245,9 @@ def test_the_groupnorm_preset_names_its_variant_and_says_there_are_no_two_modes(
     assert "GroupNorm after: 90 % train accuracy" in at.success[0].value
     assert "with GroupNorm," in at.success[0].value
     assert any(c.value == explain.NORMALIZATIONS["group"] for c in at.caption)
+    # BN at the same settings is the Small batches preset, in the gallery: read against it.
+    reference = next(c.value for c in at.caption if c.value.startswith("For comparison"))
+    assert "(BN after, 3 seeds): 90 % train accuracy after" in reference
     assert _series(at) == {"baseline · train", "baseline · test", "GroupNorm after · train",
                            "GroupNorm after · test"}
     modes = _open(at, "Train vs inference")

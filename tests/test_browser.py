@@ -255,3 +255,40 @@ def test_stop_shows_the_partial_result_within_two_seconds_and_viewers_watch_unti
     log = log_path.read_text()
     assert log.count("training started config=") == 1
     assert "status=stopped" in log
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_normalisation_setting_and_its_presets_in_the_sidebar(tmp_path):
+    require_chromium()
+    with streamlit_server(tmp_path / "cache", tmp_path / "streamlit.log") as url, \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        sidebar.get_by_text("Normalisation").first.wait_for(timeout=30_000)
+        for preset in ("Noisy BN (Santurkar)", "Small batches: BN vs GroupNorm"):
+            assert sidebar.get_by_role("radio", name=preset).count() == 1  # the pills
+        sidebar.get_by_role("radio", name="Small batches: BN vs GroupNorm").click()
+        page.get_by_text("GroupNorm after: 90 % train accuracy").first.wait_for(timeout=30_000)
+        assert "normalization=group" in page.url and "batch_size=8" in page.url
+        page.get_by_text("Group norm").first.wait_for(timeout=10_000)  # its two sentences
+        page.locator("[data-testid='stVegaLiteChart']").first.locator(
+            "canvas, svg").first.wait_for(timeout=30_000)
+        # The setting itself: the select shows the preset's value, and lists all seven.
+        select = sidebar.get_by_role("combobox", name="Normalisation")
+        assert select.input_value() == "group"
+        sidebar.get_by_role("button", name="Open").click()
+        options = page.locator("[role='option']")
+        options.first.wait_for(timeout=10_000)
+        assert [o.inner_text() for o in options.all()] == [
+            "batch", "noisy-batch", "mean-only", "variance-only", "frozen-affine", "layer",
+            "group"]
+        page.keyboard.press("Escape")
+        page.get_by_role("tab", name="Train vs inference").click()
+        page.get_by_text("keeps no moving statistics").first.wait_for(timeout=30_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-groupnorm-preset.png"), full_page=True)
+        assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()

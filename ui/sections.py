@@ -18,7 +18,13 @@ from bnviz.landscape import landscape_summary, landscape_verdict
 from bnviz.link import markdown_code
 from bnviz.models import has_moving_statistics
 from bnviz.request import Request
-from bnviz.summary import convergence_table, format_duration, headline, seed_spread_table
+from bnviz.summary import (
+    brief,
+    convergence_table,
+    format_duration,
+    headline,
+    seed_spread_table,
+)
 from bnviz.sweep import (
     DEFAULT_RATES,
     DEFAULT_SWEEP_EPOCHS,
@@ -477,6 +483,7 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
     st.success(views.once(result, "headline", lambda: headline(_summary(result))))
     if result.config.normalization != "batch":  # what this variant changes, and asks
         st.caption(explain.NORMALIZATIONS[result.config.normalization])
+        _show_batch_norm_reference(result, manager)
     sections = {
         "Learning curves": lambda: _show_curves(result, large),
         "Convergence": lambda: _show_convergence(result),
@@ -494,6 +501,19 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
             if tab.open:
                 show()
     st.caption(data_line(result))
+
+
+def _show_batch_norm_reference(result: ComparisonResult, manager: JobManager) -> None:
+    """For a variant: batch norm itself at the same settings, when this server has that
+    result (the gallery's, or one trained here), so the variant is read against BN too."""
+    config = result.config.replace(normalization="batch")
+    reference = manager.lookup(ComparisonRequest(config)).result
+    if reference is None or reference.partial:
+        return
+    bn = reference.models[-1]
+    said = views.once(reference, ("brief", bn), lambda: brief(_summary(reference), bn))
+    st.caption(f"For comparison, batch norm in its place at the same settings ({bn}, "
+               f"{config.seeds} seed{'s' if config.seeds > 1 else ''}): {said}.")
 
 
 def _raw_pixels_note(result: ComparisonResult) -> str:
