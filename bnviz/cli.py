@@ -91,7 +91,8 @@ def command_run(args: argparse.Namespace) -> int:
 
     Ctrl-C stops the training at the end of the current epoch and writes the same files
     with the epochs done (summary.json says where it stopped); a second Ctrl-C quits at
-    once."""
+    once, writing nothing. (With ``--ray`` Ctrl-C quits: the cluster's tasks are not
+    stopped early.)"""
     config = config_from_args(args)
     if args.landscape and config.landscape_every == 0:
         raise ConfigError("landscape_every", "--landscape needs probes: give --landscape-every "
@@ -127,8 +128,10 @@ def command_run(args: argparse.Namespace) -> int:
         stop = threading.Event()
 
         def on_interrupt(signum: int, frame: Any) -> None:
-            if stop.is_set():
-                raise KeyboardInterrupt
+            if stop.is_set():  # the second Ctrl-C: now, without waiting for the epoch
+                print("\nquit", file=sys.stderr, flush=True)
+                sys.stdout.flush()
+                os._exit(STOPPED_EXIT)
             stop.set()
             print("\nstopping at the end of this epoch; the epochs done will be written "
                   "(Ctrl-C again to quit at once)", file=sys.stderr, flush=True)

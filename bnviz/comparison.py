@@ -63,10 +63,19 @@ class ComparisonResult:
         if not self.partial:
             return ""
         note = f"stopped at epoch {self.stopped_epoch} of {self.config.epochs}"
-        if self.config.seeds > 1:
-            note += (f" of seed {self.stopped_seed} of {self.config.seeds} "
-                     f"({self.stopped_seed - 1} whole)")
-        return note
+        if self.config.seeds == 1:
+            return note
+        if self.stopped_seed == 1:
+            return note + f" of the first of {self.config.seeds} seeds"
+        whole = self.stopped_seed - 1
+        return (note + f" of seed {self.stopped_seed} of {self.config.seeds}: the {whole} "
+                f"whole seed{'s are' if whole > 1 else ' is'} shown, the unfinished one left "
+                "out")
+
+    @property
+    def seeds_shown(self) -> int:
+        """How many seeds the history holds (fewer than asked for after a stop)."""
+        return int(self.history["seed"].nunique())
 
     @property
     def models(self) -> list[str]:

@@ -111,13 +111,20 @@ MODES = (
     "current batch; at inference it uses the moving averages gathered during training. The "
     "bars evaluate the trained BN model on the test set *with batch statistics* for several "
     "evaluation batch sizes (dropout off, so BN is the only difference); the line is the usual "
-    "inference-mode accuracy, the one Keras reports. With one image per batch, a BN layer after "
+    "inference-mode accuracy, the one Keras reports. "
+)
+# Measured for batch norm itself (and true of the noisy variant, whose noise is off here).
+MODES_ONE_IMAGE = (
+    "With one image per batch, a BN layer after "
     "a convolution still normalises each channel over the image's positions, so the image keeps "
     "much of its pattern; but BN on the 512 flattened features (the **after** model's last BN) "
     "sees one value per feature, subtracts it and leaves only beta: every image looks the same "
     "to the classifier. The **before** model has no BN at the dense end (after 20 epochs of the "
     "blog's setup, one image per batch gave the **before** model 79.6 % and the **after** model "
-    "8.4 %). This run's numbers are under the chart. A deployed model that predicts one image "
+    "8.4 %). "
+)
+MODES_AFTER = (
+    "This run's numbers are under the chart. A deployed model that predicts one image "
     "at a time therefore uses the moving averages. At the blog's settings (momentum 0.99, 16 "
     "steps an epoch) those averages still hold 85 % of their starting values (mean 0, "
     "variance 1) after the first epoch, so after short trainings, and in the first epochs' "
@@ -173,12 +180,13 @@ NORMALIZATIONS = {
         "standard deviation of the current batch, then scaled by a learned γ and shifted by a "
         "learned β. It is the blog's model, the one every other variant takes a piece from."),
     "noisy-batch": (
-        "**Noisy BN** (Santurkar et al. 2018, §2.1): after every BN layer, each channel is "
-        "multiplied by a random factor from 0.5 to 2 and shifted by a random amount from −1 to "
-        "1, drawn afresh at every training step (none at inference), so each layer's input "
-        "distribution moves at every step on purpose. If BN worked by keeping those "
-        "distributions steady (less *internal covariate shift*), this network should train "
-        "much slower than plain BN; Santurkar et al. found it trained about as fast."),
+        "**Noisy BN** (after Santurkar et al. 2018, §2.1): after every BN layer, random noise "
+        "is added to every activation of every image, from a normal distribution whose mean "
+        "(−1 to 1) and standard deviation (0.5 to 2) each channel draws afresh at every "
+        "training step (no noise at inference), so each layer's input distribution moves at "
+        "every step on purpose. If BN worked by keeping those distributions steady (less "
+        "*internal covariate shift*), this network should train much slower than plain BN; in "
+        "Santurkar et al.'s far larger networks it trained about as fast."),
     "mean-only": (
         "**Mean-only BN**: subtracts each feature's batch mean but does not divide by its "
         "standard deviation (γ and β are still learned). Is centring alone enough for BN's "
@@ -222,11 +230,15 @@ NO_MOVING_STATISTICS = (
 
 PARAMETERS_VARIANT = (
     "Where the parameters differ: each normalising layer of the {name} model holds the "
-    "numbers listed in its rows. Learned ones (γ, β, or layer norm's per-feature gain and "
-    "bias) are trainable; moving averages, updated by averaging rather than by gradients, "
-    "are non-trainable; the noisy variant's noise adds none. Layer norm learns a gain and "
-    "bias for every feature of the whole map (12 × 12 × 32 = 4,608 after the first pooling), "
-    "so that model has more weights than the others: keep that in mind when comparing it."
+    "numbers listed in its rows. Learned ones (γ and β, or layer norm's gain and bias) are "
+    "trainable; moving averages, updated by averaging rather than by gradients, are "
+    "non-trainable; the noisy variant's noise adds none."
+)
+
+LAYER_NORM_PARAMETERS = (
+    "Layer norm learns a gain and a bias for every feature of the whole map it normalises, "
+    "{features:,} features in this model, so it has {extra:,} more weights than the baseline: "
+    "keep that in mind when comparing it."
 )
 
 BN_LAYERS_VARIANT = (

@@ -79,8 +79,9 @@ class Job:
     @property
     def replaceable(self) -> bool:
         """Whether asking for this request again starts a fresh job: after a failure or a
-        stop (a partial result is served until then, never as if finished)."""
-        return self.status in (FAILED, STOPPED)
+        stop (a partial result is served until then, never as if finished), also while a
+        stopped job finishes its last epoch."""
+        return self.status in (FAILED, STOPPED) or self.stop_requested.is_set()
 
     def add_row(self, row: dict[str, Any]) -> None:
         """A progress row, as the runner reports it, with the time it came."""
@@ -259,22 +260,31 @@ class JobManager:
         return getattr(self.runner, "stops", True)
 
     def stop(self, job: Job, session: str) -> bool:
-        """``session`` asks to end ``job``: a running job stops at its next epoch if this
-        session started it; a queued one drops this session from those waiting for it, and
-        leaves the queue when none is left. False (and nothing changes) when the session
-        may not: a running job someone else started, a job already ended."""
+        """``session`` asks to end the running ``job``: it stops at its next epoch if this
+        session started it. False (and nothing changes) otherwise: someone else started it,
+        it is not running (any more), or this runner cannot stop trainings."""
         with self._lock:
-            if job.status == RUNNING:
-                if session != job.owner or not self.can_stop:
-                    return False
-                if not job.stop_requested.is_set():
-                    job.stop_asked_at = time.monotonic()
-                    job.stop_requested.set()
-                    log.info("training stop asked config=%s", job.request.config_hash())
-                return True
-            if job.status != QUEUED or session not in job.requesters:
+            if job.status != RUNNING or session != job.owner or not self.can_stop:
+                return False
+            if not job.stop_requested.is_set():
+                job.stop_asked_at = time.monotonic()
+                job.stop_requested.set()
+                log.info("training stop asked config=%s", job.request.config_hash())
+            return True
+
+    def leave(self, job: Job, session: str) -> bool:
+        """``session`` no longer asks for ``job``: withdrawn from the queue (the job leaves it
+        when nobody is left waiting for it), or, for a running job someone else started, no
+        longer counted among those who asked. The session that started a running job stays
+        its owner (it stops it with `stop`). True when the session was among the askers."""
+        with self._lock:
+            if session not in job.requesters or job.status not in (QUEUED, RUNNING):
+                return False
+            if job.status == RUNNING and session == job.owner:
                 return False
             job.requesters.remove(session)
+            if job.status == RUNNING:
+                return True
             key = job.request.config_hash()
             if not job.requesters and key in self._queue:
                 self._queue.remove(key)
@@ -374,10 +384,12 @@ class JobManager:
         try:
             result = self.runner(job.request, on_progress=job.add_row,
                                  should_stop=job.stop_requested.is_set)
+            superseded = getattr(result, "partial", False) and self._jobs.get(key) is not job
             try:
-                self.store.save(job.request, result)
-                self.store_problem = None
-                job.saved = True
+                if not superseded:  # a fresh training of it is on its way: keep its place
+                    self.store.save(job.request, result)
+                    self.store_problem = None
+                    job.saved = True
             except OSError as error:  # a full or read-only disk must not lose the result
                 log.warning("results store: cannot save %s (%s); serving from memory", key, error)
                 self.store_problem = f"{type(error).__name__}: {error}"

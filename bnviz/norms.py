@@ -4,9 +4,10 @@ Each value takes one piece of batch norm away, or swaps it for another normalise
 so a student can ask which piece makes training fast:
 
 * ``batch``: Keras' ``BatchNormalization`` (Ioffe & Szegedy 2015), the blog's.
-* ``noisy-batch``: batch norm, then `StepNoise`: every training step each channel is
-  scaled and shifted by random amounts drawn for that step (Santurkar et al. 2018, §2.1:
-  the input distribution of the next layer is made to move at every step on purpose).
+* ``noisy-batch``: batch norm, then `StepNoise`: random noise added to every activation,
+  from a distribution of its channel drawn anew at every training step (Santurkar et al.
+  2018, §2.1: the input distribution of the next layer is made to move at every step on
+  purpose).
 * ``mean-only`` / ``variance-only``: `PartialBatchNormalization`, batch norm with only
   the centring or only the division by the batch's standard deviation (d2l.ai, §8.5's
   exercises).
@@ -31,14 +32,16 @@ from keras import layers, ops
 
 from bnviz.config import NORMALIZATIONS
 
-# Santurkar et al.'s noise, our reading of §2.1 ("non-zero mean and non-unit variance",
-# changing at every step): at every training step each channel c draws a scale
-# s_c ~ U(NOISE_SCALE) and a shift m_c ~ U(-NOISE_SHIFT, NOISE_SHIFT), and its values x
-# become s_c·x + m_c. After batch norm x has mean β and spread γ, so with γ = 1, β = 0 the
-# next layer sees a mean anywhere in ±1 and a standard deviation from 0.5 to 2, new at every
-# step: far more shift than training itself causes.
-NOISE_SCALE = (0.5, 2.0)
-NOISE_SHIFT = 1.0
+# Santurkar et al.'s noise (§2.1: "we perturb each activation for each sample in the batch
+# using i.i.d. noise sampled from a non-zero mean and non-unit variance distribution", a
+# distribution that "changes at each time step"), as we read it: at every training step each
+# channel c draws a mean m_c ~ U(-NOISE_MEAN, NOISE_MEAN) and a standard deviation
+# s_c ~ U(NOISE_STD), and every activation of that channel, in every image and position,
+# gets its own noise ~ N(m_c, s_c²) added. After batch norm a channel has mean β and spread
+# γ (0 and 1 at the start), so the next layer's inputs move by up to a standard deviation and
+# spread up to twice as wide, differently at every step: far more shift than training causes.
+NOISE_MEAN = 1.0
+NOISE_STD = (0.5, 2.0)
 GROUPS = 8  # GroupNormalization: 32 channels in 8 groups of 4 (512 features: 8 of 64)
 # Keras' BatchNormalization defaults, for the partial kinds' moving averages.
 MOMENTUM, EPSILON = 0.99, 1e-3
@@ -90,9 +93,9 @@ class PartialBatchNormalization(layers.Layer):
 
 
 class StepNoise(layers.Layer):
-    """Santurkar et al.'s noise after batch norm: in training, each channel's values are
-    scaled by ``s ~ U(NOISE_SCALE)`` and shifted by ``m ~ U(±NOISE_SHIFT)``, drawn afresh
-    at every step (one draw per channel per call); in inference it does nothing."""
+    """Santurkar et al.'s noise after batch norm: in training, noise ~ N(m_c, s_c²) added to
+    every activation, with each channel's m_c ~ U(±NOISE_MEAN) and s_c ~ U(NOISE_STD) drawn
+    afresh at every step (every call); in inference it does nothing."""
 
     def __init__(self, seed: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -102,10 +105,9 @@ class StepNoise(layers.Layer):
         if not training:
             return x
         channels = (x.shape[-1],)
-        scale = keras.random.uniform(channels, *NOISE_SCALE, seed=self.seed_generator)
-        shift = keras.random.uniform(channels, -NOISE_SHIFT, NOISE_SHIFT,
-                                     seed=self.seed_generator)
-        return x * scale + shift
+        mean = keras.random.uniform(channels, -NOISE_MEAN, NOISE_MEAN, seed=self.seed_generator)
+        std = keras.random.uniform(channels, *NOISE_STD, seed=self.seed_generator)
+        return x + mean + std * keras.random.normal(ops.shape(x), seed=self.seed_generator)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple:
         return input_shape

@@ -19,10 +19,11 @@ PRESETS: dict[str, tuple[ExperimentConfig, str]] = {
                            "step size: BN is said to tolerate larger steps."),
     "Small batches": (_BLOG.replace(batch_size=8), "Batches of 8: BN's batch statistics "
                       "become noisy."),
-    "Noisy BN (Santurkar)": (_BLOG.replace(normalization="noisy-batch"), "Random shifts and "
-                             "scales after every BN layer, new at every step (Santurkar et al. "
-                             "2018): if steadying each layer's inputs were why BN works, this "
-                             "should train much slower than the blog's BN model."),
+    "Noisy BN (Santurkar)": (_BLOG.replace(normalization="noisy-batch"), "Noise with a "
+                             "mean and spread that change at every step, after every BN layer "
+                             "(after Santurkar et al. 2018): if steadying each layer's inputs "
+                             "were why BN works, this should train much slower than the blog's "
+                             "BN model."),
     "Small batches: BN vs GroupNorm": (_BLOG.replace(batch_size=8, normalization="group"),
                                        "Batches of 8 with GroupNorm in BN's place: it "
                                        "normalises each image on its own, so small batches "

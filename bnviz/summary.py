@@ -20,7 +20,7 @@ STATISTIC_LABELS = {
     "seconds": "Training seconds",
 }
 STATISTICS = tuple(STATISTIC_LABELS)
-DIFFERENCE = "difference (BN − baseline)"
+DIFFERENCE = "difference ({name} − baseline)"  # name: the normaliser, "BN" for batch norm
 
 
 def epochs_to_reach(values: pd.Series, epochs: pd.Series, threshold: float) -> float:
@@ -129,7 +129,8 @@ def convergence_table(summary: pd.DataFrame) -> pd.DataFrame:
         difference = values.loc[bn, statistic] - values.loc[baseline, statistic]
         rows[label] = {baseline: format_statistic(statistic, values.loc[baseline, statistic]),
                        bn: format_statistic(statistic, values.loc[bn, statistic]),
-                       DIFFERENCE: format_statistic(statistic, difference, signed=True)}
+                       DIFFERENCE.format(name=normaliser(bn)):
+                           format_statistic(statistic, difference, signed=True)}
     return pd.DataFrame(rows).T
 
 
@@ -152,6 +153,11 @@ def per_seed_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- plain words -------------------------------------------------------------------
+
+
+def normaliser(model: str) -> str:
+    """A model label without its placement: "BN", "GroupNorm", "noisy BN"."""
+    return model.rsplit(" ", 1)[0]
 
 
 def brief(summary: pd.DataFrame, model: str) -> str:
@@ -184,8 +190,8 @@ def headline(summary: pd.DataFrame) -> str:
         epochs_sentence = (f"{bn}: 90 % train accuracy after "
                            f"{value(bn, 'epochs_to_90_train')} epochs; "
                            f"baseline: after {value(baseline, 'epochs_to_90_train')}.")
-    name = bn.rsplit(" ", 1)[0]  # the normaliser without its placement: "BN", "GroupNorm"
-    test_sentence = (f"Best test accuracy {value(bn, 'best_test_accuracy')} with {name}, "
+    test_sentence = (f"Best test accuracy {value(bn, 'best_test_accuracy')} with "
+                     f"{normaliser(bn)}, "
                      f"{value(baseline, 'best_test_accuracy')} without.")
     if seeds == 1:
         verdict = "One run per model: add seeds to see whether the differences are real."

@@ -465,6 +465,13 @@ def train_comparison(
                 }
             if stopped_seed:
                 break
+    if stopped_seed > 1:
+        # Whole seeds only: one seed cut short among whole ones would skew every statistic
+        # over seeds (the note says it was left out).
+        unfinished = config.seed_list[stopped_seed - 1]
+        rows = [row for row in rows if row["seed"] != unfinished]
+        relu_inputs = [row for row in relu_inputs if row["seed"] != unfinished]
+        landscape = [row for row in landscape if row["seed"] != unfinished]
     return ComparisonResult(
         config=config,
         history=history_frame(rows),

@@ -188,10 +188,13 @@ class ProcessRunner:
             except OSError:  # the process died before it could take the request
                 raise _crashed(worker, self._closed) from None
             while True:
-                try:
-                    if should_stop is not None and not stop_sent and should_stop():
+                if should_stop is not None and not stop_sent and should_stop():
+                    stop_sent = True
+                    # The child may have just sent its result and gone: what it sent is still
+                    # read below, and a dead child is reported by the read, not by this send.
+                    with contextlib.suppress(OSError):
                         worker.connection.send(("stop", None))
-                        stop_sent = True
+                try:
                     if should_stop is not None and not worker.connection.poll(
                             STOP_CHECK_SECONDS):
                         continue

@@ -368,7 +368,11 @@ def test_a_stop_before_the_first_epoch_ends_the_job_with_nothing_to_show(tmp_pat
     wait_for(lambda: job.status == STOPPED)
     assert job.result is None and "nothing to show" in job.message
     assert manager.lookup(job.request).result is None  # nothing served, nothing stored
-    assert manager.submit(job.request, session="me") is not job
+    again = manager.submit(job.request, session="me")
+    assert again is not job
+    wait_for(lambda: again.status == RUNNING)
+    manager.stop(again, "me")
+    wait_for(again.ended.is_set)
 
 
 def test_a_queued_training_is_withdrawn_only_when_nobody_waits_for_it(tmp_path, open_manager):
@@ -379,13 +383,42 @@ def test_a_queued_training_is_withdrawn_only_when_nobody_waits_for_it(tmp_path, 
     manager.submit(_request(epochs=2), session="b")
     alone = manager.submit(_request(epochs=3), session="c")
     assert [manager.queue_position(j) for j in (shared, alone)] == [1, 2]
-    assert not manager.stop(alone, "a")  # not one of those who queued it
-    assert manager.stop(shared, "a")
+    assert not manager.leave(alone, "a")  # not one of those who queued it
+    assert not manager.stop(alone, "c")  # Stop is for running trainings; queued: withdraw
+    assert manager.leave(shared, "a")
     assert shared.status == QUEUED and shared.owner == "b"  # b still waits for it
-    assert manager.stop(alone, "c")
+    assert manager.leave(alone, "c")
     assert manager.get(alone.request) is None and manager.pending_count() == 2
     assert manager.queue_position(shared) == 1
     runner.release.set()
+
+
+def test_a_viewer_leaves_a_running_training_but_only_its_starter_stops_it(tmp_path,
+                                                                         open_manager):
+    runner = StoppableRunner()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner)
+    job = manager.submit(_request(epochs=1), session="teacher")
+    manager.submit(_request(epochs=1), session="student")
+    wait_for(lambda: len(job.rows) >= 1)
+    assert not manager.leave(job, "teacher")  # the starter stops it, does not leave it
+    assert manager.leave(job, "student") and job.requesters == ["teacher"]
+    assert job.status == RUNNING and not job.stop_requested.is_set()
+    manager.stop(job, "teacher")
+
+
+def test_asking_while_a_stopped_training_ends_its_epoch_trains_anew(tmp_path, open_manager):
+    from bnviz.jobs import STOPPED
+
+    manager = open_manager(ResultsStore(tmp_path), runner=StoppableRunner(), max_running=2)
+    job = manager.submit(_request(epochs=1), session="teacher")
+    wait_for(lambda: len(job.rows) >= 1)
+    manager.stop(job, "teacher")
+    fresh = manager.submit(_request(epochs=1), session="student")  # before it has ended
+    assert fresh is not job and fresh.owner == "student"
+    wait_for(lambda: job.status == STOPPED and len(fresh.rows) >= 1)
+    assert not job.saved  # the partial result does not take the fresh training's place
+    assert manager.get(job.request) is fresh
+    manager.stop(fresh, "student")
 
 
 def test_a_partial_result_gives_way_to_the_gallerys_whole_one(tmp_path, open_manager):

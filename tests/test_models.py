@@ -63,11 +63,16 @@ def test_the_noisy_variant_draws_new_noise_each_training_call_and_none_in_infere
     x = np.random.default_rng(0).normal(size=(8, 28, 28, 1)).astype("float32")
     noise = model.get_layer("noise1")
     inputs = np.ones((4, 5, 5, 32), "float32")
-    first, second = noise(inputs, training=True).numpy(), noise(inputs, training=True).numpy()
+    big = np.ones((64, 6, 6, 32), "float32")
+    first, second = noise(big, training=True).numpy(), noise(big, training=True).numpy()
     assert not np.allclose(first, second)  # a new draw per step
-    # One scale and shift per channel: every image and position of a channel moves alike.
-    assert np.allclose(first[..., 3], first[0, 0, 0, 3])
-    assert not np.allclose(first[0, 0, 0, :], first[0, 0, 0, 0])
+    # Each activation its own noise; each channel its own distribution, a new one per step:
+    # means anywhere in 1 ± 1 and spreads from 0.5 to 2, not one shared zero-mean, unit one.
+    assert len(np.unique(first[..., 3])) == first[..., 3].size
+    means, spreads = first.mean(axis=(0, 1, 2)), first.std(axis=(0, 1, 2))
+    assert means.min() < 0.8 and means.max() > 1.2 and np.ptp(means) > 0.5
+    assert spreads.min() > 0.4 and spreads.max() < 2.2 and np.ptp(spreads) > 0.5
+    assert not np.allclose(means, second.mean(axis=(0, 1, 2)), atol=0.1)
     np.testing.assert_array_equal(noise(inputs, training=False).numpy(), inputs)
     np.testing.assert_allclose(model(x, training=False).numpy(),
                                build_model("after", 1, "batch")(x, training=False).numpy(),

@@ -36,7 +36,7 @@ def test_epochs_to_a_threshold_count_from_one_and_never_is_missing():
 def test_one_seed_table_has_the_difference_and_a_dash_for_never():
     table = convergence_table(convergence_summary(_history({
         ("baseline", 1): [0.5, 0.92, 0.95], ("BN after", 1): [0.91, 0.995, 0.999]})))
-    assert list(table.columns) == ["baseline", "BN after", DIFFERENCE]
+    assert list(table.columns) == ["baseline", "BN after", DIFFERENCE.format(name="BN")]
     assert table.loc["Epochs to 90 % train accuracy"].tolist() == ["2", "1", "-1"]
     assert table.loc["Epochs to 99 % train accuracy"].tolist() == ["—", "2", "—"]
     assert table.loc["Best test accuracy"].tolist() == ["0.850", "0.899", "+0.049"]

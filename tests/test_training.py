@@ -71,7 +71,7 @@ def test_a_stopped_training_keeps_the_epochs_done_marked_partial(tiny_config):
     # Stop asked after the second epoch of the first seed (two rows an epoch).
     result = train_comparison(config, on_epoch=rows.append, should_stop=lambda: len(rows) >= 4)
     assert result.partial and (result.stopped_seed, result.stopped_epoch) == (1, 2)
-    assert result.stop_note() == "stopped at epoch 2 of 4 of seed 1 of 2 (0 whole)"
+    assert result.stop_note() == "stopped at epoch 2 of 4 of the first of 2 seeds"
     assert list(result.history.epoch) == [1, 1, 2, 2] and set(result.history.seed) == {1}
     assert set(result.probabilities) == {"baseline", "BN after"}  # from where it stopped
     assert not result.bn_modes.empty and not result.bn_layers.empty
@@ -83,6 +83,19 @@ def test_a_stopped_training_keeps_the_epochs_done_marked_partial(tiny_config):
     assert again.partial and again.stop_note() == result.stop_note()
     assert not request.decode_result(request.encode_result(whole.__class__(
         **{**whole.__dict__, "config": config}))).partial
+
+
+def test_a_training_stopped_in_a_later_seed_keeps_only_its_whole_seeds(tiny_config):
+    config = tiny_config.replace(epochs=2, seeds=3, landscape_every=3)
+    rows: list[dict] = []
+    # Stop after the first epoch of the second seed (two rows an epoch, four a seed).
+    result = train_comparison(config, on_epoch=rows.append, should_stop=lambda: len(rows) >= 6)
+    assert (result.stopped_seed, result.stopped_epoch) == (2, 1)
+    assert result.stop_note() == ("stopped at epoch 1 of 2 of seed 2 of 3: the 1 whole seed is "
+                                  "shown, the unfinished one left out")
+    assert result.seeds_shown == 1 and set(result.history.seed) == {config.seed}
+    assert set(result.relu_inputs.seed) == set(result.landscape.seed) == {config.seed}
+    assert int(result.summary().seed.nunique()) == 1
 
 
 def test_a_reused_trainer_matches_a_new_one(tiny_config, monkeypatch):

@@ -38,8 +38,9 @@ from ui.state import session_id, stop_watching, submit_for_session, write_url
 
 GRID_SIZE = 32
 # How long the page that pressed Stop waits for the training to end before drawing again
-# (it ends at its next epoch: well under a second at the blog's settings).
-STOP_WAIT_SECONDS = 5.0
+# (it ends at its next epoch: well under a second at the blog's settings); after that the
+# progress's own refresh, every second, notices the end.
+STOP_WAIT_SECONDS = 2.0
 CURVE_HEIGHT = 160  # px of plot per learning-curve panel: with the header, in 1280×720
 PRESENT_CURVE_HEIGHT = 300  # for a projector (present=1): as tall as a 720 px screen allows
 # Facet panels cannot take a column's width: these fit a phone (358 px) and two columns of
@@ -109,20 +110,21 @@ def _show_stop_controls(manager: JobManager, job: Job) -> None:
             manager.stop(job, session)
             # Wait here for the end rather than for the next timed refresh: the partial
             # result then shows as soon as it exists.
-            job.ended.wait(STOP_WAIT_SECONDS)
+            job.ended.wait(STOP_WAIT_SECONDS)  # the timed refresh takes over after that
             st.rerun()
         return
     if job.status == QUEUED and session in job.requesters:
         if st.button("Withdraw", key="withdraw_training", icon=":material/close:",
                      help="Take your request out of the queue (others who asked for these "
                      "settings keep their place)."):
-            manager.stop(job, session)
-            stop_watching(job.request)
+            if manager.leave(job, session):  # it may have started meanwhile: then nothing
+                stop_watching(job.request)
             st.rerun()
         return
     if st.button("Stop watching", key="stop_watching", icon=":material/visibility_off:",
                  help="Stop following this training on this page; it goes on for whoever "
                  "started it."):
+        manager.leave(job, session)  # no longer this session's training, if it had asked
         stop_watching(job.request)
         st.rerun()
 
@@ -194,7 +196,7 @@ def show_busy(manager: JobManager, busy: Job, asked_for: ExperimentConfig,
 
 
 def _show_convergence(result: ComparisonResult) -> None:
-    if result.config.seeds == 1:
+    if result.seeds_shown == 1:
         st.table(views.once(result, "convergence", lambda: convergence_table(_summary(result))))
         st.markdown(explain.CONVERGENCE)
         return
@@ -212,6 +214,12 @@ def _show_parameters(result: ComparisonResult) -> None:
         st.markdown(explain.PARAMETERS)
     else:
         st.markdown(explain.PARAMETERS_VARIANT.format(name=result.models[-1]))
+        if result.config.normalization == "layer":
+            tables = list(result.layer_tables.values())
+            norm = tables[-1][tables[-1]["type"] == "LayerNormalization"]
+            st.markdown(explain.LAYER_NORM_PARAMETERS.format(
+                features=int(norm["params"].sum()) // 2,
+                extra=int(tables[-1]["params"].sum() - tables[0]["params"].sum())))
     columns = st.columns(len(result.layer_tables))
     for column, (model, table) in zip(columns, result.layer_tables.items(), strict=True):
         with column:
@@ -336,7 +344,10 @@ def _show_modes(result: ComparisonResult) -> None:
         return
     show_chart(result, lambda: charts.bn_modes_chart(result.bn_modes), key="bn_modes",
                png_name="bnviz-bn-modes.png", fit=True)
-    st.markdown(explain.MODES)
+    # The one-image story was measured for batch norm; the partial variants normalise
+    # differently, so for them only what holds for every batch-statistics layer is said.
+    st.markdown(explain.MODES + (explain.MODES_ONE_IMAGE if result.config.normalization in (
+        "batch", "noisy-batch") else "") + explain.MODES_AFTER)
     modes = result.bn_modes
     accuracy = modes[modes["mode"].str.startswith("training")].set_index("batch_size")["accuracy"]
     inference = modes[modes["mode"].str.startswith("inference")]
@@ -411,8 +422,8 @@ def _show_curves(result: ComparisonResult, large: bool = False) -> None:
             show_chart(result, lambda metric=metric: charts.learning_curve_panel(
                 result.history, metric, height, large), key=f"curves_{metric}"
                 + ("_large" if large else ""))
-    if result.config.seeds > 1:
-        st.caption(f"Lines: the mean of {result.config.seeds} seeds; shaded bands: from the "
+    if result.seeds_shown > 1:
+        st.caption(f"Lines: the mean of {result.seeds_shown} seeds; shaded bands: from the "
                    "lowest to the highest seed.")
     st.markdown(explain.CURVES)
     if not result.config.scale_pixels:
