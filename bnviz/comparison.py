@@ -99,6 +99,7 @@ class ComparisonRequest:
     config: ExperimentConfig
     task: ClassVar[str] = "comparison"
     suffix: ClassVar[str] = ".npz"
+    stoppable: ClassVar[bool] = True  # a stop ends it early with a partial result
 
     def progress_rows(self) -> int:
         """One row per model, epoch and seed."""

@@ -264,7 +264,8 @@ class JobManager:
         session started it. False (and nothing changes) otherwise: someone else started it,
         it is not running (any more), or this runner cannot stop trainings."""
         with self._lock:
-            if job.status != RUNNING or session != job.owner or not self.can_stop:
+            if job.status != RUNNING or session != job.owner or not self.can_stop \
+                    or not getattr(job.request, "stoppable", False):
                 return False
             if not job.stop_requested.is_set():
                 job.stop_asked_at = time.monotonic()

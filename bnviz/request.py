@@ -32,6 +32,8 @@ class Request(Protocol):
 
     task: ClassVar[str]  # the name of the training loop that computes it (bnviz.training)
     suffix: ClassVar[str]  # file extension of its stored result
+    # Whether its training stops early when asked (a comparison: yes; a sweep runs to its end).
+    stoppable: ClassVar[bool]
 
     def config_hash(self) -> str:
         """Stable key: equal for equal requests, in every process and every run."""

@@ -74,6 +74,7 @@ class SweepRequest:
     epochs: int = DEFAULT_SWEEP_EPOCHS
     task: ClassVar[str] = "learning-rate sweep"
     suffix: ClassVar[str] = ".csv"
+    stoppable: ClassVar[bool] = False  # its points are short: it runs to its end
 
     def __post_init__(self) -> None:
         low, high = field_meta("learning_rate")["min"], field_meta("learning_rate")["max"]

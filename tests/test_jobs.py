@@ -435,3 +435,14 @@ def test_a_partial_result_gives_way_to_the_gallerys_whole_one(tmp_path, open_man
     store.save(request, dataclasses.replace(whole, stopped_seed=1, stopped_epoch=0))
     manager = open_manager(store, runner=instant_runner, gallery=Gallery())
     assert manager.lookup(request) == Lookup(whole, GALLERY)
+
+
+def test_a_sweep_runs_to_its_end_whoever_asks_to_stop_it(tmp_path, open_manager):
+    from bnviz.sweep import SweepRequest
+
+    runner = HeldRunner()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner)
+    sweep = manager.submit(SweepRequest(ExperimentConfig(), (1e-3,), 2), session="me")
+    wait_for(lambda: sweep.status == RUNNING)
+    assert not manager.stop(sweep, "me") and not sweep.stop_requested.is_set()
+    runner.release.set()
