@@ -182,7 +182,7 @@ NORMALIZATIONS = {
     "noisy-batch": (
         "**Noisy BN** (after Santurkar et al. 2018, §2.1): after every BN layer, random noise "
         "is added to every activation of every image, from a normal distribution whose mean "
-        "(−1 to 1) and standard deviation (0.5 to 2) each channel draws afresh at every "
+        "(−1 to 1) and standard deviation (0.1 to 0.5) each channel draws afresh at every "
         "training step (no noise at inference), so each layer's input distribution moves at "
         "every step on purpose. If BN worked by keeping those distributions steady (less "
         "*internal covariate shift*), this network should train much slower than plain BN; in "
