@@ -165,3 +165,19 @@ def streamlit_server(cache_dir: Path, log_path: Path, **env: str) -> Iterator[st
         pytest.fail(str(error))
     with server:
         yield server.url
+
+
+@contextlib.contextmanager
+def page_server(cache_dir: Path, log_path: Path, **settings: str) -> Iterator[tuple[str, object]]:
+    """A real server (`streamlit_server`) and a headless Debian chromium to look at it:
+    ``(url, browser)``; both are stopped at the end."""
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    with streamlit_server(cache_dir, log_path, **settings) as url, \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield url, browser
+        finally:
+            browser.close()

@@ -11,6 +11,32 @@ from tests.helpers import TINY_LINK, page, run_until_results, wait_for
 from ui import sections
 
 
+class HeldTrainings:
+    """The page's trainings, each held until the test ends (they never finish)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.asked: list = []
+        self.release = threading.Event()
+
+    def __call__(self, request, on_progress=None, should_stop=None):
+        self.asked.append(request)
+        self.release.wait(60)
+        raise RuntimeError("held runner: not a real training")
+
+
+@pytest.fixture
+def held_trainings(monkeypatch):
+    """The page's job manager with a runner whose trainings last until the test ends."""
+    import ui.state
+
+    held = HeldTrainings()
+    monkeypatch.setattr(ui.state, "default_runner", lambda budget=None: held)
+    yield held
+    held.release.set()
+
+
 def _open(at: AppTest, section: str) -> AppTest:
     """Open one tab of the results (only the open tab is drawn)."""
     at.session_state["section"] = section
@@ -169,19 +195,9 @@ def test_bad_link_parameters_are_named_and_defaults_used(in_process_page):
 
 
 def test_train_it_yourself_is_followed_here_while_others_keep_the_precomputed_result(
-        monkeypatch):
-    import threading
+        held_trainings):
 
-    import ui.state
-
-    release, asked = threading.Event(), []
-
-    def held(request, on_progress=None, should_stop=None):  # lasts until the test ends
-        asked.append(request)
-        release.wait(60)
-        raise RuntimeError("held runner: not a real training")
-
-    monkeypatch.setattr(ui.state, "default_runner", lambda budget=None: held)
+    asked, release = held_trainings.asked, held_trainings.release
     try:
         mine = page()
         mine.run()
@@ -200,19 +216,10 @@ def test_train_it_yourself_is_followed_here_while_others_keep_the_precomputed_re
 
 
 def test_a_session_with_a_training_in_progress_sees_it_instead_of_queuing_another(
-        monkeypatch):
-    import threading
-
+        held_trainings):
     import ui.state
 
-    release, asked = threading.Event(), []
-
-    def held(request, on_progress=None, should_stop=None):
-        asked.append(request)
-        release.wait(60)
-        raise RuntimeError("held runner: not a real training")
-
-    monkeypatch.setattr(ui.state, "default_runner", lambda budget=None: held)
+    asked, release = held_trainings.asked, held_trainings.release
     try:
         mine = page(**TINY_LINK, run="1")
         mine.run()
@@ -307,7 +314,9 @@ def test_stop_ends_the_training_of_the_session_that_started_it_others_only_stop_
     mine.sidebar.form_submit_button[0].click().run()  # Train again: trains it anew
     again = manager.get(job.request)
     assert again is not job and again.status in ("queued", "running")
+    wait_for(lambda: again.status == "running", timeout=60)  # not left training: stop it
     manager.stop(again, again.owner)
+    wait_for(again.ended.is_set, timeout=60)
 
 
 def test_a_viewer_who_stops_watching_leaves_the_training_running(in_process_page):
@@ -327,22 +336,15 @@ def test_a_viewer_who_stops_watching_leaves_the_training_running(in_process_page
     assert job.status in ("queued", "running") and not job.stop_requested.is_set()
     viewer.button(key="watch_again").click().run()
     assert [b for b in viewer.button if b.key == "stop_watching"]
+    wait_for(lambda: job.status == "running", timeout=60)  # not left training: stop it
     manager.stop(job, job.owner)
+    wait_for(job.ended.is_set, timeout=60)
 
 
-def test_a_queued_training_can_be_withdrawn_by_the_session_that_queued_it(monkeypatch):
-    import threading
-
+def test_a_queued_training_can_be_withdrawn_by_the_session_that_queued_it(held_trainings):
     import ui.state
 
-    release, asked = threading.Event(), []
-
-    def held(request, on_progress=None, should_stop=None):
-        asked.append(request)
-        release.wait(60)
-        raise RuntimeError("held runner: not a real training")
-
-    monkeypatch.setattr(ui.state, "default_runner", lambda budget=None: held)
+    asked, release = held_trainings.asked, held_trainings.release
     try:
         first = page(**TINY_LINK, run="1")  # takes the one trainer
         first.run()

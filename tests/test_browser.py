@@ -5,19 +5,16 @@ from __future__ import annotations
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from bnviz import explain
-from tests.server import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
+from tests.server import ARTIFACTS, page_server
 
 
 @pytest.mark.slow
 @pytest.mark.browser
 def test_a_run_link_trains_and_draws_the_charts(tmp_path):
-    require_chromium()
     log_path = tmp_path / "streamlit.log"
-    with streamlit_server(tmp_path / "cache", log_path) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with page_server(tmp_path / "cache", log_path) as (url, browser):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         started = time.monotonic()
         page.goto(f"{url}/?epochs=2&train_size=256&placement=before&run=1")
@@ -59,7 +56,6 @@ def test_a_run_link_trains_and_draws_the_charts(tmp_path):
         drawn.first.wait_for(timeout=30_000)
         cached = time.monotonic() - started
         print(f"stored configuration: charts drawn {cached:.1f} s after opening the link")
-        browser.close()
     assert log_path.read_text().count("training started config=") == 1
 
 
@@ -75,11 +71,8 @@ CLOUD_SETTINGS = {
 @pytest.mark.slow
 @pytest.mark.browser
 def test_the_page_works_with_the_settings_community_cloud_forces(tmp_path):
-    require_chromium()
     log_path = tmp_path / "streamlit.log"
-    with streamlit_server(tmp_path / "cache", log_path, **CLOUD_SETTINGS) as url, \
-            sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with page_server(tmp_path / "cache", log_path, **CLOUD_SETTINGS) as (url, browser):
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)  # the gallery's blog result
         page.get_by_text("Precomputed").first.wait_for(timeout=30_000)
@@ -98,7 +91,6 @@ def test_the_page_works_with_the_settings_community_cloud_forces(tmp_path):
         assert download.value.suggested_filename.endswith("-history.csv")
         assert page.locator("[data-testid='stException']").count() == 0
         page.screenshot(path=str(ARTIFACTS / "browser-cloud-settings.png"), full_page=False)
-        browser.close()
     assert log_path.read_text().count("training started config=") == 1
 
 
@@ -131,10 +123,7 @@ def _inside(inner: dict, outer: dict) -> bool:
 @pytest.mark.slow
 @pytest.mark.browser
 def test_the_first_chart_and_its_legend_fit_a_projector_and_a_phone(tmp_path):
-    require_chromium()
-    with streamlit_server(tmp_path / "cache", tmp_path / "streamlit.log") as url, \
-            sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with page_server(tmp_path / "cache", tmp_path / "streamlit.log") as (url, browser):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for screen, (width, height) in SCREENS.items():
             page = browser.new_page(viewport={"width": width, "height": height})
@@ -199,18 +188,15 @@ def test_the_first_chart_and_its_legend_fit_a_projector_and_a_phone(tmp_path):
             == "true"
         assert layout["chart"]["height"] > 400 and _inside(layout["legend"], layout["chart"])
         print(f"present=1 1280×720: first chart {layout['chart']}")
-        browser.close()
 
 
 @pytest.mark.slow
 @pytest.mark.browser
 def test_stop_shows_the_partial_result_within_two_seconds_and_viewers_watch_until_then(
         tmp_path):
-    require_chromium()
     log_path = tmp_path / "streamlit.log"
     link = "?epochs=300&train_size=256"
-    with streamlit_server(tmp_path / "cache", log_path) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with page_server(tmp_path / "cache", log_path) as (url, browser):
         # Two contexts: two visitors, two sessions (the second never asked to train).
         starter = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         viewer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -251,7 +237,6 @@ def test_stop_shows_the_partial_result_within_two_seconds_and_viewers_watch_unti
         assert viewer.get_by_text(progress).count() == 0
         for page in (starter, viewer):
             assert page.locator("[data-testid='stException']").count() == 0
-        browser.close()
     log = log_path.read_text()
     assert log.count("training started config=") == 1
     assert "status=stopped" in log
@@ -260,10 +245,7 @@ def test_stop_shows_the_partial_result_within_two_seconds_and_viewers_watch_unti
 @pytest.mark.slow
 @pytest.mark.browser
 def test_the_normalisation_setting_and_its_presets_in_the_sidebar(tmp_path):
-    require_chromium()
-    with streamlit_server(tmp_path / "cache", tmp_path / "streamlit.log") as url, \
-            sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with page_server(tmp_path / "cache", tmp_path / "streamlit.log") as (url, browser):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         sidebar = page.locator("[data-testid='stSidebar']")
@@ -291,4 +273,3 @@ def test_the_normalisation_setting_and_its_presets_in_the_sidebar(tmp_path):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "browser-groupnorm-preset.png"), full_page=True)
         assert page.locator("[data-testid='stException']").count() == 0
-        browser.close()

@@ -18,7 +18,7 @@ from bnviz import explain
 from bnviz.config import ExperimentConfig
 from bnviz.store import ResultsStore
 from tests.helpers import APP, wait_for
-from tests.server import CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
+from tests.server import page_server
 
 DEFAULT = ExperimentConfig()
 LONG = "9" * 10_000
@@ -118,9 +118,6 @@ def test_a_link_asking_for_too_much_work_gives_up_factors_in_order(trainings):
 @pytest.mark.slow
 @pytest.mark.browser
 def test_hostile_links_in_a_real_browser_stay_text(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    require_chromium()
     hostile = [
         {"placement": "<script>window.__pwned=1</script>", "epochs": LONG},
         {"<img src=x onerror=window.__pwned=2>": "1", "optimizer": "[click](http://evil.example)"},
@@ -128,8 +125,7 @@ def test_hostile_links_in_a_real_browser_stay_text(tmp_path):
          "colour": "www.evil.example", "run": "http://evil.example/run"},
     ]
     log_path = tmp_path / "streamlit.log"
-    with streamlit_server(tmp_path / "cache", log_path) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with page_server(tmp_path / "cache", log_path) as (url, browser):
         context = browser.new_context()
         for query in hostile:
             page = context.new_page()
@@ -146,5 +142,4 @@ def test_hostile_links_in_a_real_browser_stay_text(tmp_path):
             for key in query:
                 assert key[:20] in text, (key, text)  # named, as plain text
             page.close()
-        browser.close()
     assert "training started" not in log_path.read_text()  # no run=1: nothing trains
