@@ -89,8 +89,8 @@ STOPPED_EXIT = 130
 def command_run(args: argparse.Namespace) -> int:
     """Train both models with a progress bar and write history.csv and summary.json.
 
-    Ctrl-C stops the training at the end of the current epoch and writes the same files
-    with the epochs done (summary.json says where it stopped); a second Ctrl-C quits at
+    Ctrl-C stops the training at its next step and writes the same files with the whole
+    epochs done (summary.json says where it stopped); a second Ctrl-C quits at
     once, writing nothing. (With ``--ray`` Ctrl-C quits: the cluster's tasks are not
     stopped early.)"""
     config = config_from_args(args)
@@ -133,8 +133,8 @@ def command_run(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
                 os._exit(STOPPED_EXIT)
             stop.set()
-            print("\nstopping at the end of this epoch; the epochs done will be written "
-                  "(Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+            print("\nstopping; the whole epochs done will be written (Ctrl-C again to quit at "
+                  "once)", file=sys.stderr, flush=True)
 
         previous = signal.signal(signal.SIGINT, on_interrupt)
         try:

@@ -13,7 +13,7 @@ hash, and it hands the request to a runner.
 
 Stopping: a job remembers the sessions that asked for it (``requesters``, in order).
 Only the first of them, the one that started it, may stop it while it runs
-(`JobManager.stop`); it then ends at its next epoch with a partial result, marked
+(`JobManager.stop`); it then ends at its next step with a partial result, marked
 (``result.partial``), kept and stored like any other, and replaced by a fresh job when
 someone asks to train it again. A queued job is withdrawn when every session that asked
 for it has withdrawn. Other viewers can only stop watching, which is the page's affair.
@@ -260,7 +260,7 @@ class JobManager:
         return getattr(self.runner, "stops", True)
 
     def stop(self, job: Job, session: str) -> bool:
-        """``session`` asks to end the running ``job``: it stops at its next epoch if this
+        """``session`` asks to end the running ``job``: it stops at its next step if this
         session started it. False (and nothing changes) otherwise: someone else started it,
         it is not running (any more), or this runner cannot stop trainings."""
         with self._lock:

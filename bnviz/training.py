@@ -29,12 +29,13 @@ epoch; `TRAINER_POOL` keeps them. A *runner* (`run_request` here,
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +76,6 @@ def _cores() -> int:
 
 def _cgroup_cpu_quota() -> float | None:
     """Cores' worth of CPU time this process's control group may use, if it is limited."""
-    import contextlib
     from pathlib import Path
 
     with contextlib.suppress(OSError, ValueError):
@@ -100,6 +100,10 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, _cores() // 2)))
 
 EVAL_SLICE = 250  # test images per forward pass: 1000 at once costs ~150 MB of activations
+
+
+class EpochAborted(Exception):
+    """An epoch ended early by `ModelTrainer.abort`: it counts for nothing."""
 
 
 # The epochs' traces one at a time: traces are Python (they hold the GIL), so two
@@ -151,6 +155,9 @@ class ModelTrainer:
         self._epoch = tf.function(self._epoch_graph, autograph=False, input_signature=[
             tf.TensorSpec([None], tf.int32), images, labels, images, labels, scalar, scalar,
             tf.TensorSpec([len(STEP_MULTIPLES)], tf.float32)])
+        # Read by the compiled epoch before every step: set from another thread, it ends the
+        # epoch at the next step (a Stop during a long epoch); `start` clears it.
+        self._abort = tf.Variable(False, trainable=False, name="abort")
         self._data: tuple[Any, ...] = ()
         self._mode_forward: Callable[..., Any] | None = None
         self._traced = False
@@ -192,6 +199,12 @@ class ModelTrainer:
             tf.constant(split.x_train), tf.one_hot(split.y_train, NUM_CLASSES),
             tf.constant(split.x_test), tf.one_hot(split.y_test, NUM_CLASSES),
         )
+        self._abort.assign(False)
+
+    def abort(self) -> None:
+        """End the epoch running now (from another thread) at its next step; `run_epoch` then
+        raises `EpochAborted`. Safe to call at any time; `start` clears it."""
+        self._abort.assign(True)
 
     def release_data(self) -> None:
         """Drop this training's images; `start` must come before the next epoch."""
@@ -230,13 +243,17 @@ class ModelTrainer:
             return (step + 1, loss_sum + loss * batch_count,
                     correct + _count_correct(y, probabilities), probes)
 
-        _, loss_sum, correct, probes = tf.while_loop(
-            lambda step, *_: step < steps, train_step,
+        def going_on(step: Any, *_: Any) -> Any:
+            return tf.logical_and(step < steps, tf.logical_not(self._abort.read_value()))
+
+        done, loss_sum, correct, probes = tf.while_loop(
+            going_on, train_step,
             (tf.constant(0), tf.constant(0.0), tf.constant(0.0),
-             tf.TensorArray(tf.float32, size=steps)))
+             tf.TensorArray(tf.float32, size=steps, element_shape=[len(MEASURES)])))
         total = tf.cast(count, tf.float32)
         test_loss, test_accuracy = self._evaluate(x_test, y_test)
-        return loss_sum / total, correct / total, test_loss, test_accuracy, probes.stack()
+        return (loss_sum / total, correct / total, test_loss, test_accuracy, probes.stack(),
+                done)
 
     def _evaluate(self, x_test: Any, y_test: Any) -> tuple[Any, Any]:
         """Test loss and accuracy in inference mode, in slices to bound activation memory."""
@@ -279,8 +296,10 @@ class ModelTrainer:
         # An epoch's seconds include its own trace, not the wait for the other model's.
         waited = self.trace()
         etas = np.array(STEP_MULTIPLES, np.float32) * np.float32(learning_rate)
-        train_loss, train_accuracy, test_loss, test_accuracy, probes = self._epoch(
+        train_loss, train_accuracy, test_loss, test_accuracy, probes, done = self._epoch(
             order, *self._data, np.int32(first_step), np.int32(probe_every), etas)
+        if int(done) < self.steps_per_epoch(len(order)):
+            raise EpochAborted(f"aborted after {int(done)} steps")
         metrics: dict[str, Any] = {
             "train_accuracy": float(train_accuracy),
             "train_loss": float(train_loss),
@@ -362,6 +381,24 @@ def _count_correct(y: Any, probabilities: Any) -> Any:
     return tf.reduce_sum(tf.cast(hits, tf.float32))
 
 
+# How often a training polls its stop check while an epoch runs.
+STOP_POLL_SECONDS = 0.1
+
+
+def _abort_when_asked(futures: list[Future], trainers: list[ModelTrainer],
+                      should_stop: StopCheck) -> None:
+    """Wait for an epoch's ``futures``; if ``should_stop`` says so meanwhile, abort the
+    ``trainers``' epochs (they end at their next step) and wait for them to end."""
+    pending = set(futures)
+    while pending:
+        _, pending = wait(pending, timeout=STOP_POLL_SECONDS)
+        if pending and should_stop():
+            for trainer in trainers:
+                trainer.abort()
+            wait(pending)
+            return
+
+
 def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
     """The batch order of one epoch: a permutation fixed by seed and epoch."""
     return np.random.default_rng([seed, epoch]).permutation(count).astype(np.int32)
@@ -394,10 +431,13 @@ def train_comparison(
     in the history is each model's own wall time for the epoch, so the two
     overlap. ``on_epoch`` receives each new history row (a dict with
     `HISTORY_COLUMNS`) as soon as an epoch ends, baseline first, so viewers
-    see both curves grow together. ``should_stop`` is polled between epochs; once it
-    returns True the training ends there, and the result holds the epochs done, marked
-    partial (`ComparisonResult.stopped_seed`, ``stopped_epoch``); stopped before any epoch
-    ended, it raises `TrainingStopped` (there is nothing to show).
+    see both curves grow together. ``should_stop`` is polled between epochs and every
+    `STOP_POLL_SECONDS` during one; once it returns True the training ends (an epoch under
+    way ends at its next step and counts for nothing), and the result holds the whole
+    epochs done, marked partial (`ComparisonResult.stopped_seed`, ``stopped_epoch``); its
+    predictions, parameter tables, BN values and mode comparison are those of the weights
+    at the stop. Stopped before any epoch ended, it raises `TrainingStopped` (there is
+    nothing to show).
 
     Besides the history, every epoch records the percentiles of what each
     model's last ReLU receives (`bnviz.inside`), and every ``config.landscape_every``
@@ -440,8 +480,17 @@ def train_comparison(
                 # Each model's epoch in its own thread: batch-64 convolutions leave a core idle.
                 futures = {label: pool.submit(epoch_and_probe, label, run, epoch)
                            for label, run in runs.items()}
+                if should_stop is not None:  # a Stop during a long epoch ends it at once
+                    _abort_when_asked(list(futures.values()), list(trainers.values()),
+                                      should_stop)
+                outcomes = {}
                 for label, future in futures.items():
-                    metrics, percentiles = future.result()
+                    with contextlib.suppress(EpochAborted):
+                        outcomes[label] = future.result()
+                if len(outcomes) < len(futures):  # an epoch cut short counts for neither model
+                    stopped_seed, stopped_epoch = seed_index, epoch - 1
+                    break
+                for label, (metrics, percentiles) in outcomes.items():
                     landscape += [{"model": label, "seed": seed, "step": step, "epoch": epoch,
                                    **measures} for step, measures in metrics.pop("landscape", ())]
                     row = {"model": label, "seed": seed, "epoch": epoch, **metrics}

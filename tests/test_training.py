@@ -146,3 +146,36 @@ def test_the_threads_per_operation_follow_the_cores_and_a_cpu_quota(monkeypatch)
     assert training._cores() == 3
     monkeypatch.setattr(training, "_cgroup_cpu_quota", lambda: None)
     assert training._cores() == 8
+
+
+def test_an_aborted_epoch_counts_for_nothing_and_the_next_training_is_whole(tiny_config):
+    from bnviz.data import make_split
+    from bnviz.training import TRAINER_POOL, EpochAborted, epoch_order
+
+    split = make_split(tiny_config.split, tiny_config.train_size, tiny_config.scale_pixels)
+    order = epoch_order(1, 1, len(split.y_train))
+    with TRAINER_POOL.lend("after", tiny_config) as trainer:
+        trainer.start(1, 0.001, split)
+        trainer.abort()  # as a Stop from another thread would, before the next step
+        with pytest.raises(EpochAborted):
+            trainer.run_epoch(order)
+        trainer.start(1, 0.001, split)  # a fresh training: not aborted
+        aborted_then_whole = trainer.run_epoch(order)
+        trainer.start(1, 0.001, split)
+        whole = trainer.run_epoch(order)
+    assert aborted_then_whole["train_loss"] == whole["train_loss"]
+
+
+def test_a_stop_during_a_long_epoch_ends_it_without_waiting_for_its_end(tiny_config):
+    config = tiny_config.replace(epochs=3, train_size=4096, landscape_every=0)
+    rows: list[dict] = []
+    calls: list[int] = []
+
+    def should_stop() -> bool:  # False at the start of epoch 2, True once it is running
+        if len(rows) >= 2:
+            calls.append(1)
+        return len(calls) >= 2
+
+    result = train_comparison(config, on_epoch=rows.append, should_stop=should_stop)
+    assert (result.stopped_seed, result.stopped_epoch) == (1, 1)
+    assert list(result.history.epoch) == [1, 1]  # the cut-short epoch 2 is not in it

@@ -38,8 +38,8 @@ from ui.state import session_id, stop_watching, submit_for_session, write_url
 
 GRID_SIZE = 32
 # How long the page that pressed Stop waits for the training to end before drawing again
-# (it ends at its next epoch: well under a second at the blog's settings); after that the
-# progress's own refresh, every second, notices the end.
+# (it ends at its next step and then hands back what it has: well under a second at the
+# blog's settings); after that the progress's own refresh, every second, notices the end.
 STOP_WAIT_SECONDS = 2.0
 CURVE_HEIGHT = 160  # px of plot per learning-curve panel: with the header, in 1280×720
 PRESENT_CURVE_HEIGHT = 300  # for a projector (present=1): as tall as a 720 px screen allows
@@ -106,7 +106,7 @@ def _show_stop_controls(manager: JobManager, job: Job) -> None:
         return  # a sweep, or a cluster's training: it runs to its end
     if job.status == RUNNING and session == job.owner:
         if job.stop_requested.is_set():
-            st.caption("Stopping at the end of this epoch…")
+            st.caption("Stopping…")
         elif st.button("Stop", key="stop_training", icon=":material/stop:",
                        help="End this training now: the epochs done are kept and shown as a "
                        "partial result, and the trainer is free for the next in the queue."):
