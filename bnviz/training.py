@@ -382,7 +382,7 @@ def _count_correct(y: Any, probabilities: Any) -> Any:
 
 
 # How often a training polls its stop check while an epoch runs.
-STOP_POLL_SECONDS = 0.1
+STOP_POLL_SECONDS = 0.05
 
 
 def _abort_when_asked(futures: list[Future], trainers: list[ModelTrainer],
