@@ -169,7 +169,7 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"data: {result.data_source}")
     print(per_seed_table(summary).to_string(index=False))
-    if config.seeds > 1:
+    if result.seeds_shown > 1:
         print(seed_spread_table(summary).to_string())
     print(headline(summary))
     if args.landscape:

@@ -68,6 +68,9 @@ class ComparisonResult:
         if self.stopped_seed == 1:
             return note + f" of the first of {self.config.seeds} seeds"
         whole = self.stopped_seed - 1
+        if self.stopped_epoch == 0:  # between two seeds
+            return (f"stopped after {whole} of {self.config.seeds} seeds: the whole "
+                    f"seed{'s are' if whole > 1 else ' is'} shown")
         return (note + f" of seed {self.stopped_seed} of {self.config.seeds}: the {whole} "
                 f"whole seed{'s are' if whole > 1 else ' is'} shown, the unfinished one left "
                 "out")

@@ -40,6 +40,9 @@ NORMALIZATIONS = ("batch", "noisy-batch", "mean-only", "variance-only", "frozen-
 # they hold their default, so every result stored (and every gallery entry, and every link)
 # before they existed keeps its hash.
 LATER_FIELDS = ("normalization",)
+# Bump when what `noisy-batch` does changes (its noise, `bnviz.norms`): only its results go
+# stale, so only its hashes move. 2: noise per activation (1: a scale and shift per channel).
+NOISY_BATCH_VERSION = 2
 
 
 class ConfigError(ValueError):
@@ -206,6 +209,8 @@ class ExperimentConfig:
         for name in LATER_FIELDS:
             if values[name] == default[name]:
                 del values[name]
+        if self.normalization == "noisy-batch":
+            values["noise_version"] = str(NOISY_BATCH_VERSION)
         canonical = json.dumps({"version": RESULTS_VERSION, **values}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -113,7 +113,7 @@ MODES = (
     "evaluation batch sizes (dropout off, so BN is the only difference); the line is the usual "
     "inference-mode accuracy, the one Keras reports. "
 )
-# Measured for batch norm itself (and true of the noisy variant, whose noise is off here).
+# Measured for batch norm itself.
 MODES_ONE_IMAGE = (
     "With one image per batch, a BN layer after "
     "a convolution still normalises each channel over the image's positions, so the image keeps "

@@ -81,7 +81,8 @@ class Job:
         """Whether asking for this request again starts a fresh job: after a failure or a
         stop (a partial result is served until then, never as if finished), also while a
         stopped job finishes its last epoch."""
-        return self.status in (FAILED, STOPPED) or self.stop_requested.is_set()
+        return self.status in (FAILED, STOPPED) or (
+            self.status == RUNNING and self.stop_requested.is_set())
 
     def add_row(self, row: dict[str, Any]) -> None:
         """A progress row, as the runner reports it, with the time it came."""
@@ -153,6 +154,9 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._queue: list[str] = []
         self._running = 0
+        # The jobs training now: a stopping job replaced by a fresh one in `_jobs` still
+        # trains, and still counts for memory and for waiting times.
+        self._active: list[Job] = []
         self._closed = False
         self._last_pace: tuple[float, float] | None = None  # of the last job that ended
         self.results_kept = RESULTS_KEPT
@@ -311,7 +315,7 @@ class JobManager:
             key = job.request.config_hash()
             if key not in self._queue:
                 return 0.0
-            running = [j for j in self._jobs.values() if j.status == RUNNING]
+            running = list(self._active)
             ahead = [self._jobs[k] for k in self._queue[:self._queue.index(key)]]
             paces = [j.pace() for j in running] + [self._last_pace]
         pace = next((p for p in paces if p is not None), None)
@@ -358,7 +362,7 @@ class JobManager:
         while self._queue and self._running < self.max_running:
             job = self._jobs[self._queue[0]]
             if self.budget is not None:
-                running = [j.request for j in self._jobs.values() if j.status == RUNNING]
+                running = [j.request for j in self._active]
                 decision = self.budget.decide(job.request, running)
                 if decision.verdict == WAIT:
                     return  # starts when a running training ends and frees its memory
@@ -376,6 +380,7 @@ class JobManager:
             job.status = RUNNING
             job.started_at = time.monotonic()
             self._running += 1
+            self._active.append(job)
             threading.Thread(target=self._run, args=(job,), daemon=True,
                              name=f"bnviz-train-{job.request.config_hash()}").start()
 
@@ -385,9 +390,15 @@ class JobManager:
         try:
             result = self.runner(job.request, on_progress=job.add_row,
                                  should_stop=job.stop_requested.is_set)
-            superseded = getattr(result, "partial", False) and self._jobs.get(key) is not job
+            with self._lock:
+                current = self._jobs.get(key)
+                # A fresh training of it is queued or running: that one takes the place.
+                superseded = getattr(result, "partial", False) and current is not None \
+                    and current is not job and current.status in (QUEUED, RUNNING)
+                if not superseded and current is not job:  # its replacement was withdrawn
+                    self._jobs[key] = job
             try:
-                if not superseded:  # a fresh training of it is on its way: keep its place
+                if not superseded:
                     self.store.save(job.request, result)
                     self.store_problem = None
                     job.saved = True
@@ -414,6 +425,7 @@ class JobManager:
             job.ended.set()
             with self._lock:
                 self._running -= 1
+                self._active.remove(job)
                 self._last_pace = job.pace() or self._last_pace
                 if job.status in (DONE, STOPPED) and job.result is not None \
                         and self._jobs.get(key) is job:

@@ -390,13 +390,15 @@ def _abort_when_asked(futures: list[Future], trainers: list[ModelTrainer],
     """Wait for an epoch's ``futures``; if ``should_stop`` says so meanwhile, abort the
     ``trainers``' epochs (they end at their next step) and wait for them to end."""
     pending = set(futures)
+    stopping = False
     while pending:
         _, pending = wait(pending, timeout=STOP_POLL_SECONDS)
-        if pending and should_stop():
+        stopping = stopping or bool(pending and should_stop())
+        if stopping:
+            # Again at every poll: a trainer still starting (its `start` clears the flag)
+            # would otherwise run its whole epoch.
             for trainer in trainers:
                 trainer.abort()
-            wait(pending)
-            return
 
 
 def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:

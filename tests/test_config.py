@@ -112,3 +112,14 @@ def test_every_field_has_help_and_a_range_or_choices():
             assert math.isfinite(meta["max"])
         elif meta["type"] is str:
             assert meta["default"] in meta["choices"]
+
+
+def test_only_noisy_batch_hashes_carry_the_version_of_its_noise(monkeypatch):
+    import bnviz.config
+
+    noisy, group = ExperimentConfig(normalization="noisy-batch"), ExperimentConfig(
+        normalization="group")
+    before = noisy.config_hash(), group.config_hash(), ExperimentConfig().config_hash()
+    monkeypatch.setattr(bnviz.config, "NOISY_BATCH_VERSION", bnviz.config.NOISY_BATCH_VERSION + 1)
+    after = noisy.config_hash(), group.config_hash(), ExperimentConfig().config_hash()
+    assert after[0] != before[0] and after[1:] == before[1:]

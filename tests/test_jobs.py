@@ -446,3 +446,43 @@ def test_a_sweep_runs_to_its_end_whoever_asks_to_stop_it(tmp_path, open_manager)
     wait_for(lambda: sweep.status == RUNNING)
     assert not manager.stop(sweep, "me") and not sweep.stop_requested.is_set()
     runner.release.set()
+
+
+def test_a_stop_that_comes_too_late_leaves_a_whole_result_that_is_not_trained_again(
+        tmp_path, open_manager):
+    manager = open_manager(ResultsStore(tmp_path), runner=instant_runner)
+    job = manager.submit(_request(epochs=1), session="me")
+    wait_for(lambda: job.status == DONE)
+    job.stop_requested.set()  # as a Stop pressed while the result was on its way
+    assert not job.replaceable and manager.submit(job.request, session="you") is job
+
+
+def test_a_partial_result_is_kept_when_its_replacement_is_withdrawn(tmp_path, open_manager):
+    from bnviz.jobs import STOPPED
+
+    class SlowToStop(StoppableRunner):  # ends only when the test lets it
+        def __init__(self) -> None:
+            super().__init__()
+            self.let_end = threading.Event()
+
+        def __call__(self, request, on_progress, should_stop=None):
+            def stopping() -> bool:
+                if should_stop():
+                    assert self.let_end.wait(10)
+                    return True
+                return False
+
+            return super().__call__(request, on_progress, stopping)
+
+    runner = SlowToStop()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner)
+    job = manager.submit(_request(epochs=1), session="teacher")
+    wait_for(lambda: len(job.rows) >= 1)
+    manager.stop(job, "teacher")
+    fresh = manager.submit(job.request, session="student")  # waits for the one trainer
+    assert fresh is not job and fresh.status == QUEUED
+    assert manager.leave(fresh, "student")  # withdrawn: nothing will take the place
+    runner.let_end.set()
+    wait_for(lambda: job.status == STOPPED)
+    assert job.result.partial and job.saved and manager.get(job.request) is job
+    assert manager.lookup(job.request).result is job.result

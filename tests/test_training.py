@@ -179,3 +179,21 @@ def test_a_stop_during_a_long_epoch_ends_it_without_waiting_for_its_end(tiny_con
     result = train_comparison(config, on_epoch=rows.append, should_stop=should_stop)
     assert (result.stopped_seed, result.stopped_epoch) == (1, 1)
     assert list(result.history.epoch) == [1, 1]  # the cut-short epoch 2 is not in it
+
+
+def test_the_stop_note_says_where_a_training_stopped():
+    import dataclasses
+
+    from bnviz.config import ExperimentConfig
+    from tests.helpers import fake_result
+
+    def note(seeds: int, seed: int, epoch: int) -> str:
+        result = fake_result(ExperimentConfig(epochs=10, seeds=seeds))
+        return dataclasses.replace(result, stopped_seed=seed, stopped_epoch=epoch).stop_note()
+
+    assert note(1, 0, 0) == ""  # whole
+    assert note(1, 1, 4) == "stopped at epoch 4 of 10"
+    assert note(3, 1, 4) == "stopped at epoch 4 of 10 of the first of 3 seeds"
+    assert note(3, 3, 4) == ("stopped at epoch 4 of 10 of seed 3 of 3: the 2 whole seeds are "
+                             "shown, the unfinished one left out")
+    assert note(3, 2, 0) == "stopped after 1 of 3 seeds: the whole seed is shown"

@@ -349,8 +349,8 @@ def _show_modes(result: ComparisonResult) -> None:
                png_name="bnviz-bn-modes.png", fit=True)
     # The one-image story was measured for batch norm; the partial variants normalise
     # differently, so for them only what holds for every batch-statistics layer is said.
-    st.markdown(explain.MODES + (explain.MODES_ONE_IMAGE if result.config.normalization in (
-        "batch", "noisy-batch") else "") + explain.MODES_AFTER)
+    st.markdown(explain.MODES + (explain.MODES_ONE_IMAGE if result.config.normalization
+                                 == "batch" else "") + explain.MODES_AFTER)
     modes = result.bn_modes
     accuracy = modes[modes["mode"].str.startswith("training")].set_index("batch_size")["accuracy"]
     inference = modes[modes["mode"].str.startswith("inference")]
@@ -493,7 +493,9 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
         st.warning(f"Data: {warning}")
     if result.partial:  # never shown as if finished
         st.warning(f"**{result.stop_note().capitalize()}**: a partial result, the epochs done "
-                   "before **Stop** was pressed. Press **Train** to train these settings anew.")
+                   "before **Stop** was pressed (the curves); the other tabs show the models as "
+                   "they were at the stop, which may be part-way into the next epoch. Press "
+                   "**Train** to train these settings anew.")
     st.success(views.once(result, "headline", lambda: headline(_summary(result))))
     if result.config.normalization != "batch":  # what this variant changes, and asks
         st.caption(explain.NORMALIZATIONS[result.config.normalization])
