@@ -431,7 +431,8 @@ def _show_curves(result: ComparisonResult, large: bool = False) -> None:
     st.markdown(explain.CURVES)
     if not result.config.scale_pixels:
         st.caption(views.once(result, "raw pixels", lambda: _raw_pixels_note(result)))
-    name = f"bnviz-{result.config.config_hash()}"
+    # A stopped training's files say so in their names: nothing inside them does.
+    name = f"bnviz-{result.config.config_hash()}" + ("-stopped" if result.partial else "")
     with st.container(horizontal=True):
         st.download_button("Download chart (PNG)", data=lambda: charts.to_png(
             charts.learning_curves(result.history)), file_name=f"{name}-curves.png",
