@@ -392,11 +392,14 @@ class JobManager:
                                  should_stop=job.stop_requested.is_set)
             with self._lock:
                 current = self._jobs.get(key)
-                # A fresh training of it is queued or running: that one takes the place.
-                superseded = getattr(result, "partial", False) and current is not None \
-                    and current is not job and current.status in (QUEUED, RUNNING)
-                if not superseded and current is not job:  # its replacement was withdrawn
-                    self._jobs[key] = job
+                # Someone asked for it again while it was stopping: a fresh job that is still
+                # alive (queued, training or done) takes the place of a partial result.
+                replaced = current is not None and current is not job and not (
+                    current.status == FAILED or (current.status == STOPPED
+                                                 and current.result is None))
+                superseded = getattr(result, "partial", False) and replaced
+                if current is None or (current is not job and not replaced):
+                    self._jobs[key] = job  # its replacement was withdrawn, or failed
             try:
                 if not superseded:
                     self.store.save(job.request, result)

@@ -486,3 +486,17 @@ def test_a_partial_result_is_kept_when_its_replacement_is_withdrawn(tmp_path, op
     wait_for(lambda: job.status == STOPPED)
     assert job.result.partial and job.saved and manager.get(job.request) is job
     assert manager.lookup(job.request).result is job.result
+
+
+def test_a_whole_result_despite_a_late_stop_leaves_its_replacement_queued(tmp_path,
+                                                                         open_manager):
+    runner = HeldRunner()  # ignores the stop: its result comes back whole
+    manager = open_manager(ResultsStore(tmp_path), runner=runner)
+    job = manager.submit(_request(epochs=1), session="teacher")
+    wait_for(lambda: job.status == RUNNING)
+    manager.stop(job, "teacher")
+    fresh = manager.submit(job.request, session="student")
+    assert fresh is not job and fresh.status == QUEUED
+    runner.release.set()
+    wait_for(lambda: fresh.status == DONE)  # it kept its place and trained
+    assert job.status == DONE and job.saved and manager.get(job.request) is fresh
