@@ -228,6 +228,12 @@ NO_MOVING_STATISTICS = (
     "something to show."
 )
 
+MODES_NOT_MEASURED = (
+    "The comparison of BN's two modes is measured when a training ends; this one was "
+    "stopped before the end of its first seed, so it was not. Press **Train** to train these "
+    "settings to the end."
+)
+
 PARAMETERS_VARIANT = (
     "Where the parameters differ: each normalising layer of the {name} model holds the "
     "numbers listed in its rows. Learned ones (γ and β, or layer norm's gain and bias) are "

@@ -437,9 +437,9 @@ def train_comparison(
     `STOP_POLL_SECONDS` during one; once it returns True the training ends (an epoch under
     way ends at its next step and counts for nothing), and the result holds the whole
     epochs done, marked partial (`ComparisonResult.stopped_seed`, ``stopped_epoch``); its
-    predictions, parameter tables, BN values and mode comparison are those of the weights
-    at the stop. Stopped before any epoch ended, it raises `TrainingStopped` (there is
-    nothing to show).
+    predictions, parameter tables and BN values are those of the weights at the stop, and
+    the BN mode comparison is left out (unless a whole seed came before the stop). Stopped
+    before any epoch ended, it raises `TrainingStopped` (there is nothing to show).
 
     Besides the history, every epoch records the percentiles of what each
     model's last ReLU receives (`bnviz.inside`), and every ``config.landscape_every``
@@ -511,8 +511,11 @@ def train_comparison(
                     "layer_tables": {label: layer_table(t.model) for label, t in trainers.items()},
                     "bn_layers": bn_layer_values(bn_model.model, bn_label),
                     # Without moving statistics both modes compute the same: nothing to compare.
+                    # Nor after a Stop: its 0.4 s would delay the partial result, which the
+                    # person who pressed Stop is waiting for.
                     "bn_modes": bn_model.mode_accuracies(split.x_test, split.y_test)
-                    if has_moving_statistics(config.normalization) else pd.DataFrame(),
+                    if has_moving_statistics(config.normalization) and not stopped_seed
+                    else pd.DataFrame(),
                 }
             if stopped_seed:
                 break

@@ -345,6 +345,9 @@ def _show_modes(result: ComparisonResult) -> None:
     if not has_moving_statistics(result.config.normalization):
         st.info(explain.NO_MOVING_STATISTICS.format(name=result.models[-1]))
         return
+    if result.bn_modes.empty and result.partial:
+        st.info(explain.MODES_NOT_MEASURED)
+        return
     show_chart(result, lambda: charts.bn_modes_chart(result.bn_modes), key="bn_modes",
                png_name="bnviz-bn-modes.png", fit=True)
     # The one-image story was measured for batch norm; the partial variants normalise
