@@ -68,7 +68,6 @@ class Job:
     # The sessions that asked to train it, first the one that started it (see `owner`).
     requesters: list[str] = field(default_factory=list)
     stop_requested: threading.Event = field(default_factory=threading.Event)
-    stop_asked_at: float | None = None  # time.monotonic() of the Stop
     ended: threading.Event = field(default_factory=threading.Event)  # set once it has ended
 
     @property
@@ -258,21 +257,19 @@ class JobManager:
             self._start_waiting_jobs()
             return job
 
-    @property
-    def can_stop(self) -> bool:
-        """Whether a running training can be stopped early here (not on a Ray cluster)."""
-        return getattr(self.runner, "stops", True)
+    def stoppable(self, job: Job) -> bool:
+        """Whether ``job``'s training can end early: a kind of request that stops (a
+        comparison, not a sweep) on a runner that stops (not a Ray cluster)."""
+        return getattr(self.runner, "stops", True) and getattr(job.request, "stoppable", False)
 
     def stop(self, job: Job, session: str) -> bool:
         """``session`` asks to end the running ``job``: it stops at its next step if this
         session started it. False (and nothing changes) otherwise: someone else started it,
         it is not running (any more), or this runner cannot stop trainings."""
         with self._lock:
-            if job.status != RUNNING or session != job.owner or not self.can_stop \
-                    or not getattr(job.request, "stoppable", False):
+            if job.status != RUNNING or session != job.owner or not self.stoppable(job):
                 return False
             if not job.stop_requested.is_set():
-                job.stop_asked_at = time.monotonic()
                 job.stop_requested.set()
                 log.info("training stop asked config=%s", job.request.config_hash())
             return True

@@ -101,8 +101,7 @@ def _show_stop_controls(manager: JobManager, job: Job) -> None:
     it), withdraw it from the queue (a session that queued it), or stop watching it (any
     other viewer: the training goes on for the others)."""
     session = session_id()
-    stoppable = manager.can_stop and getattr(job.request, "stoppable", False)
-    if job.status == RUNNING and session == job.owner and not stoppable:
+    if job.status == RUNNING and session == job.owner and not manager.stoppable(job):
         return  # a sweep, or a cluster's training: it runs to its end
     if job.status == RUNNING and session == job.owner:
         if job.stop_requested.is_set():
