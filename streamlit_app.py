@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from bnviz import explain
+from bnviz import explain, tf_settings
 from bnviz.comparison import ComparisonRequest
 from bnviz.jobs import FAILED, JOB, QUEUED, RUNNING, STOPPED, Lookup
 from ui import sections
@@ -21,6 +21,7 @@ from ui.state import (
     write_url,
 )
 
+tf_settings.apply()  # before anything imports TensorFlow (bnviz.tf_settings)
 manager = shared_job_manager()
 link = link_reading(manager.gallery)
 present = link.present  # for a projector: the sidebar tucked away, charts large

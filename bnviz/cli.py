@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from bnviz import tf_settings
 from bnviz.cluster import ADDRESS_VARIABLE
 from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
 from bnviz.data import DataError, class_counts_text, make_split
@@ -283,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tf_settings.apply()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

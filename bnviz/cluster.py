@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from bnviz import tf_settings
 from bnviz.comparison import ComparisonRequest, merge_seeds
 from bnviz.request import ProgressCallback, Request, Runner
 from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult
@@ -139,7 +140,7 @@ def _runtime_env() -> dict[str, Any]:
     # The cluster's workers get this very bnviz (code and bundled sample), whatever is
     # installed on their nodes; TensorFlow and the other requirements must be there.
     return {"py_modules": [str(Path(__file__).resolve().parent)],
-            "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
+            "env_vars": {tf_settings.LOG_LEVEL: "2"}}
 
 
 _remote: dict[str, Any] = {}
@@ -156,12 +157,14 @@ def _remote_functions() -> dict[str, Any]:
     # sink after the runner, seeing the task done, has read it for the last time.
     @ray.remote(max_retries=TASK_RETRIES, num_cpus=1)
     def train_seed(config: Any, sink: Any, part: int) -> Any:
+        tf_settings.apply()  # a Ray worker may have run other code before
         from bnviz.training import train_comparison
 
         return train_comparison(config, on_epoch=lambda row: ray.get(sink.add.remote(part, row)))
 
     @ray.remote(max_retries=TASK_RETRIES, num_cpus=1)
     def train_point(request: Any, rate: float, placement: str, sink: Any, part: int) -> Any:
+        tf_settings.apply()
         from bnviz.training import sweep_point
 
         row = sweep_point(request, rate, placement)

@@ -12,9 +12,9 @@ Speed (measured by ``bench/speed.py``): one epoch (all steps plus the test-set
 evaluation) is a single compiled ``tf.function`` over data kept as tensors,
 instead of Keras ``fit``'s Python loop per batch; the two models train their
 epoch concurrently, since batch-64 convolutions leave a second core idle, each
-operation with half the cores; TensorFlow's oneDNN kernels are switched on (they
-are off by default on CPUs without AVX-512 VNNI, and twice as fast there); and the
-epochs are traced without AutoGraph, one at a time, so the first epoch comes soon.
+operation with half the cores, with TensorFlow's oneDNN kernels on (both set by
+`bnviz.tf_settings`); and the epochs are traced without AutoGraph, one at a time,
+so the first epoch comes soon.
 The maths is the blog's: Adam with Keras defaults, categorical cross-entropy on
 softmax outputs, train metrics averaged over the epoch's batches in training mode,
 test metrics in inference mode.
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bnviz import tf_settings
 from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
 from bnviz.config import ExperimentConfig
 from bnviz.data import IMAGE_SHAPE, NUM_CLASSES, Split, make_split
@@ -61,43 +61,9 @@ if TYPE_CHECKING:
     import keras
 
 
-
-def _cores() -> int:
-    """Cores this process may use: its CPU affinity (`taskset`, cpusets), capped by a CPU
-    quota of its control group (cgroup v2 or v1; a container's `--cpus`, a Community Cloud
-    box), rounded up."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-    quota = _cgroup_cpu_quota()
-    return max(1, min(cores, math.ceil(quota))) if quota else cores
-
-
-def _cgroup_cpu_quota() -> float | None:
-    """Cores' worth of CPU time this process's control group may use, if it is limited."""
-    from pathlib import Path
-
-    with contextlib.suppress(OSError, ValueError):
-        limit, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]  # v2
-        return None if limit == "max" else int(limit) / int(period)
-    with contextlib.suppress(OSError, ValueError):
-        v1 = Path("/sys/fs/cgroup/cpu")
-        limit = int((v1 / "cpu.cfs_quota_us").read_text())
-        return None if limit <= 0 else limit / int((v1 / "cpu.cfs_period_us").read_text())
-    return None
-
-
-# Both must be set before TensorFlow is first imported; values set by the user win.
-# oneDNN's kernels: TensorFlow turns them on by itself only on CPUs with AVX-512 VNNI or
-# newer; on AVX2 CPUs they halve a convolution-heavy epoch (see the README's Performance).
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-# Threads per operation: the two models of a comparison train at once, each in a thread
-# of its own, so each gets half the cores. With TensorFlow's default (all cores per
-# operation) the two models' small kernels contend for the same cores: an epoch pair took
-# 0.36 s against 0.28 s with one thread each on 2 cores, and 0.52 s against 0.44 s with
-# oneDNN capped at AVX2 (README, Performance).
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, _cores() // 2)))
+# Before anything imports TensorFlow (its settings: `bnviz.tf_settings`); a script that only
+# imports this module gets them too.
+tf_settings.apply()
 
 EVAL_SLICE = 250  # test images per forward pass: 1000 at once costs ~150 MB of activations
 
@@ -414,6 +380,7 @@ def epochs_of(trainer: ModelTrainer, seed: int, learning_rate: float, split: Spl
     the same for a comparison, a sweep and a warm-up. Stop early by not asking for
     more. ``probe_every``: see `ModelTrainer.run_epoch` (steps count over the training).
     """
+    tf_settings.check()
     trainer.start(seed, learning_rate, split)
     steps = trainer.steps_per_epoch(len(split.y_train))
     for epoch in range(1, epochs + 1):
@@ -549,7 +516,7 @@ def sweep_learning_rates(request: SweepRequest,
     split = make_split(base.split, base.train_size, base.scale_pixels)
     rows = []
     # Both models of a rate at once, as a comparison trains its two: each operation has half
-    # the cores (TF_NUM_INTRAOP_THREADS above), and one trainer per placement is all the
+    # the cores (`bnviz.tf_settings`), and one trainer per placement is all the
     # memory a comparison needs too. Every point is a training of its own, so the table is
     # the same in any order; rows are passed on in the table's order.
     points = request.points()

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from bnviz import tf_settings
 from bnviz.memory import MemoryBudget
 from bnviz.request import ProgressCallback, Request, Runner, StopCheck, TrainingStopped
 
@@ -43,11 +44,10 @@ MEMORY_CHECK_SECONDS = 2.0
 # How often the parent looks for a stop request while it waits for the child's next message.
 STOP_CHECK_SECONDS = 0.05
 
-# Defaults for training processes (the caller's environment wins): quiet TensorFlow, and
-# glibc malloc with few arenas that hands freed memory back, which keeps the resident size
-# of a multi-threaded TensorFlow process lower.
+# Defaults for training processes (the caller's environment wins): glibc malloc with few
+# arenas that hands freed memory back, which keeps the resident size of a multi-threaded
+# TensorFlow process lower. TensorFlow's own settings: `bnviz.tf_settings`.
 WORKER_ENVIRONMENT = {
-    "TF_CPP_MIN_LOG_LEVEL": "2",
     "MALLOC_ARENA_MAX": "2",
     "MALLOC_TRIM_THRESHOLD_": "0",
 }
@@ -314,7 +314,7 @@ def _wait_for_stop(connection: Connection, stop: threading.Event) -> None:
 
 
 def _prepare_training(request_waiting: Callable[[], bool]) -> Runner:
-    from bnviz.training import run_request, warm_up  # sets TensorFlow's options first
+    from bnviz.training import run_request, warm_up
 
     # A spare warms up while no job waits: TensorFlow's one-time kernel set-up and the
     # default comparison's traces cost seconds that would otherwise delay the first
@@ -334,6 +334,7 @@ def _send_error(connection: Connection, error: Exception) -> None:
 
 
 if __name__ == "__main__":
+    tf_settings.apply()
     serve(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None, _prepare_training)
     # Everything is sent: skip the interpreter's and TensorFlow's teardown (0.7 s, measured),
     # which the server waits through before it shows a result or starts the next training.

@@ -8,17 +8,22 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Ray, read when it is imported: the tests' clusters run on this one machine, so every Ray
 # address is 127.0.0.1 and no traffic leaves the loopback interface, without Ray's token
 # authentication whatever ~/.ray holds (see tests/cluster.py).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+from bnviz import tf_settings
 from bnviz.config import ExperimentConfig
 from bnviz.data import clear_cache
 from bnviz.jobs import JobManager
 from bnviz.store import ResultsStore
+
+# Before any test module imports Keras or TensorFlow (tests/test_inside.py does when it is
+# collected): in-process trainings must run with the settings of bnviz's own processes, or
+# their numbers differ from a training process's (bnviz.tf_settings).
+tf_settings.apply()
 
 
 @pytest.fixture

@@ -19,6 +19,12 @@ APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TINY_LINK = {"epochs": "2", "train_size": "256"}  # a link to a configuration that trains fast
 
 
+def assert_identical(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    """Equal to the last bit, as "same seed, same curves" promises on one kind of CPU
+    (pandas' default would let values within a relative 1e-5 pass)."""
+    pd.testing.assert_frame_equal(left, right, check_exact=True)
+
+
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
     """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -17,7 +17,7 @@ from bnviz.comparison import ComparisonRequest
 from bnviz.config import ExperimentConfig
 from bnviz.sweep import SweepRequest
 from tests.cluster import LOOPBACK_ONLY, RayCluster
-from tests.helpers import fake_result, instant_runner
+from tests.helpers import assert_identical, fake_result, instant_runner
 from tests.server import free_port
 
 pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
@@ -39,9 +39,13 @@ def test_each_seed_trains_as_its_own_task_and_the_result_is_the_embedded_one(clu
     from bnviz.training import train_comparison
 
     config = ExperimentConfig(epochs=3, train_size=256, seeds=2)
+    # Its workers first train another configuration: a worker that ran other tasks before
+    # trains the same numbers as a fresh process (same seed, same curves).
+    RayRunner(cluster.address)(ComparisonRequest(config.replace(placement="before",
+                                                                train_size=300, epochs=1)))
     rows = []
     remote = RayRunner(cluster.address)(ComparisonRequest(config), rows.append)
-    pd.testing.assert_frame_equal(_history(remote), _history(train_comparison(config)))
+    assert_identical(_history(remote), _history(train_comparison(config)))
     assert sorted((r["seed"], r["model"], r["epoch"]) for r in rows) == sorted(
         (seed, model, epoch) for seed in (1, 2) for model in ("baseline", "BN after")
         for epoch in (1, 2, 3))  # live progress of both seeds, each epoch once
@@ -56,7 +60,7 @@ def test_each_sweep_point_trains_as_its_own_task_and_the_table_is_the_embedded_o
     points = []
     remote = RayRunner(cluster.address)(request, points.append)
     local = sweep_learning_rates(request)
-    pd.testing.assert_frame_equal(remote.table, local.table)
+    assert_identical(remote.table, local.table)
     assert len(points) == 4
 
 
@@ -77,7 +81,7 @@ def test_a_worker_killed_mid_training_is_retried_and_the_result_is_unchanged(clu
 
     remote = RayRunner(cluster.address)(ComparisonRequest(config), kill_once)
     assert killed  # a worker really died mid-training
-    pd.testing.assert_frame_equal(_history(remote), _history(train_comparison(config)))
+    assert_identical(_history(remote), _history(train_comparison(config)))
     assert len(rows) == 2 * 25 * 2  # the retried epochs were not passed on twice
 
 

@@ -24,6 +24,7 @@ from bnviz.store import ResultsStore
 from bnviz.summary import headline, seed_summary
 from bnviz.sweep import SweepRequest
 from bnviz.training import ModelTrainer, epoch_order, sweep_learning_rates, train_comparison
+from tests.helpers import assert_identical
 
 
 @pytest.fixture(scope="module")
@@ -190,9 +191,9 @@ def test_noisy_bn_trains_the_same_with_or_without_the_probes(tiny_config):
     config = tiny_config.replace(normalization="noisy-batch", epochs=3)
     probed = train_comparison(config.replace(landscape_every=2))
     plain = train_comparison(config.replace(landscape_every=0))
-    pd.testing.assert_frame_equal(probed.history.drop(columns="seconds"),
-                                  plain.history.drop(columns="seconds"))
-    pd.testing.assert_frame_equal(probed.relu_inputs, plain.relu_inputs)
+    assert_identical(probed.history.drop(columns="seconds"),
+                     plain.history.drop(columns="seconds"))
+    assert_identical(probed.relu_inputs, plain.relu_inputs)
     # The noise is there in training and not at inference: the probe's two modes differ.
     relu = plain.relu_inputs[plain.relu_inputs.model == "noisy BN after"]
     assert not np.allclose(relu[relu["mode"] == "training"].p50.to_numpy(),

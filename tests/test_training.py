@@ -7,6 +7,7 @@ from bnviz import training
 from bnviz.comparison import HISTORY_COLUMNS, ComparisonRequest
 from bnviz.landscape import LANDSCAPE_COLUMNS
 from bnviz.training import TrainingStopped, run_request, train_comparison
+from tests.helpers import assert_identical
 
 pytestmark = pytest.mark.slow  # every test here trains
 
@@ -30,7 +31,7 @@ def test_history_is_tidy_and_arrives_epoch_by_epoch(tiny_config):
 
 def test_same_seed_same_history_other_seed_other_history(tiny_config):
     first, second = train_comparison(tiny_config), train_comparison(tiny_config)
-    pd.testing.assert_frame_equal(_curves(first), _curves(second))
+    assert_identical(_curves(first), _curves(second))
     other = train_comparison(tiny_config.replace(seed=2))
     assert not _curves(other)[LEARNED].equals(_curves(first)[LEARNED])
 
@@ -49,13 +50,13 @@ def test_two_threads_match_runs_alone(tiny_config):
     for thread in threads:
         thread.join()
     for index, result in enumerate(alone):
-        pd.testing.assert_frame_equal(_curves(together[index]), _curves(result))
+        assert_identical(_curves(together[index]), _curves(result))
 
 
 def test_a_request_runs_by_its_task_like_a_direct_call(tiny_config):
     rows = []
     result = run_request(ComparisonRequest(tiny_config), rows.append)
-    pd.testing.assert_frame_equal(_curves(result), _curves(train_comparison(tiny_config)))
+    assert_identical(_curves(result), _curves(train_comparison(tiny_config)))
     assert [(r["model"], r["epoch"]) for r in rows] == [
         ("baseline", 1), ("BN after", 1), ("baseline", 2), ("BN after", 2)]
 
@@ -78,7 +79,7 @@ def test_a_stopped_training_keeps_the_epochs_done_marked_partial(tiny_config):
     assert result.bn_modes.empty  # measured at a training's end: left out after a Stop
     # The same epochs as an unstopped training: stopping changes nothing before it.
     whole = train_comparison(config.replace(seeds=1))
-    pd.testing.assert_frame_equal(_curves(result), _curves(whole).head(4))
+    assert_identical(_curves(result), _curves(whole).head(4))
     request = ComparisonRequest(config)
     again = request.decode_result(request.encode_result(result))
     assert again.partial and again.stop_note() == result.stop_note()
@@ -105,8 +106,8 @@ def test_a_reused_trainer_matches_a_new_one(tiny_config, monkeypatch):
     reused = train_comparison(tiny_config.replace(learning_rate=0.002))
     monkeypatch.setattr(training, "TRAINER_POOL", training.TrainerPool())  # nothing to reuse
     new = train_comparison(tiny_config.replace(learning_rate=0.002))
-    pd.testing.assert_frame_equal(_curves(reused), _curves(new))
-    pd.testing.assert_frame_equal(reused.bn_layers, new.bn_layers)
+    assert_identical(_curves(reused), _curves(new))
+    assert_identical(reused.bn_layers, new.bn_layers)
 
 
 def test_trainings_of_one_kind_share_one_compiled_epoch(tiny_config):
@@ -124,8 +125,8 @@ def test_trainings_of_one_kind_share_one_compiled_epoch(tiny_config):
 def test_the_landscape_probe_leaves_training_unchanged(tiny_config):
     without = train_comparison(tiny_config.replace(landscape_every=0))
     probed = train_comparison(tiny_config.replace(landscape_every=3))
-    pd.testing.assert_frame_equal(_curves(without), _curves(probed))
-    pd.testing.assert_frame_equal(without.bn_layers, probed.bn_layers)  # moving averages too
+    assert_identical(_curves(without), _curves(probed))
+    assert_identical(without.bn_layers, probed.bn_layers)  # moving averages too
     assert without.landscape.empty
     landscape = probed.landscape
     assert tuple(landscape.columns) == LANDSCAPE_COLUMNS
@@ -135,18 +136,6 @@ def test_the_landscape_probe_leaves_training_unchanged(tiny_config):
     assert (landscape.loss_min <= landscape.loss_max).all()
     assert (landscape.grad_change_min <= landscape.grad_change_max).all()
     assert (landscape.beta_smoothness > 0).all()
-
-
-def test_the_threads_per_operation_follow_the_cores_and_a_cpu_quota(monkeypatch):
-    # A one-core quota on a many-core host (a Community Cloud box, a container's --cpus)
-    # counts as one core; no quota leaves the affinity's count.
-    monkeypatch.setattr(training.os, "sched_getaffinity", lambda _pid: set(range(8)))
-    monkeypatch.setattr(training, "_cgroup_cpu_quota", lambda: 1.0)
-    assert training._cores() == 1
-    monkeypatch.setattr(training, "_cgroup_cpu_quota", lambda: 2.5)
-    assert training._cores() == 3
-    monkeypatch.setattr(training, "_cgroup_cpu_quota", lambda: None)
-    assert training._cores() == 8
 
 
 def test_an_aborted_epoch_counts_for_nothing_and_the_next_training_is_whole(tiny_config):

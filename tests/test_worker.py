@@ -13,7 +13,7 @@ from bnviz.comparison import ComparisonRequest
 from bnviz.request import TrainingStopped
 from bnviz.training import train_comparison
 from bnviz.worker import OUT_OF_MEMORY, ProcessRunner, TrainingCrashed
-from tests.helpers import wait_for
+from tests.helpers import assert_identical, wait_for
 
 
 @pytest.fixture
@@ -29,9 +29,48 @@ def test_a_training_in_its_own_process_matches_one_in_this_process(runner, tiny_
     remote = runner(ComparisonRequest(tiny_config), on_progress=rows.append)
     local = train_comparison(tiny_config)
     assert len(rows) == 4 and rows[0]["model"] == "baseline"
-    pd.testing.assert_frame_equal(remote.history.drop(columns="seconds"),
-                                  local.history.drop(columns="seconds"))
+    assert_identical(remote.history.drop(columns="seconds"),
+                     local.history.drop(columns="seconds"))
     assert not runner.active
+
+
+# Trains other configurations, then the one asked for, and writes its history (a notebook,
+# a CLI sweep or a warm spare trains several things in one process).
+_AFTER_OTHERS = """
+import pickle, sys
+from bnviz.training import train_comparison
+others, config = pickle.load(open(sys.argv[1], "rb"))
+for other in others:
+    train_comparison(other)
+train_comparison(config).history.to_pickle(sys.argv[2])
+"""
+
+
+@pytest.mark.slow
+def test_the_same_configuration_trains_identical_histories_wherever_it_runs(
+        runner, tiny_config, tmp_path):
+    # The Seed setting's promise, "same seed, same curves", to the last bit on this
+    # machine: in this process after the suite's other trainings, in a fresh training
+    # process, in a process that trained other configurations first (another size of the
+    # same compiled trainer, another placement, another batch size), and in the CLI.
+    import pickle
+
+    config = tiny_config.replace(seed=3)
+    others = [config.replace(train_size=300, epochs=1), config.replace(placement="before"),
+              config.replace(batch_size=32, seed=1)]
+    here = train_comparison(config).history.drop(columns="seconds")
+    assert_identical(runner(ComparisonRequest(config)).history.drop(columns="seconds"), here)
+    (tmp_path / "configs.pkl").write_bytes(pickle.dumps((others, config)))
+    subprocess.run([sys.executable, "-c", _AFTER_OTHERS, str(tmp_path / "configs.pkl"),
+                    str(tmp_path / "after.pkl")], check=True, timeout=600, cwd=os.getcwd())
+    assert_identical(pd.read_pickle(tmp_path / "after.pkl").drop(columns="seconds"), here)
+    cli = subprocess.run(
+        [sys.executable, "-m", "bnviz", "run", "--epochs", "2", "--train-size", "256",
+         "--seed", "3", "--out", str(tmp_path / "cli")], capture_output=True, text=True,
+        timeout=600, check=False)
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    written = pd.read_csv(tmp_path / "cli" / "history.csv", float_precision="round_trip")
+    assert_identical(written.drop(columns="seconds"), here)
 
 
 @pytest.mark.slow
