@@ -98,12 +98,36 @@ def test_the_page_works_with_the_settings_community_cloud_forces(tmp_path):
 SCREENS = {"projector": (1280, 720), "phone": (390, 844)}
 
 
+# True once the first chart is drawn at its final width: its SVG as wide as its element,
+# its legend's labels there, and nothing of it moved for 5 animation frames in a row (Vega
+# redraws a container-wide chart when its column settles, e.g. as the sidebar opens).
+_SETTLED = """() => {
+    const chart = document.querySelector("[data-testid='stVegaLiteChart']");
+    const svg = chart && chart.querySelector("svg");
+    const labels = svg ? [...svg.querySelectorAll(".role-legend-label text")] : [];
+    if (!svg || !labels.length
+        || Math.abs(svg.getBoundingClientRect().width - chart.getBoundingClientRect().width) > 1) {
+        window.__bnvizLayout = null;
+        return false;
+    }
+    const now = JSON.stringify([chart, svg, ...labels].map(e => {
+        const box = e.getBoundingClientRect();
+        return [box.x, box.y, box.width, box.height];
+    }).concat([document.documentElement.scrollWidth]));
+    const before = window.__bnvizLayout;
+    window.__bnvizLayout = {layout: now, frames: before && before.layout === now
+                                                ? before.frames + 1 : 0};
+    return window.__bnvizLayout.frames >= 5;
+}"""
+
+
 def _layout(page) -> dict:
     """Where the first chart, its drawn legend and the legend's labels are, and how wide the
-    page is, once the chart is drawn."""
+    page is, once the chart is drawn at its final width."""
     chart = page.locator("[data-testid='stVegaLiteChart']").first
     legend = chart.locator("svg .role-legend").first
     legend.wait_for(timeout=30_000)
+    page.wait_for_function(_SETTLED, polling="raf", timeout=30_000)
     labels = chart.locator("svg .role-legend-label text")
     return {
         "chart": chart.bounding_box(),
