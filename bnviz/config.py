@@ -128,7 +128,9 @@ class ExperimentConfig:
     )
     seed: int = _spec(
         1, label="Seed", minimum=0, maximum=999_999,
-        help="Fixes initial weights, dropout and batch order: same seed, same curves.",
+        help="Fixes initial weights, dropout and batch order: same seed, same curves, to "
+             "the last digit on one kind of machine (another CPU or core count rounds "
+             "differently: the last digits of a loss can differ).",
     )
     seeds: int = _spec(
         1, label="Seeds", minimum=1, maximum=10,
