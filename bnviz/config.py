@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bnviz.variants import BATCH_NORM, VARIANTS, Variant
+
 # Bump when a change to the trainer or data makes stored results stale. 4: the `blog` split
 # takes the blog's very images (tensorflow-datasets' order), so results trained on the
 # official file order's first images are no longer served as the blog's.
@@ -29,20 +31,16 @@ MAX_WORK = 2_000_000
 # them up.
 WORK_FIELDS = ("seeds", "train_size", "epochs")
 
-PLACEMENTS = ("after", "before")
+BASELINE_PLACEMENT = "none"  # the baseline's: no normalising layer
+PLACEMENTS = ("after", "before")  # the BN model's
 OPTIMIZERS = ("adam", "sgd")
 SPLITS = ("blog", "official")
-# What the BN model's normalising layers do (`bnviz.norms` builds them; `bnviz.explain` says
-# what each one asks). "batch" is Keras' BatchNormalization, the blog's.
-NORMALIZATIONS = ("batch", "noisy-batch", "mean-only", "variance-only", "frozen-affine",
-                  "layer", "group")
+# What the BN model's normalising layers do: one `bnviz.variants.Variant` each.
+NORMALIZATIONS = tuple(VARIANTS)
 # Fields added after results were first stored: a config leaves them out of its hash while
 # they hold their default, so every result stored (and every gallery entry, and every link)
 # before they existed keeps its hash.
 LATER_FIELDS = ("normalization",)
-# Bump when what `noisy-batch` does changes (its noise, `bnviz.norms`): only its results go
-# stale, so only its hashes move. 2: noise per activation (1: a scale and shift per channel).
-NOISY_BATCH_VERSION = 2
 
 
 class ConfigError(ValueError):
@@ -100,7 +98,7 @@ class ExperimentConfig:
         "(Ioffe & Szegedy).",
     )
     normalization: str = _spec(
-        "batch", label="Normalisation", choices=NORMALIZATIONS,
+        BATCH_NORM, label="Normalisation", choices=NORMALIZATIONS,
         help="What the BN model's normalising layers do: 'batch' is batch norm itself; the "
         "others take it apart (noise after it, only the mean, only the variance, fixed γ and "
         "β) or normalise without the batch (layer, group). See 'What each variant asks'.",
@@ -160,6 +158,11 @@ class ExperimentConfig:
         return self.epochs * self.train_size * self.seeds
 
     @property
+    def variant(self) -> Variant:
+        """What the BN model's normalising layers are (`bnviz.variants`)."""
+        return VARIANTS[self.normalization]  # a known name: validated on construction
+
+    @property
     def seed_list(self) -> list[int]:
         """The seeds to train: ``seed``, ``seed + 1``, … (``seeds`` of them)."""
         return [self.seed + offset for offset in range(self.seeds)]
@@ -211,8 +214,8 @@ class ExperimentConfig:
         for name in LATER_FIELDS:
             if values[name] == default[name]:
                 del values[name]
-        if self.normalization == "noisy-batch":
-            values["noise_version"] = str(NOISY_BATCH_VERSION)
+        if self.variant.version is not None:  # its results of earlier versions are stale
+            values[self.variant.version_key] = str(self.variant.version)
         canonical = json.dumps({"version": RESULTS_VERSION, **values}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

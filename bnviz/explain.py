@@ -1,5 +1,7 @@
 """Plain-words text shown next to each part of the page (kept apart from the layout)."""
 
+from bnviz.variants import VARIANTS
+
 TITLE = "Batch norm, side by side"
 SUBTITLE = ("Two small CNNs learn Fashion-MNIST from the same images and the same start; "
             "one has batch-normalisation layers. What does BN change?")
@@ -172,45 +174,9 @@ LANDSCAPE = (
 )
 
 
-# What each normalisation (bnviz.config.NORMALIZATIONS) changes, and which question it answers:
-# two sentences each, shown above a variant's result and under "What each variant asks".
-NORMALIZATIONS = {
-    "batch": (
-        "**Batch norm** (Ioffe & Szegedy 2015): each feature is standardised with the mean and "
-        "standard deviation of the current batch, then scaled by a learned γ and shifted by a "
-        "learned β. It is the blog's model, the one every other variant takes a piece from."),
-    "noisy-batch": (
-        "**Noisy BN** (after Santurkar et al. 2018, §2.1): after every BN layer, random noise "
-        "is added to every activation of every image, from a normal distribution whose mean "
-        "(−1 to 1) and standard deviation (0.1 to 0.5) each channel draws afresh at every "
-        "training step (no noise at inference), so each layer's input distribution moves at "
-        "every step on purpose. If BN worked by keeping those distributions steady (less "
-        "*internal covariate shift*), this network should train much slower than plain BN; in "
-        "Santurkar et al.'s far larger networks it trained about as fast."),
-    "mean-only": (
-        "**Mean-only BN**: subtracts each feature's batch mean but does not divide by its "
-        "standard deviation (γ and β are still learned). Is centring alone enough for BN's "
-        "speed-up?"),
-    "variance-only": (
-        "**Variance-only BN**: divides each feature by its batch standard deviation without "
-        "subtracting the mean (γ and β are still learned). Is controlling each feature's scale "
-        "enough for BN's speed-up?"),
-    "frozen-affine": (
-        "**BN with γ = 1 and β = 0 fixed**: standardises exactly as BN does but cannot learn to "
-        "rescale or shift afterwards. Do the learned scale and shift matter, or does the "
-        "standardising do the work?"),
-    "layer": (
-        "**Layer norm** (Ba, Kiros & Hinton 2016): standardises each image with the mean and "
-        "standard deviation over all of its own features in the layer, with a learned gain and "
-        "bias per feature, so no batch statistics and no moving averages are involved. Does "
-        "normalising without the batch help as much, and does it stay the same when batches "
-        "are small?"),
-    "group": (
-        "**Group norm** (Wu & He 2018): standardises each image over groups of channels (the "
-        "32 channels in 8 groups of 4; the 512 flattened features in 8 groups of 64), with a "
-        "learned γ and β per channel and no batch statistics. It was made for small batches, "
-        "where BN's batch statistics become noisy: compare it with BN at batch size 8."),
-}
+# What each variant changes, and which question it answers (`bnviz.variants`), by its name:
+# shown above a variant's result and under "What each variant asks".
+NORMALIZATIONS = {name: variant.prose for name, variant in VARIANTS.items()}
 
 VARIANTS_INTRO = (
     "**What each variant asks.** The *Normalisation* setting puts something else where the "

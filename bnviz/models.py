@@ -9,7 +9,7 @@ the 4×4×32 map (not on the 512 flattened features as in ``"after"``). The dens
 end is the same everywhere: Flatten → Dropout(0.2) → Dense(10) → softmax, no BN
 on the logits.
 
-``normalization`` (`bnviz.config.NORMALIZATIONS`) says what stands where BN stands:
+``normalization`` (a `bnviz.variants.Variant` by name) says what stands where BN stands:
 batch norm itself (the default), a piece of it, or another normaliser (`bnviz.norms`).
 
 TensorFlow is imported inside the functions, so importing this module is cheap.
@@ -21,48 +21,27 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from bnviz.config import BASELINE_PLACEMENT, PLACEMENTS
 from bnviz.data import IMAGE_SHAPE, NUM_CLASSES
+from bnviz.variants import BATCH_NORM, variant
 
 if TYPE_CHECKING:
     import keras
 
-MODEL_PLACEMENTS = ("none", "after", "before")
+MODEL_PLACEMENTS = (BASELINE_PLACEMENT, *PLACEMENTS)
 BASELINE = "baseline"
 
 
-def model_label(placement: str, normalization: str = "batch") -> str:
+def model_label(placement: str, normalization: str = BATCH_NORM) -> str:
     """The name a model goes by in histories, tables and charts: "baseline", "BN after",
-    "GroupNorm before", …"""
-    from bnviz.config import NORMALIZATIONS
-
-    if placement == "none":
+    "GroupNorm before", … (the variant's `bnviz.variants.Variant.label`)."""
+    if placement == BASELINE_PLACEMENT:
         return BASELINE
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}")
-    return f"{NORMALIZER_NAMES[normalization]} {placement}"
+    return f"{variant(normalization).label} {placement}"
 
 
-# What each normalisation is called in model labels (bnviz.norms.SHORT_NAMES, kept here too
-# so that naming a model needs no Keras).
-NORMALIZER_NAMES = {
-    "batch": "BN", "noisy-batch": "noisy BN", "mean-only": "mean-only BN",
-    "variance-only": "variance-only BN", "frozen-affine": "frozen-affine BN",
-    "layer": "LayerNorm", "group": "GroupNorm",
-}
-
-
-# The kinds that normalise with the batch's statistics and keep moving averages of them for
-# inference; layer and group norm compute the same in training and inference.
-BATCH_STATISTICS = ("batch", "noisy-batch", "mean-only", "variance-only", "frozen-affine")
-
-
-def has_moving_statistics(normalization: str) -> bool:
-    """Whether this normalisation keeps moving averages, so that training and inference
-    modes differ (`bnviz.config.NORMALIZATIONS`)."""
-    return normalization in BATCH_STATISTICS
-
-
-def build_model(placement: str, seed: int, normalization: str = "batch") -> keras.Sequential:
+def build_model(placement: str, seed: int, normalization: str = BATCH_NORM
+                ) -> keras.Sequential:
     """Build one comparison model.
 
     Weight layers draw their initial values from seeds derived from ``seed`` and
@@ -82,6 +61,7 @@ def build_model(placement: str, seed: int, normalization: str = "batch") -> kera
 
     before = placement == "before"
     after = placement == "after"
+    kind = variant(normalization)
     conv_activation = None if before else "relu"
     stack: list[keras.layers.Layer] = [keras.Input(shape=(*IMAGE_SHAPE, 1))]
 
@@ -91,19 +71,19 @@ def build_model(placement: str, seed: int, normalization: str = "batch") -> kera
             kernel_initializer=init(index), name=f"conv{index}",
         ))
         if before:
-            stack.extend(normalizing_layers(normalization, index, seed, rank=4))
+            stack.extend(normalizing_layers(kind, index, seed, rank=4))
             stack.append(layers.ReLU(name=f"relu{index}"))
         if pool:
             stack.append(layers.MaxPooling2D(2, name=f"pool{index}"))
             if after:
-                stack.extend(normalizing_layers(normalization, index, seed, rank=4))
+                stack.extend(normalizing_layers(kind, index, seed, rank=4))
 
     conv_block(1, 5, "valid", pool=True)
     conv_block(2, 4, "same", pool=True)
     conv_block(3, 3, "valid", pool=False)
     stack.append(layers.Flatten(name="flatten"))
     if after:
-        stack.extend(normalizing_layers(normalization, 3, seed, rank=2))
+        stack.extend(normalizing_layers(kind, 3, seed, rank=2))
     stack += [
         layers.Dropout(0.2, seed=seed, name="dropout"),
         layers.Dense(NUM_CLASSES, kernel_initializer=init(4), name="dense"),
@@ -132,6 +112,6 @@ def layer_table(model: keras.Model) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def param_counts(placement: str, normalization: str = "batch") -> pd.DataFrame:
+def param_counts(placement: str, normalization: str = BATCH_NORM) -> pd.DataFrame:
     """The per-layer table of a freshly built model of this placement and normalisation."""
     return layer_table(build_model(placement, seed=0, normalization=normalization))

@@ -1,21 +1,21 @@
-"""The normalising layers of the BN model, one kind per `bnviz.config.NORMALIZATIONS` value.
+"""The normalising layers of the BN model: one builder per kind of layer, named by each
+variant's `bnviz.variants.Variant.builder`.
 
-Each value takes one piece of batch norm away, or swaps it for another normaliser,
-so a student can ask which piece makes training fast:
+Each variant takes one piece of batch norm away, or swaps it for another normaliser,
+so a student can ask which piece makes training fast (`bnviz.variants` says what each
+one does and asks); here is how each is built:
 
-* ``batch``: Keras' ``BatchNormalization`` (Ioffe & Szegedy 2015), the blog's.
-* ``noisy-batch``: batch norm, then `StepNoise`: random noise added to every activation,
-  from a distribution of its channel drawn anew at every training step (Santurkar et al.
-  2018, §2.1: the input distribution of the next layer is made to move at every step on
-  purpose).
-* ``mean-only`` / ``variance-only``: `PartialBatchNormalization`, batch norm with only
-  the centring or only the division by the batch's standard deviation (d2l.ai, §8.5's
-  exercises).
-* ``frozen-affine``: batch norm with γ = 1 and β = 0, not learned (``center`` and
-  ``scale`` off).
-* ``layer``: ``LayerNormalization`` over all of an image's features in the layer, with a
-  gain and bias per feature (Ba, Kiros & Hinton 2016).
-* ``group``: ``GroupNormalization`` with `GROUPS` groups of channels (Wu & He 2018).
+* ``batch_norm``: Keras' ``BatchNormalization`` (Ioffe & Szegedy 2015), the blog's; with
+  ``center`` and ``scale`` off, γ = 1 and β = 0, not learned (``frozen-affine``).
+* ``noisy_batch_norm``: batch norm, then `StepNoise`: random noise added to every
+  activation, from a distribution of its channel drawn anew at every training step
+  (Santurkar et al. 2018, §2.1: the input distribution of the next layer is made to move
+  at every step on purpose).
+* ``partial_batch_norm``: `PartialBatchNormalization`, batch norm with only the centring
+  or only the division by the batch's standard deviation (d2l.ai, §8.5's exercises).
+* ``layer_norm``: ``LayerNormalization`` over all of an image's features in the layer,
+  with a gain and bias per feature (Ba, Kiros & Hinton 2016).
+* ``group_norm``: ``GroupNormalization`` with `GROUPS` groups of channels (Wu & He 2018).
 
 Only the batch-statistics kinds keep moving averages for inference; layer and group
 normalisation compute the same thing in training and in inference.
@@ -25,12 +25,13 @@ Importing this module imports Keras; `bnviz.models` imports it only when it buil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
 from keras import layers, ops
 
-from bnviz.config import NORMALIZATIONS
+from bnviz.variants import Variant
 
 # Santurkar et al.'s noise (§2.1: "we perturb each activation for each sample in the batch
 # using i.i.d. noise sampled from a non-zero mean and non-unit variance distribution", a
@@ -49,8 +50,6 @@ NOISE_STD = (0.1, 0.5)
 GROUPS = 8  # GroupNormalization: 32 channels in 8 groups of 4 (512 features: 8 of 64)
 # Keras' BatchNormalization defaults, for the partial kinds' moving averages.
 MOMENTUM, EPSILON = 0.99, 1e-3
-# The prefix of each kind's layer names: bn1, ln1, gn1, …
-LAYER_PREFIX = {"layer": "ln", "group": "gn"}
 
 
 class PartialBatchNormalization(layers.Layer):
@@ -117,27 +116,50 @@ class StepNoise(layers.Layer):
         return input_shape
 
 
-def normalizing_layers(normalization: str, index: int, seed: int,
-                       rank: int) -> list[layers.Layer]:
-    """The layers that stand where the blog's model has ``bn{index}``: one normaliser (and,
-    for ``noisy-batch``, its noise), for an input of ``rank`` dimensions (batch included)."""
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}")
-    name = f"{LAYER_PREFIX.get(normalization, 'bn')}{index}"
-    if normalization in ("batch", "noisy-batch"):
-        found: list[layers.Layer] = [layers.BatchNormalization(name=name)]
-        if normalization == "noisy-batch":
-            found.append(StepNoise(seed * 16 + 8 + index, name=f"noise{index}"))
-        return found
-    if normalization == "mean-only":
-        return [PartialBatchNormalization(center=True, scale=False, name=name)]
-    if normalization == "variance-only":
-        return [PartialBatchNormalization(center=False, scale=True, name=name)]
-    if normalization == "frozen-affine":
-        return [layers.BatchNormalization(center=False, scale=False, name=name)]
-    if normalization == "layer":
-        return [layers.LayerNormalization(axis=list(range(1, rank)), name=name)]
+# A builder makes the layers of one position: (layer name, position, model seed, input rank,
+# the variant's options) → layers.
+Builder = Callable[..., list[layers.Layer]]
+
+
+def batch_norm(name: str, index: int, seed: int, rank: int, **options: Any
+               ) -> list[layers.Layer]:
+    """Keras' batch norm (``options``: its ``center`` and ``scale``)."""
+    return [layers.BatchNormalization(name=name, **options)]
+
+
+def noisy_batch_norm(name: str, index: int, seed: int, rank: int) -> list[layers.Layer]:
+    """Batch norm, then `StepNoise` with a seed of its own per position."""
+    return [layers.BatchNormalization(name=name),
+            StepNoise(seed * 16 + 8 + index, name=f"noise{index}")]
+
+
+def partial_batch_norm(name: str, index: int, seed: int, rank: int, center: bool,
+                       scale: bool) -> list[layers.Layer]:
+    """`PartialBatchNormalization`: only the centring or only the scaling."""
+    return [PartialBatchNormalization(center=center, scale=scale, name=name)]
+
+
+def layer_norm(name: str, index: int, seed: int, rank: int) -> list[layers.Layer]:
+    """Layer norm over every feature of an image (all axes but the batch's)."""
+    return [layers.LayerNormalization(axis=list(range(1, rank)), name=name)]
+
+
+def group_norm(name: str, index: int, seed: int, rank: int) -> list[layers.Layer]:
+    """Group norm with `GROUPS` groups of channels."""
     return [layers.GroupNormalization(groups=GROUPS, name=name)]
+
+
+BUILDERS: dict[str, Builder] = {builder.__name__: builder for builder in (
+    batch_norm, noisy_batch_norm, partial_batch_norm, layer_norm, group_norm)}
+
+
+def normalizing_layers(variant: Variant, index: int, seed: int,
+                       rank: int) -> list[layers.Layer]:
+    """The layers that stand where the blog's model has ``bn{index}``: the variant's
+    normaliser (and, for ``noisy-batch``, its noise), for an input of ``rank`` dimensions
+    (batch included)."""
+    build = BUILDERS[variant.builder]
+    return build(f"{variant.layer_prefix}{index}", index, seed, rank, **dict(variant.options))
 
 
 def is_normalizer(layer: layers.Layer) -> bool:

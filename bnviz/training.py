@@ -53,7 +53,7 @@ from bnviz.inside import (
     mode_forward,
 )
 from bnviz.landscape import MEASURES, STEP_MULTIPLES, landscape_frame, landscape_measures
-from bnviz.models import build_model, has_moving_statistics, layer_table, model_label
+from bnviz.models import build_model, layer_table, model_label
 from bnviz.request import ProgressCallback, Request, StopCheck, TrainingStopped
 from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult, diverged, outcome
 
@@ -481,7 +481,7 @@ def train_comparison(
                     # Nor after a Stop: its 0.4 s would delay the partial result, which the
                     # person who pressed Stop is waiting for.
                     "bn_modes": bn_model.mode_accuracies(split.x_test, split.y_test)
-                    if has_moving_statistics(config.normalization) and not stopped_seed
+                    if config.variant.keeps_moving_statistics and not stopped_seed
                     else pd.DataFrame(),
                 }
             if stopped_seed:

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import pickle
 
@@ -6,6 +7,7 @@ import pytest
 from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
 from bnviz.link import read_link
 from bnviz.sweep import SweepRequest
+from bnviz.variants import VARIANTS
 
 
 def test_defaults_are_the_blog_experiment():
@@ -115,11 +117,11 @@ def test_every_field_has_help_and_a_range_or_choices():
 
 
 def test_only_noisy_batch_hashes_carry_the_version_of_its_noise(monkeypatch):
-    import bnviz.config
-
     noisy, group = ExperimentConfig(normalization="noisy-batch"), ExperimentConfig(
         normalization="group")
     before = noisy.config_hash(), group.config_hash(), ExperimentConfig().config_hash()
-    monkeypatch.setattr(bnviz.config, "NOISY_BATCH_VERSION", bnviz.config.NOISY_BATCH_VERSION + 1)
+    bumped = dataclasses.replace(VARIANTS["noisy-batch"],
+                                 version=VARIANTS["noisy-batch"].version + 1)
+    monkeypatch.setitem(VARIANTS, "noisy-batch", bumped)
     after = noisy.config_hash(), group.config_hash(), ExperimentConfig().config_hash()
     assert after[0] != before[0] and after[1:] == before[1:]

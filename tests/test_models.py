@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from bnviz.models import build_model, param_counts
+from bnviz.models import build_model, model_label, param_counts
+from bnviz.variants import VARIANTS
 
 
 @pytest.mark.parametrize(("placement", "total", "trainable", "frozen"), [
@@ -92,3 +93,27 @@ def test_same_seed_gives_both_models_the_same_starting_weights():
     other = build_model("none", seed=4)
     assert not np.array_equal(other.get_layer("conv1").kernel.numpy(),
                               baseline.get_layer("conv1").kernel.numpy())
+
+
+@pytest.mark.parametrize("placement", ["after", "before"])
+@pytest.mark.parametrize("variant", VARIANTS.values(), ids=list(VARIANTS))
+def test_each_variant_builds_what_its_description_says(variant, placement):
+    # The page decides what to show from the description alone (bnviz.variants): it must
+    # hold for the layers the model really has.
+    from bnviz.norms import is_normalizer, uses_batch_statistics
+
+    model = build_model(placement, seed=0, normalization=variant.name)
+    normalizers = [layer for layer in model.layers if is_normalizer(layer)]
+    assert [layer.name for layer in normalizers] == [f"{variant.layer_prefix}{index}"
+                                                     for index in (1, 2, 3)]
+    assert model_label(placement, variant.name) == f"{variant.label} {placement}"
+    for layer in normalizers:
+        values = {name: getattr(layer, name, None)
+                  for name in ("gamma", "beta", "moving_mean", "moving_variance")}
+        assert uses_batch_statistics(layer) == variant.uses_batch_statistics
+        assert variant.keeps_moving_statistics == (
+            values["moving_mean"] is not None or values["moving_variance"] is not None)
+        assert variant.has_every_bn_value == all(v is not None for v in values.values())
+    first = normalizers[0]
+    assert variant.learns_per_position == (first.gamma is not None
+                                           and len(first.gamma.shape) > 1)

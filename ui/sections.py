@@ -16,7 +16,6 @@ from bnviz.data import CLASS_NAMES, DataError, class_counts_text, make_split
 from bnviz.jobs import ENDED, FAILED, GALLERY, QUEUED, RUNNING, Job, JobManager
 from bnviz.landscape import landscape_summary, landscape_verdict
 from bnviz.link import markdown_code
-from bnviz.models import has_moving_statistics
 from bnviz.request import Request
 from bnviz.summary import (
     brief,
@@ -33,6 +32,7 @@ from bnviz.sweep import (
     MAX_SWEEP_EPOCHS,
     SweepRequest,
 )
+from bnviz.variants import BATCH_NORM
 from ui import views
 from ui.state import session_id, stop_watching, submit_for_session, write_url
 
@@ -212,15 +212,16 @@ def _show_convergence(result: ComparisonResult) -> None:
 def _show_parameters(result: ComparisonResult) -> None:
     show_chart(result, lambda: charts.parameters_chart(result.layer_tables), key="parameters",
                fit=True)
-    if result.config.normalization == "batch":
+    variant = result.config.variant
+    if variant.is_batch_norm:
         st.markdown(explain.PARAMETERS)
     else:
         st.markdown(explain.PARAMETERS_VARIANT.format(name=result.models[-1]))
-        if result.config.normalization == "layer":
+        if variant.learns_per_position:
             tables = list(result.layer_tables.values())
-            norm = tables[-1][tables[-1]["type"] == "LayerNormalization"]
+            norm = tables[-1][tables[-1]["layer"].str.startswith(variant.layer_prefix)]
             st.markdown(explain.LAYER_NORM_PARAMETERS.format(
-                features=int(norm["params"].sum()) // 2,
+                features=int(norm["params"].sum()) // 2,  # a gain and a bias per feature
                 extra=int(tables[-1]["params"].sum() - tables[0]["params"].sum())))
     columns = st.columns(len(result.layer_tables))
     for column, (model, table) in zip(columns, result.layer_tables.items(), strict=True):
@@ -309,7 +310,7 @@ def _show_inside(result: ComparisonResult) -> None:
                                                       columns=2), key="bn_layers",
                png_name="bnviz-bn-layers.png")
     st.markdown(explain.BN_LAYERS)
-    if result.config.normalization not in ("batch", "noisy-batch"):  # some values stand in
+    if not result.config.variant.has_every_bn_value:  # some values stand in
         st.caption(explain.BN_LAYERS_VARIANT)
     widest = result.bn_layers.groupby("layer").size().max() if len(result.bn_layers) else 0
     if widest > charts.MAX_TICKS_PER_LAYER:
@@ -341,7 +342,7 @@ def _show_landscape(result: ComparisonResult) -> None:
 
 
 def _show_modes(result: ComparisonResult) -> None:
-    if not has_moving_statistics(result.config.normalization):
+    if not result.config.variant.keeps_moving_statistics:
         st.info(explain.NO_MOVING_STATISTICS.format(name=result.models[-1]))
         return
     if result.bn_modes.empty and result.partial:
@@ -351,8 +352,8 @@ def _show_modes(result: ComparisonResult) -> None:
                png_name="bnviz-bn-modes.png", fit=True)
     # The one-image story was measured for batch norm; the partial variants normalise
     # differently, so for them only what holds for every batch-statistics layer is said.
-    st.markdown(explain.MODES + (explain.MODES_ONE_IMAGE if result.config.normalization
-                                 == "batch" else "") + explain.MODES_AFTER)
+    st.markdown(explain.MODES + (explain.MODES_ONE_IMAGE if result.config.variant.is_batch_norm
+                                 else "") + explain.MODES_AFTER)
     modes = result.bn_modes
     accuracy = modes[modes["mode"].str.startswith("training")].set_index("batch_size")["accuracy"]
     inference = modes[modes["mode"].str.startswith("inference")]
@@ -500,7 +501,7 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
                    "they were at the stop, which may be part-way into the next epoch. Press "
                    "**Train** to train these settings anew.")
     st.success(views.once(result, "headline", lambda: headline(_summary(result))))
-    if result.config.normalization != "batch":  # what this variant changes, and asks
+    if not result.config.variant.is_batch_norm:  # what this variant changes, and asks
         st.caption(explain.NORMALIZATIONS[result.config.normalization])
         _show_batch_norm_reference(result, manager)
     sections = {
@@ -525,7 +526,7 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
 def _show_batch_norm_reference(result: ComparisonResult, manager: JobManager) -> None:
     """For a variant: batch norm itself at the same settings, when this server has that
     result (the gallery's, or one trained here), so the variant is read against BN too."""
-    config = result.config.replace(normalization="batch")
+    config = result.config.replace(normalization=BATCH_NORM)
     reference = manager.lookup(ComparisonRequest(config)).result
     if reference is None or reference.partial:
         return
