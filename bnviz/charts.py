@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bnviz.data import CLASS_NAMES
-from bnviz.sweep import OUTCOMES
+from bnviz.summary import OUTCOMES
 
 METRICS = ("accuracy", "loss")
 SERIES_COLOURS = (("#1f4e8c", "#7fa7d9"), ("#d9480f", "#f4a261"))  # (train, test) per model

@@ -13,11 +13,23 @@ from typing import Any
 
 from bnviz import tf_settings
 from bnviz.cluster import ADDRESS_VARIABLE
-from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
+from bnviz.comparison import ComparisonRequest
+from bnviz.config import (
+    BASELINE_PLACEMENT,
+    ConfigError,
+    ExperimentConfig,
+    field_meta,
+    field_names,
+)
 from bnviz.data import DataError, class_counts_text, make_split
-from bnviz.landscape import landscape_summary, landscape_verdict
 from bnviz.request import TrainingStopped
-from bnviz.summary import headline, per_seed_table, seed_spread_table
+from bnviz.summary import (
+    headline,
+    landscape_summary,
+    landscape_verdict,
+    per_seed_table,
+    seed_spread_table,
+)
 from bnviz.sweep import (
     DEFAULT_RATES,
     DEFAULT_SWEEP_EPOCHS,
@@ -74,7 +86,8 @@ def command_params(args: argparse.Namespace) -> int:
     for placement in MODEL_PLACEMENTS:
         table = param_counts(placement, normalization)
         print(f"Model: {model_label(placement, normalization)} (placement={placement}"
-              + ("" if placement == "none" else f", normalization={normalization}") + ")")
+              + ("" if placement == BASELINE_PLACEMENT else f", normalization={normalization}")
+              + ")")
         print(table.to_string(index=False))
         print(f"Total params: {table.params.sum():,}")
         print(f"Trainable params: {table.trainable.sum():,}")
@@ -99,6 +112,7 @@ def command_run(args: argparse.Namespace) -> int:
         raise ConfigError("landscape_every", "--landscape needs probes: give --landscape-every "
                           "a number of steps above 0")
     out = Path(args.out)
+    request = ComparisonRequest(config)
     from bnviz.training import train_comparison
 
     progress: Any = None
@@ -113,7 +127,7 @@ def command_run(args: argparse.Namespace) -> int:
 
             # Test accuracies are shown as they are, not averaged over updates (Progbar's
             # default).
-            progress = Progbar(target=config.epochs * 2 * config.seeds, unit_name="epoch",
+            progress = Progbar(target=request.progress_rows(), unit_name="epoch",
                                stateful_metrics=["base_test_acc", "bn_test_acc"])
         done += 1
         name = "base" if row["model"] == "baseline" else "bn"
@@ -121,10 +135,9 @@ def command_run(args: argparse.Namespace) -> int:
 
     if args.ray:
         from bnviz.cluster import RayRunner
-        from bnviz.comparison import ComparisonRequest
 
         print(f"training on the Ray cluster at {args.ray}, one task per seed", file=sys.stderr)
-        result = RayRunner(args.ray)(ComparisonRequest(config), on_epoch)
+        result = RayRunner(args.ray)(request, on_epoch)
     else:
         stop = threading.Event()
 

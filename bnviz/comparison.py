@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from bnviz.config import ExperimentConfig
+from bnviz.config import BASELINE_PLACEMENT, ExperimentConfig
 from bnviz.summary import convergence_summary
 
 FRAMES = ("relu_inputs", "bn_layers", "bn_modes", "landscape")  # extra tables kept with a result
@@ -26,6 +26,12 @@ HISTORY_COLUMNS = (
     "model", "seed", "epoch", "train_accuracy", "train_loss",
     "test_accuracy", "test_loss", "seconds",
 )
+
+
+def model_placements(config: ExperimentConfig) -> tuple[str, str]:
+    """Where each model of a comparison of ``config`` normalises, in training order: the
+    baseline (nowhere) first, then the BN model (`config.placement`)."""
+    return BASELINE_PLACEMENT, config.placement
 
 
 @dataclass(eq=False)  # one result is one object (the page keeps its views by identity)
@@ -85,6 +91,16 @@ class ComparisonResult:
         """Model labels in training order (baseline first)."""
         return list(self.probabilities)
 
+    @property
+    def baseline_model(self) -> str:
+        """The baseline's label: "baseline"."""
+        return self.models[0]
+
+    @property
+    def normalized_model(self) -> str:
+        """The BN model's label, its variant and placement: "BN after", "GroupNorm before"."""
+        return self.models[-1]
+
     def summary(self) -> pd.DataFrame:
         """Convergence statistics per model and seed (`bnviz.summary.convergence_summary`)."""
         return convergence_summary(self.history)
@@ -104,9 +120,14 @@ class ComparisonRequest:
     suffix: ClassVar[str] = ".npz"
     stoppable: ClassVar[bool] = True  # a stop ends it early with a partial result
 
+    @property
+    def model_count(self) -> int:
+        """How many models train: each reports one progress row per epoch and seed."""
+        return len(model_placements(self.config))
+
     def progress_rows(self) -> int:
         """One row per model, epoch and seed."""
-        return 2 * self.config.epochs * self.config.seeds
+        return self.model_count * self.config.epochs * self.config.seeds
 
     def work(self) -> int:
         """Images seen by both models over every epoch and seed."""

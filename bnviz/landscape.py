@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -99,55 +98,3 @@ def landscape_measures(model: keras.Model) -> Callable[[Any, Any, Any], Any]:
 def landscape_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Landscape rows (one per model, seed and probed step) as a table."""
     return pd.DataFrame(rows, columns=list(LANDSCAPE_COLUMNS))
-
-
-def landscape_summary(landscape: pd.DataFrame) -> pd.DataFrame:
-    """Per model, over the probed steps of the first seed: the median range of the loss along
-    the gradient, the median largest change of the gradient, and the median and largest
-    β-smoothness."""
-    first = landscape[landscape["seed"] == landscape["seed"].min()]
-    rows = []
-    for model, probes in first.groupby("model", sort=False):
-        rows.append({
-            "model": model,
-            "probes": len(probes),
-            "loss_range": float((probes["loss_max"] - probes["loss_min"]).median()),
-            "grad_change": float(probes["grad_change_max"].median()),
-            "beta_median": float(probes["beta_smoothness"].median()),
-            "beta_max": float(probes["beta_smoothness"].max()),
-        })
-    return pd.DataFrame(rows)
-
-
-def landscape_verdict(summary: pd.DataFrame, raw_pixels: bool) -> str:
-    """What this run's measures say about Santurkar et al.'s claim, in plain words, including
-    when they do not support it (from a `landscape_summary` of two models)."""
-    if len(summary) < 2 or (summary["probes"] == 0).any():
-        return "No loss-landscape probes in this run (probe every 0 steps)."
-    baseline, bn = summary.iloc[0], summary.iloc[-1]
-    keys = ["loss_range", "grad_change", "beta_median"]
-    if not np.isfinite(pd.concat([baseline[keys], bn[keys]]).astype(float)).all():
-        return ("Some of this run's measures are not finite numbers (a look-ahead step blew "
-                "the loss up), so they cannot be compared; the charts leave those steps out.")
-    measures = (("loss_range", "the loss varied over a median range of", "{:.3g}"),
-                ("grad_change", "the gradient changed by a median of", "{:.3g}"),
-                ("beta_median", "the effective β-smoothness had a median of", "{:.3g}"))
-    smoother = [bn[key] < baseline[key] for key, _, _ in measures]
-    facts = "; ".join(f"{words} {shown.format(bn[key])} (baseline: {shown.format(baseline[key])})"
-                      for key, words, shown in measures)
-    text = (f"In this run ({int(bn['probes'])} probes per model, first seed), stepping along "
-            f"the gradient from the {bn['model']} model's weights, {facts}. ")
-    if all(smoother):
-        text += ("All three point the way Santurkar et al. found for BN: the "
-                 f"{bn['model']} model's loss is smoother and its gradient more predictive "
-                 "here.")
-    elif not any(smoother):
-        text += ("None of the three points the way Santurkar et al. found for BN: by these "
-                 f"measures the {bn['model']} model's loss is not smoother in this run.")
-    else:
-        text += ("The three measures disagree here, so this run neither clearly shows nor "
-                 "clearly contradicts Santurkar et al.'s finding.")
-    if raw_pixels and any(smoother):
-        text += (" With raw 0–255 pixels, part of the gap is the baseline's unscaled input: "
-                 "the Scaled pixels preset compares the two on equally scaled images.")
-    return text + " One seed is one run: more seeds show whether the gap is reliable."

@@ -1,12 +1,16 @@
-"""Convergence statistics of a comparison, their spread over seeds, and how they are written.
+"""What results say, in tables and words: convergence statistics of a comparison, their
+spread over seeds, the loss landscape's summary and verdict, a sweep's run outcomes, and
+how numbers are written.
 
 Pure pandas, shared by the page and the command line, so both print the same
-numbers the same way. A *statistic* here is one number per model and seed
-(epochs to 90 % train accuracy, best test accuracy, …); charts live in
-`bnviz.charts`.
+numbers the same way; nothing here imports a result or a trainer (results import
+it). A *statistic* here is one number per model and seed (epochs to 90 % train
+accuracy, best test accuracy, …); charts live in `bnviz.charts`.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -214,3 +218,97 @@ def headline(summary: pd.DataFrame) -> str:
                 f"{words}: {clear if different else unclear}" for words, different in verdicts)
                 + "." if verdicts else "")
     return " ".join(part for part in (epochs_sentence, test_sentence, verdict) if part)
+
+
+# -- the loss landscape (bnviz.landscape's measures) ---------------------------------
+
+
+def landscape_summary(landscape: pd.DataFrame) -> pd.DataFrame:
+    """Per model, over the probed steps of the first seed: the median range of the loss along
+    the gradient, the median largest change of the gradient, and the median and largest
+    β-smoothness."""
+    first = landscape[landscape["seed"] == landscape["seed"].min()]
+    rows = []
+    for model, probes in first.groupby("model", sort=False):
+        rows.append({
+            "model": model,
+            "probes": len(probes),
+            "loss_range": float((probes["loss_max"] - probes["loss_min"]).median()),
+            "grad_change": float(probes["grad_change_max"].median()),
+            "beta_median": float(probes["beta_smoothness"].median()),
+            "beta_max": float(probes["beta_smoothness"].max()),
+        })
+    return pd.DataFrame(rows)
+
+
+def landscape_verdict(summary: pd.DataFrame, raw_pixels: bool) -> str:
+    """What this run's measures say about Santurkar et al.'s claim, in plain words, including
+    when they do not support it (from a `landscape_summary` of two models)."""
+    if len(summary) < 2 or (summary["probes"] == 0).any():
+        return "No loss-landscape probes in this run (probe every 0 steps)."
+    baseline, bn = summary.iloc[0], summary.iloc[-1]
+    keys = ["loss_range", "grad_change", "beta_median"]
+    if not np.isfinite(pd.concat([baseline[keys], bn[keys]]).astype(float)).all():
+        return ("Some of this run's measures are not finite numbers (a look-ahead step blew "
+                "the loss up), so they cannot be compared; the charts leave those steps out.")
+    measures = (("loss_range", "the loss varied over a median range of", "{:.3g}"),
+                ("grad_change", "the gradient changed by a median of", "{:.3g}"),
+                ("beta_median", "the effective β-smoothness had a median of", "{:.3g}"))
+    smoother = [bn[key] < baseline[key] for key, _, _ in measures]
+    facts = "; ".join(f"{words} {shown.format(bn[key])} (baseline: {shown.format(baseline[key])})"
+                      for key, words, shown in measures)
+    text = (f"In this run ({int(bn['probes'])} probes per model, first seed), stepping along "
+            f"the gradient from the {bn['model']} model's weights, {facts}. ")
+    if all(smoother):
+        text += ("All three point the way Santurkar et al. found for BN: the "
+                 f"{bn['model']} model's loss is smoother and its gradient more predictive "
+                 "here.")
+    elif not any(smoother):
+        text += ("None of the three points the way Santurkar et al. found for BN: by these "
+                 f"measures the {bn['model']} model's loss is not smoother in this run.")
+    else:
+        text += ("The three measures disagree here, so this run neither clearly shows nor "
+                 "clearly contradicts Santurkar et al.'s finding.")
+    if raw_pixels and any(smoother):
+        text += (" With raw 0–255 pixels, part of the gap is the baseline's unscaled input: "
+                 "the Scaled pixels preset compares the two on equally scaled images.")
+    return text + " One seed is one run: more seeds show whether the gap is reliable."
+
+
+# -- a learning-rate sweep's runs --------------------------------------------------
+# Checked at the end of every epoch, a run *diverges* when its training loss stops being
+# a finite number or explodes: above `EXPLODED_FACTOR` times its own first epoch's loss
+# (relative, since the raw-pixel baseline starts near 60 and a scaled one near 2), or, in
+# the first epoch, above `EXPLODED_LOSS`; it is then stopped at once. A run that ends with
+# training accuracy at chance level (`STUCK_ACCURACY` or below, ten classes) did not
+# diverge: it is "still learning" when its loss has fallen clearly below both its first
+# epoch's and the loss of a network that guesses (ln 10, `CHANCE_LOSS`; below
+# `STILL_LEARNING` times the smaller), else "stuck at chance" (a network that gives up and
+# predicts the same for every image sits at ln 10, however high its first epoch's loss was).
+
+EXPLODED_LOSS = 1e4  # the first epoch's bound, before the run has a loss of its own
+EXPLODED_FACTOR = 10.0
+STUCK_ACCURACY = 0.2
+STILL_LEARNING = 0.9
+CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over ten classes
+OUTCOMES = ("trained", "still learning", "stuck at chance", "diverged")
+
+
+def diverged(train_loss: float, first_loss: float | None) -> bool:
+    """True when an epoch's training loss says the run has blown up; ``first_loss`` is the
+    run's first epoch's loss (None while that is the epoch being judged)."""
+    if not math.isfinite(train_loss):
+        return True
+    bound = EXPLODED_LOSS if first_loss is None else EXPLODED_FACTOR * first_loss
+    return train_loss > bound
+
+
+def outcome(diverged_at_some_epoch: bool, first_loss: float, last_loss: float,
+            last_train_accuracy: float) -> str:
+    """One of `OUTCOMES`, by the rules above."""
+    if diverged_at_some_epoch:
+        return "diverged"
+    if last_train_accuracy > STUCK_ACCURACY:
+        return "trained"
+    learning = last_loss < STILL_LEARNING * min(first_loss, CHANCE_LOSS)
+    return "still learning" if learning else "stuck at chance"

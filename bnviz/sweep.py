@@ -1,18 +1,11 @@
-"""Learning-rate tolerance: what a sweep asks for, its rules, and its result.
+"""Learning-rate tolerance: what a sweep asks for, and its result.
 
 The claim to test: batch normalisation trains at learning rates that break the
 baseline. Both models train for a few epochs at each rate of a log grid
-(`bnviz.training.sweep_learning_rates` runs it). Checked at the end of every
-epoch, a run *diverges* when its training loss stops being a finite number or
-explodes: above `EXPLODED_FACTOR` times its own first epoch's loss (relative,
-since the raw-pixel baseline starts near 60 and a scaled one near 2), or, in
-the first epoch, above `EXPLODED_LOSS`; it is then stopped at once. A run that
-ends with training accuracy at chance level (`STUCK_ACCURACY` or below, ten
-classes) did not diverge: it is "still learning" when its loss has fallen
-clearly below both its first epoch's and the loss of a network that guesses
-(ln 10, `CHANCE_LOSS`; below `STILL_LEARNING` times the smaller), else "stuck at
-chance" (a network that gives up and predicts the same for every image sits at
-ln 10, however high its first epoch's loss was).
+(`bnviz.training.sweep_learning_rates` runs it). What each run came to (trained,
+still learning, stuck at chance, diverged) follows the rules of
+`bnviz.summary.outcome` and `bnviz.summary.diverged`, pure words on numbers that
+the charts share.
 """
 
 from __future__ import annotations
@@ -26,14 +19,9 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from bnviz.comparison import model_placements
 from bnviz.config import ConfigError, ExperimentConfig, field_meta
 
-EXPLODED_LOSS = 1e4  # the first epoch's bound, before the run has a loss of its own
-EXPLODED_FACTOR = 10.0
-STUCK_ACCURACY = 0.2
-STILL_LEARNING = 0.9
-CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over ten classes
-OUTCOMES = ("trained", "still learning", "stuck at chance", "diverged")
 # The log grid of learning rates offered to a person (the sweep's choices and the sidebar's).
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 DEFAULT_RATES = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -42,26 +30,6 @@ SWEEP_COLUMNS = ("model", "learning_rate", "best_test_accuracy", "diverged", "ou
                  "epochs_run")
 MAX_RATES = 8
 MAX_SWEEP_EPOCHS = 30
-
-
-def diverged(train_loss: float, first_loss: float | None) -> bool:
-    """True when an epoch's training loss says the run has blown up; ``first_loss`` is the
-    run's first epoch's loss (None while that is the epoch being judged)."""
-    if not math.isfinite(train_loss):
-        return True
-    bound = EXPLODED_LOSS if first_loss is None else EXPLODED_FACTOR * first_loss
-    return train_loss > bound
-
-
-def outcome(diverged_at_some_epoch: bool, first_loss: float, last_loss: float,
-            last_train_accuracy: float) -> str:
-    """One of `OUTCOMES`, by the rules above."""
-    if diverged_at_some_epoch:
-        return "diverged"
-    if last_train_accuracy > STUCK_ACCURACY:
-        return "trained"
-    learning = last_loss < STILL_LEARNING * min(first_loss, CHANCE_LOSS)
-    return "still learning" if learning else "stuck at chance"
 
 
 @dataclass(frozen=True)
@@ -94,11 +62,11 @@ class SweepRequest:
         """(learning rate, placement) of each run, in the order of the sweep's table:
         rates ascending, the baseline before the BN model."""
         return [(float(rate), placement) for rate in sorted(self.learning_rates)
-                for placement in ("none", self.config.placement)]
+                for placement in model_placements(self.config)]
 
     def progress_rows(self) -> int:
         """One row per model and learning rate (a whole run of `epochs`)."""
-        return 2 * len(self.learning_rates)
+        return len(self.points())
 
     def work(self) -> int:
         """Images seen by both models over every epoch of every rate's run."""

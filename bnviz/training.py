@@ -55,7 +55,8 @@ from bnviz.inside import (
 from bnviz.landscape import MEASURES, STEP_MULTIPLES, landscape_frame, landscape_measures
 from bnviz.models import build_model, layer_table, model_label
 from bnviz.request import ProgressCallback, Request, StopCheck, TrainingStopped
-from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult, diverged, outcome
+from bnviz.summary import diverged, outcome
+from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult
 
 if TYPE_CHECKING:
     import keras
@@ -511,7 +512,7 @@ def train_comparison(
 def sweep_learning_rates(request: SweepRequest,
                          on_point: ProgressCallback | None = None) -> SweepResult:
     """Train both models at each learning rate; report best test accuracy or divergence
-    (the rules are `bnviz.sweep`'s). ``on_point`` receives each table row as it is done."""
+    (the rules are `bnviz.summary`'s). ``on_point`` receives each table row as it is done."""
     base = request.config
     split = make_split(base.split, base.train_size, base.scale_pixels)
     rows = []

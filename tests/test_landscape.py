@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 
 from bnviz import charts
-from bnviz.landscape import LANDSCAPE_COLUMNS, landscape_summary, landscape_verdict
+from bnviz.landscape import LANDSCAPE_COLUMNS
+from bnviz.summary import landscape_summary, landscape_verdict
 
 
 def _landscape(baseline_scale: float, bn_scale: float) -> pd.DataFrame:

@@ -1,4 +1,8 @@
-"""Convergence statistics and how they are written: one formatter for the page and the CLI."""
+"""Convergence statistics and how they are written: one formatter for the page and the CLI,
+which imports no result and no trainer."""
+
+import ast
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -87,3 +91,34 @@ def test_durations_are_said_in_words(seconds, text):
     from bnviz.summary import format_duration
 
     assert format_duration(seconds) == text
+
+
+def _reached(start: set[str]) -> set[str]:
+    """The bnviz modules ``start`` imports, directly or through others, imports inside
+    functions counted."""
+    package = Path(__file__).resolve().parents[1] / "bnviz"
+    graph = {}
+    for path in package.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+        graph[path.stem] = {name.split(".")[1] for name in names
+                            if name.startswith("bnviz.")}
+    seen, todo = set(), list(start)
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo += sorted(graph.get(module, ()))
+    return seen - start
+
+
+def test_the_pages_tables_and_words_import_no_training_code_and_no_result():
+    # The page draws results with these: none may reach a module that builds or trains a
+    # model (nor Keras with it), and the tables sit below the results they are made of.
+    page_reads = {"summary", "charts", "explain", "variants", "comparison", "sweep"}
+    assert not _reached(page_reads) & {"models", "norms", "landscape", "inside", "training"}
+    assert not _reached({"summary", "charts", "explain", "variants"}) & {"comparison", "sweep"}

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from bnviz.sweep import EXPLODED_LOSS, diverged, outcome
+from bnviz.summary import EXPLODED_LOSS, diverged, outcome
 
 
 def test_divergence_is_judged_against_the_runs_own_first_epoch():

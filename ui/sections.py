@@ -14,7 +14,6 @@ from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
 from bnviz.config import ExperimentConfig
 from bnviz.data import CLASS_NAMES, DataError, class_counts_text, make_split
 from bnviz.jobs import ENDED, FAILED, GALLERY, QUEUED, RUNNING, Job, JobManager
-from bnviz.landscape import landscape_summary, landscape_verdict
 from bnviz.link import markdown_code
 from bnviz.request import Request
 from bnviz.summary import (
@@ -22,6 +21,8 @@ from bnviz.summary import (
     convergence_table,
     format_duration,
     headline,
+    landscape_summary,
+    landscape_verdict,
     seed_spread_table,
 )
 from bnviz.sweep import (
@@ -156,9 +157,10 @@ def _show_live_progress(manager: JobManager, request: ComparisonRequest) -> None
     # Seeds train one after another here, or side by side on a cluster (bnviz.cluster).
     rows_per_seed = Counter(row["seed"] for row in job.rows)
     if config.seeds == 1:
-        where = f"epoch {len(job.rows) // 2} of {config.epochs}"
+        where = f"epoch {len(job.rows) // request.model_count} of {config.epochs}"
     else:
-        where = ", ".join(f"seed {seed}: epoch {rows_per_seed[seed] // 2} of {config.epochs}"
+        where = ", ".join(f"seed {seed}: epoch {rows_per_seed[seed] // request.model_count} of "
+                          f"{config.epochs}"
                           for seed in config.seed_list)
     st.progress(min(len(job.rows) / request.progress_rows(), 1.0),
                 text=f"Training both models: {where} · {job.elapsed:.0f} s elapsed · "
@@ -216,13 +218,14 @@ def _show_parameters(result: ComparisonResult) -> None:
     if variant.is_batch_norm:
         st.markdown(explain.PARAMETERS)
     else:
-        st.markdown(explain.PARAMETERS_VARIANT.format(name=result.models[-1]))
+        st.markdown(explain.PARAMETERS_VARIANT.format(name=result.normalized_model))
         if variant.learns_per_position:
-            tables = list(result.layer_tables.values())
-            norm = tables[-1][tables[-1]["layer"].str.startswith(variant.layer_prefix)]
+            table = result.layer_tables[result.normalized_model]
+            norm = table[table["layer"].str.startswith(variant.layer_prefix)]
             st.markdown(explain.LAYER_NORM_PARAMETERS.format(
                 features=int(norm["params"].sum()) // 2,  # a gain and a bias per feature
-                extra=int(tables[-1]["params"].sum() - tables[0]["params"].sum())))
+                extra=int(table["params"].sum()
+                          - result.layer_tables[result.baseline_model]["params"].sum())))
     columns = st.columns(len(result.layer_tables))
     for column, (model, table) in zip(columns, result.layer_tables.items(), strict=True):
         with column:
@@ -343,7 +346,7 @@ def _show_landscape(result: ComparisonResult) -> None:
 
 def _show_modes(result: ComparisonResult) -> None:
     if not result.config.variant.keeps_moving_statistics:
-        st.info(explain.NO_MOVING_STATISTICS.format(name=result.models[-1]))
+        st.info(explain.NO_MOVING_STATISTICS.format(name=result.normalized_model))
         return
     if result.bn_modes.empty and result.partial:
         st.info(explain.MODES_NOT_MEASURED)
@@ -358,7 +361,8 @@ def _show_modes(result: ComparisonResult) -> None:
     accuracy = modes[modes["mode"].str.startswith("training")].set_index("batch_size")["accuracy"]
     inference = modes[modes["mode"].str.startswith("inference")]
     if 1 in accuracy.index and len(inference):
-        st.caption(f"In this run, with one image per batch the {result.models[-1]} model scores "
+        st.caption(f"In this run, with one image per batch the {result.normalized_model} model "
+                   "scores "
                    f"{accuracy.loc[1]:.1%} on the test set (chance: 10 %), against "
                    f"{inference['accuracy'].iloc[0]:.1%} with its moving averages.")
     st.dataframe(result.bn_modes, hide_index=True)
@@ -369,7 +373,7 @@ def _show_sweep_progress(manager: JobManager, request: SweepRequest) -> None:
     job = _show_queue_place_or_rerun(manager, request, "This sweep")
     if job is None:
         return
-    runs = 2 * len(request.learning_rates)
+    runs = request.progress_rows()
     st.progress(len(job.rows) / runs, text=f"Sweep: {len(job.rows)} of {runs} runs done · "
                                            f"{job.elapsed:.0f} s elapsed · "
                                            f"{format_duration(job.seconds_left())} left")
@@ -530,7 +534,7 @@ def _show_batch_norm_reference(result: ComparisonResult, manager: JobManager) ->
     reference = manager.lookup(ComparisonRequest(config)).result
     if reference is None or reference.partial:
         return
-    bn = reference.models[-1]
+    bn = reference.normalized_model
     said = views.once(reference, ("brief", bn), lambda: brief(_summary(reference), bn))
     st.caption(f"For comparison, batch norm in its place at the same settings ({bn}, "
                f"{config.seeds} seed{'s' if config.seeds > 1 else ''}): {said}.")
@@ -539,7 +543,8 @@ def _show_batch_norm_reference(result: ComparisonResult, manager: JobManager) ->
 def _raw_pixels_note(result: ComparisonResult) -> str:
     first = result.history[result.history["epoch"] == 1].groupby(
         "model", sort=False)["train_loss"].mean()
-    return explain.RAW_PIXELS.format(baseline_loss=first.iloc[0], bn_loss=first.iloc[-1])
+    return explain.RAW_PIXELS.format(baseline_loss=first[result.baseline_model],
+                                     bn_loss=first[result.normalized_model])
 
 
 def data_line(result: ComparisonResult) -> str:
