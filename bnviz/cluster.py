@@ -37,7 +37,7 @@ import pandas as pd
 
 from bnviz import tf_settings
 from bnviz.comparison import ComparisonRequest, merge_seeds
-from bnviz.request import ProgressCallback, Request, Runner
+from bnviz.request import ProgressCallback, Request, Runner, as_runner
 from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult
 from bnviz.worker import ProcessRunner, TrainerUnreachable, TrainingCrashed, serve
 
@@ -194,7 +194,7 @@ def _row_key(part: int, row: dict) -> tuple:
     return (part, row.get("model"), row.get("seed"), row.get("epoch"), row.get("learning_rate"))
 
 
-class RayRunner:
+class RayRunner(Runner):
     """A runner that trains each request on a Ray cluster, driving it from this process
     (the CLI's way, and a `ClusterRunner` driver process's)."""
 
@@ -267,7 +267,7 @@ class RayRunner:
                 return
 
 
-class ClusterRunner:
+class ClusterRunner(Runner):
     """The server's runner for a cluster: each training drives Ray from a process of its own.
 
     Why a process: Ray ends any process connected to a cluster whose head has been gone
@@ -278,9 +278,9 @@ class ClusterRunner:
     connected), which run `RayRunner` and send progress back as training processes do.
     """
 
-    def __init__(self, address: str, fallback: Runner | None = None) -> None:
+    def __init__(self, address: str, fallback: Runner | Callable[..., Any] | None = None) -> None:
         self.address = address
-        self.fallback = fallback
+        self.fallback = as_runner(fallback) if fallback is not None else None
         # Why the cluster cannot be used, for the page and the log; None while it can.
         self.problem: str | None = None
         self.processes = ProcessRunner(child=("bnviz.cluster", address))
@@ -322,9 +322,8 @@ class ClusterRunner:
     def close(self) -> None:
         """End the driver processes (their tasks are cancelled as they go) and the fallback's."""
         self.processes.close()
-        close_fallback = getattr(self.fallback, "close", None)
-        if close_fallback is not None:
-            close_fallback()
+        if self.fallback is not None:
+            self.fallback.close()
 
 
 def runner_from_environment(local: Callable[[], Runner]) -> Runner | None:

@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Protocol
 
 # Called with each progress row as soon as it exists (an epoch of one model, a sweep point).
 ProgressCallback = Callable[[dict[str, Any]], None]
-# Polled by a training between epochs: True asks it to stop there (see `TrainingStopped`).
+# Polled by a training while it trains (between steps, `bnviz.training.STOP_POLL_SECONDS`):
+# True asks it to stop at its next step (see `TrainingStopped`).
 StopCheck = Callable[[], bool]
 
 
@@ -57,8 +58,49 @@ class Request(Protocol):
         ...
 
 
-# Runs a request to its result, reporting progress rows: in this process
-# (`bnviz.training.run_request`) or in a training process (`bnviz.worker.ProcessRunner`).
-# Called as ``runner(request, on_progress=…, should_stop=…)``; a runner whose ``stops``
-# attribute is False cannot stop a training early (a Ray cluster's) and ignores the check.
-Runner = Callable[..., Any]
+class Result(Protocol):
+    """What the job manager needs of any request's result."""
+
+    @property
+    def partial(self) -> bool:
+        """Whether its training was stopped before its end (a partial result is served,
+        marked, until the request is trained again)."""
+        ...
+
+
+class Runner:
+    """Runs a request to its result, reporting progress rows: in this process
+    (`bnviz.jobs.run_here`), in a training process (`bnviz.worker.ProcessRunner`) or on a
+    Ray cluster (`bnviz.cluster`). Called as ``runner(request, on_progress, should_stop)``."""
+
+    # Whether ``should_stop`` can end its trainings early (a Ray cluster's run to their end).
+    stops: ClassVar[bool] = True
+    # Why it cannot train now (a cluster out of reach), in plain words for the page.
+    problem: str | None = None
+
+    def __call__(self, request: Request, on_progress: ProgressCallback | None = None,
+                 should_stop: StopCheck | None = None) -> Result:
+        """Train ``request``; pass each progress row to ``on_progress``; once
+        ``should_stop()`` is true, end early with a partial result (`TrainingStopped`
+        before the first row)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """End whatever it started (processes, connections); nothing to end by default."""
+
+
+class FunctionRunner(Runner):
+    """A function ``run(request, on_progress, should_stop)`` as a runner."""
+
+    def __init__(self, run: Callable[..., Result]) -> None:
+        self.run = run
+
+    def __call__(self, request: Request, on_progress: ProgressCallback | None = None,
+                 should_stop: StopCheck | None = None) -> Result:
+        """See `Runner.__call__`."""
+        return self.run(request, on_progress, should_stop)
+
+
+def as_runner(run: Runner | Callable[..., Result]) -> Runner:
+    """``run`` as a `Runner`: a plain function is wrapped in `FunctionRunner`."""
+    return run if isinstance(run, Runner) else FunctionRunner(run)

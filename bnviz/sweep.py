@@ -100,6 +100,11 @@ class SweepResult:
     request: SweepRequest
     table: pd.DataFrame
 
+    @property
+    def partial(self) -> bool:
+        """Never: a sweep runs to its end (`SweepRequest.stoppable`)."""
+        return False
+
 
 def parse_rates(text: str) -> tuple[float, ...]:
     """``"1e-4,1e-3"`` → ``(0.0001, 0.001)``; a bad entry raises `ConfigError`."""

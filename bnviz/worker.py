@@ -102,7 +102,7 @@ def _crashed(worker: _Process, closing: bool) -> TrainingCrashed:
     return TrainingCrashed(f"the training process stopped unexpectedly (exit code {code})")
 
 
-class ProcessRunner:
+class ProcessRunner(Runner):
     """A runner (see `bnviz.jobs.JobManager`) that runs each request in its own process.
 
     With a memory ``budget`` (`bnviz.memory.MemoryBudget`) the warm spare is kept only
@@ -267,7 +267,7 @@ def exit_with_parent(parent_pid: int, interval: float = PARENT_CHECK_SECONDS) ->
 
 
 def serve(fd: int, parent_pid: int | None,
-          prepare: Callable[[Callable[[], bool]], Runner]) -> None:
+          prepare: Callable[[Callable[[], bool]], Callable[..., Any]]) -> None:
     """The child's side of `ProcessRunner`: ``prepare(request_waiting)`` the runner that will
     run the one request this process receives, then run it, sending progress rows and the
     result (or the error) back over the socket ``fd``. ``request_waiting()`` tells
@@ -313,7 +313,7 @@ def _wait_for_stop(connection: Connection, stop: threading.Event) -> None:
                 stop.set()
 
 
-def _prepare_training(request_waiting: Callable[[], bool]) -> Runner:
+def _prepare_training(request_waiting: Callable[[], bool]) -> Callable[..., Any]:
     from bnviz.training import run_request, warm_up
 
     # A spare warms up while no job waits: TensorFlow's one-time kernel set-up and the

@@ -7,6 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz import charts, explain
+from bnviz.job import GALLERY, JOB
+from bnviz.page import Body, Control, View
 from tests.helpers import TINY_LINK, page, run_until_results, wait_for
 from ui import sections
 
@@ -35,6 +37,11 @@ def held_trainings(monkeypatch):
     monkeypatch.setattr(ui.state, "default_runner", lambda budget=None: held)
     yield held
     held.release.set()
+
+
+def _view(at: AppTest) -> View:
+    """What the page decided to show in its last run (`bnviz.page.decide`)."""
+    return at.session_state["view"]
 
 
 def _open(at: AppTest, section: str) -> AppTest:
@@ -68,6 +75,7 @@ def test_a_visit_without_a_link_opens_on_the_blogs_precomputed_result(in_process
     at.run()
     assert not at.exception
     assert at.title[0].value == explain.TITLE
+    assert _view(at).body == Body.RESULT and _view(at).origin == GALLERY
     assert any(m.value.startswith("**Precomputed**") for m in at.markdown)
     assert [b.label for b in at.button if b.label == "Train it yourself"]
     assert at.tabs and _series(at) == {
@@ -118,6 +126,7 @@ def test_a_preset_is_served_from_the_gallery_without_training(in_process_page):
     at.sidebar.pills(key="preset").set_value("Scaled pixels").run()
     assert not at.exception
     assert at.query_params["scale_pixels"] == "true" and at.query_params["seeds"] == "3"
+    assert _view(at).body == Body.RESULT and _view(at).origin == GALLERY
     assert any(m.value.startswith("**Precomputed**") for m in at.markdown)
     assert ui.state.shared_job_manager().pending_count() == 0  # submit() would start a job
 
@@ -151,6 +160,7 @@ def test_a_link_with_run_trains_and_a_second_visit_is_served_from_the_store():
     again = page(**TINY_LINK, placement="before")
     again.run()
     assert len(again.tabs) == 9 and not again.exception
+    assert (_view(again).body, _view(again).origin) == (Body.RESULT, JOB)  # not trained again
     assert _series(again) == _series(at)
     data_line = next(c.value for c in at.caption if c.value.startswith("Data: "))
     assert ", blog split. Training images per class: T-shirt/top " in data_line
@@ -208,7 +218,7 @@ def test_train_it_yourself_is_followed_here_while_others_keep_the_precomputed_re
         assert not mine.tabs  # this session follows its training
         others = page()
         others.run()
-        assert any(m.value.startswith("**Precomputed**") for m in others.markdown)
+        assert (_view(others).origin, _view(others).training) == (GALLERY, True)
         assert any("training these settings right now" in c.value for c in others.caption)
         assert not [b for b in others.button if b.label == "Train it yourself"]
     finally:
@@ -227,8 +237,8 @@ def test_a_session_with_a_training_in_progress_sees_it_instead_of_queuing_anothe
         mine.sidebar.slider(key="setting_epochs").set_value(3)
         mine.sidebar.form_submit_button[0].click().run()
         assert not mine.exception
-        assert any(i.value.startswith("Your earlier training is still in progress")
-                   for i in mine.info)
+        busy = _view(mine)
+        assert busy.body == Body.BUSY and busy.busy.request.config.epochs == 2
         assert any("Training: `epochs=2, train_size=256`" in c.value for c in mine.caption)
         manager = ui.state.shared_job_manager()
         assert manager.pending_count() == 1 and len(asked) == 1  # nothing more queued
@@ -248,7 +258,7 @@ def test_the_groupnorm_preset_names_its_variant_and_says_there_are_no_two_modes(
     assert not at.exception
     assert at.query_params["normalization"] == "group" and at.query_params["batch_size"] == "8"
     assert at.sidebar.selectbox(key="setting_normalization").value == "group"
-    assert any(m.value.startswith("**Precomputed**") for m in at.markdown)  # the gallery's
+    assert _view(at).origin == GALLERY  # the gallery's
     assert "GroupNorm after: 90 % train accuracy" in at.success[0].value
     assert "with GroupNorm," in at.success[0].value
     assert any(c.value == explain.NORMALIZATIONS["group"] for c in at.caption)
@@ -313,6 +323,7 @@ def test_stop_ends_the_training_of_the_session_that_started_it_others_only_stop_
     assert any(i.value == explain.MODES_NOT_MEASURED for i in modes.info)
     _open(mine, "Learning curves")
     viewer.run()  # whoever opens the link sees the partial result, marked
+    assert _view(viewer).body == Body.RESULT and _view(viewer).result.partial
     assert any(w.value.startswith("**Stopped at epoch") for w in viewer.warning)
     mine.sidebar.form_submit_button[0].click().run()  # Train again: trains it anew
     again = manager.get(job.request)
@@ -335,7 +346,8 @@ def test_a_viewer_who_stops_watching_leaves_the_training_running(in_process_page
     viewer = page(**link)
     viewer.run()
     viewer.button(key="stop_watching").click().run()
-    assert any(i.value.startswith("You stopped watching this training") for i in viewer.info)
+    assert _view(viewer).body == Body.NOT_WATCHING
+    assert _view(viewer).controls == (Control.WATCH_AGAIN,)
     assert job.status in ("queued", "running") and not job.stop_requested.is_set()
     viewer.button(key="watch_again").click().run()
     assert [b for b in viewer.button if b.key == "stop_watching"]
@@ -362,6 +374,6 @@ def test_a_queued_training_can_be_withdrawn_by_the_session_that_queued_it(held_t
         assert not [b for b in onlooker.button if b.key == "withdraw_training"]
         queued.button(key="withdraw_training").click().run()
         assert not queued.exception and manager.pending_count() == 1
-        assert not any("in the queue" in i.value for i in queued.info)
+        assert _view(queued).body == Body.WELCOME  # nothing of it is left
     finally:
         release.set()

@@ -8,7 +8,18 @@ import pytest
 
 from bnviz.comparison import ComparisonRequest
 from bnviz.config import ExperimentConfig
-from bnviz.jobs import DONE, FAILED, GALLERY, JOB, QUEUED, RUNNING, STORE, JobManager, Lookup
+from bnviz.jobs import (
+    DONE,
+    FAILED,
+    GALLERY,
+    JOB,
+    QUEUED,
+    RUNNING,
+    STORE,
+    WITHDRAWN,
+    JobManager,
+    Lookup,
+)
 from bnviz.store import ResultsStore
 from tests.helpers import fake_result, instant_runner, wait_for
 
@@ -147,7 +158,28 @@ def test_results_the_store_could_not_save_are_kept_beyond_the_bound(tmp_path, op
     for request in requests:
         job = manager.submit(request)
         wait_for(lambda job=job: job.status == DONE and manager.pending_count() == 0)
-    assert all(manager.result_for(request) is not None for request in requests)
+    assert manager.kept_count() == 3 > manager.results_kept  # the bound is passed
+    # each request answered with its own result, from memory: nothing was saved
+    assert [manager.lookup(request) for request in requests] == [
+        Lookup(manager.get(request).result, JOB) for request in requests]
+    assert [manager.result_for(request).config for request in requests] == [
+        request.config for request in requests]
+
+
+def test_a_session_trains_one_thing_at_a_time(tmp_path, open_manager):
+    runner = HeldRunner()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner, max_running=2)
+    first = manager.submit(_request(epochs=1), session="a")
+    assert manager.submit(_request(epochs=2), session="a") is first  # its first comes back
+    assert manager.busy_job("a", other_than=_request(epochs=2)) is first
+    assert manager.busy_job("a", other_than=_request(epochs=1)) is None
+    assert manager.pending_count() == 1
+    other = manager.submit(_request(epochs=2), session="b")  # another visitor may train it
+    assert other is not first and manager.pending_count() == 2
+    assert manager.submit(_request(epochs=1), session="a") is first  # its own: joined
+    runner.release.set()
+    wait_for(lambda: manager.pending_count() == 0)
+    assert manager.busy_job("a") is None  # done: it may ask for another
 
 
 def test_a_damaged_entry_is_trained_again(tmp_path, open_manager):
@@ -190,7 +222,9 @@ def test_a_full_disk_during_save_is_reported(tmp_path, monkeypatch, open_manager
 
 
 def test_a_closed_manager_closes_its_runner_and_starts_nothing(tmp_path):
-    class ClosableRunner:
+    from bnviz.request import Runner
+
+    class ClosableRunner(Runner):
         closed = False
 
         def __call__(self, request, on_progress, should_stop=None):
@@ -244,7 +278,8 @@ def test_a_failed_training_of_a_precomputed_result_falls_back_to_it(tmp_path, op
 
 
 class FakeClock:
-    """Stands in for the `time` module of bnviz.jobs: a clock the test moves."""
+    """Stands in for the `time` module of bnviz.job and bnviz.scheduler: a clock the test
+    moves."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -254,11 +289,11 @@ class FakeClock:
 
 
 def test_time_left_follows_the_pace_after_the_first_row(monkeypatch):
-    import bnviz.jobs
+    import bnviz.job
     from bnviz.jobs import Job
 
     clock = FakeClock()
-    monkeypatch.setattr(bnviz.jobs, "time", clock)
+    monkeypatch.setattr(bnviz.job, "time", clock)
     job = Job(_request(epochs=10), RUNNING, started_at=clock.now)  # 20 rows in all
     clock.now += 5  # starting up and compiling
     job.add_row({})
@@ -274,10 +309,12 @@ def test_time_left_follows_the_pace_after_the_first_row(monkeypatch):
 
 def test_a_queued_job_is_told_its_wait_from_the_running_pace(tmp_path, open_manager,
                                                             monkeypatch):
-    import bnviz.jobs
+    import bnviz.job
+    import bnviz.scheduler
 
     clock = FakeClock()
-    monkeypatch.setattr(bnviz.jobs, "time", clock)
+    monkeypatch.setattr(bnviz.job, "time", clock)
+    monkeypatch.setattr(bnviz.scheduler, "time", clock)
     release, rows_sent = threading.Event(), threading.Event()
 
     def paced(request, on_progress, should_stop=None):
@@ -388,6 +425,7 @@ def test_a_queued_training_is_withdrawn_only_when_nobody_waits_for_it(tmp_path, 
     assert manager.leave(shared, "a")
     assert shared.status == QUEUED and shared.owner == "b"  # b still waits for it
     assert manager.leave(alone, "c")
+    assert alone.status == WITHDRAWN and alone.ended.is_set()
     assert manager.get(alone.request) is None and manager.pending_count() == 2
     assert manager.queue_position(shared) == 1
     runner.release.set()

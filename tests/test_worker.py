@@ -101,7 +101,9 @@ def test_a_spare_is_warm_after_a_training_and_close_ends_it(tiny_config):
     try:
         rows = []
         runner(ComparisonRequest(tiny_config), on_progress=rows.append)
-        assert rows
+        # two epochs of each model, the baseline first
+        assert [(row["model"], row["epoch"]) for row in rows] == [
+            ("baseline", 1), ("BN after", 1), ("baseline", 2), ("BN after", 2)]
         spare = runner._spare.process
         assert spare.poll() is None  # waiting for the next request
         runner.close()

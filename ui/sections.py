@@ -13,8 +13,9 @@ from bnviz import charts, explain
 from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
 from bnviz.config import ExperimentConfig
 from bnviz.data import CLASS_NAMES, DataError, class_counts_text, make_split
-from bnviz.jobs import ENDED, FAILED, GALLERY, QUEUED, RUNNING, Job, JobManager
+from bnviz.jobs import ENDED, FAILED, GALLERY, QUEUED, Job, JobManager
 from bnviz.link import markdown_code
+from bnviz.page import NOT_WATCHING, Control, training_control
 from bnviz.request import Request
 from bnviz.summary import (
     brief,
@@ -35,7 +36,7 @@ from bnviz.sweep import (
 )
 from bnviz.variants import BATCH_NORM
 from ui import views
-from ui.state import session_id, stop_watching, submit_for_session, write_url
+from ui.state import session_id, stop_watching, submit_for_session, watch_again, write_url
 
 GRID_SIZE = 32
 # How long the page that pressed Stop waits for the training to end before drawing again
@@ -98,16 +99,16 @@ def _show_queue_place_or_rerun(manager: JobManager, request: Request, what: str)
 
 
 def _show_stop_controls(manager: JobManager, job: Job) -> None:
-    """What this session may do to a training it sees: stop it (the session that started
-    it), withdraw it from the queue (a session that queued it), or stop watching it (any
-    other viewer: the training goes on for the others)."""
+    """The control this session has over a training it sees (`bnviz.page.training_control`):
+    Stop, Withdraw or Stop watching."""
     session = session_id()
-    if job.status == RUNNING and session == job.owner and not manager.stoppable(job):
-        return  # a sweep, or a cluster's training: it runs to its end
-    if job.status == RUNNING and session == job.owner:
-        if job.stop_requested.is_set():
-            st.caption("Stopping…")
-        elif st.button("Stop", key="stop_training", icon=":material/stop:",
+    control = training_control(job, session, manager.stoppable(job))
+    if control is None:
+        return
+    if control == Control.STOPPING:
+        st.caption("Stopping…")
+    elif control == Control.STOP:
+        if st.button("Stop", key="stop_training", icon=":material/stop:",
                        help="End this training now: the epochs done are kept and shown as a "
                        "partial result, and the trainer is free for the next in the queue."):
             manager.stop(job, session)
@@ -115,16 +116,14 @@ def _show_stop_controls(manager: JobManager, job: Job) -> None:
             # result then shows as soon as it exists.
             job.ended.wait(STOP_WAIT_SECONDS)  # the timed refresh takes over after that
             st.rerun()
-        return
-    if job.status == QUEUED and session in job.requesters:
+    elif control == Control.WITHDRAW:
         if st.button("Withdraw", key="withdraw_training", icon=":material/close:",
                      help="Take your request out of the queue (others who asked for these "
                      "settings keep their place)."):
             if manager.leave(job, session):  # it may have started meanwhile: then nothing
                 stop_watching(job.request)
             st.rerun()
-        return
-    if st.button("Stop watching", key="stop_watching", icon=":material/visibility_off:",
+    elif st.button("Stop watching", key="stop_watching", icon=":material/visibility_off:",
                  help="Stop following this training on this page; it goes on for whoever "
                  "started it."):
         manager.leave(job, session)  # no longer this session's training, if it had asked
@@ -563,6 +562,22 @@ def show_about() -> None:
     st.markdown(explain.VARIANTS_INTRO)
     st.markdown("\n".join(f"- `{name}`: {text}" for name, text in
                            explain.NORMALIZATIONS.items()))
+
+
+def show_not_watching(request: Request) -> None:
+    """This viewer stopped watching a training that goes on for others: Watch again."""
+    st.info(NOT_WATCHING)
+    if st.button("Watch again", key="watch_again"):
+        watch_again(request)
+        st.rerun()
+
+
+def show_welcome() -> None:
+    """Nothing trained for these settings yet: what to do, and what the page is about."""
+    st.info("Choose a preset, or set the experiment in the sidebar and press **Train**. "
+            "The blog's full run (100 epochs, both models) takes about a minute.")
+    st.caption(class_names_caption())
+    show_about()
 
 
 def class_names_caption() -> str:

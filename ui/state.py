@@ -13,7 +13,7 @@ import streamlit as st
 from bnviz.cluster import ADDRESS_VARIABLE, runner_from_environment
 from bnviz.config import ExperimentConfig
 from bnviz.gallery import Gallery
-from bnviz.jobs import QUEUED, RUNNING, Job, JobManager
+from bnviz.jobs import Job, JobManager
 from bnviz.link import (
     PRESENT_PARAM,
     RUN_PARAM,
@@ -24,6 +24,7 @@ from bnviz.link import (
     read_link,
 )
 from bnviz.memory import MemoryBudget
+from bnviz.page import Facts
 from bnviz.presets import LANDING_PRESET, PRESETS
 from bnviz.request import Request
 from bnviz.store import ResultsStore, default_cache_dir
@@ -93,6 +94,17 @@ def show_link_problems(problems: list[LinkProblem]) -> None:
         st.warning(text)
 
 
+def show_server_problems(manager: JobManager) -> None:
+    """Say when this server cannot train: its Ray cluster is out of reach, or its memory
+    budget holds no training at all."""
+    if manager.runner.problem:
+        st.warning(manager.runner.problem)
+    cannot_train = manager.cannot_train()
+    if cannot_train:
+        st.warning(f"This server cannot train new settings: {cannot_train}. Precomputed and "
+                   "stored results are shown as usual.")
+
+
 def show_store_notices(manager: JobManager, request: Request) -> None:
     """Say when results cannot be kept, or when a stored result was unreadable."""
     if manager.store_problem:
@@ -105,6 +117,7 @@ def show_store_notices(manager: JobManager, request: Request) -> None:
                 f"and will be trained again. ({markdown_code(reason, 160)})")
 
 
+VIEW = "view"  # session state: the page's last `bnviz.page.View` (read by tests)
 _ASKED = "asked_to_train"  # session state: hash -> request, of what this session asked to train
 _SESSION = "session_id"  # session state: who this session is to the job manager (stopping)
 _UNWATCHED = "not_watching"  # session state: hashes of trainings this session stopped watching
@@ -141,30 +154,27 @@ def asked_here(request: Request) -> bool:
     return request.config_hash() in st.session_state.get(_ASKED, {})
 
 
-def own_busy_job(manager: JobManager, other_than: Request | None = None) -> Job | None:
-    """A job this session asked for that is still queued or running (other than the one of
-    ``other_than``), if any: a session trains one thing at a time."""
-    key = other_than.config_hash() if other_than is not None else None
-    session = session_id()
-    for asked_key, asked in st.session_state.get(_ASKED, {}).items():
-        job = manager.get(asked)
-        # A job this session withdrew from may still wait for others: not this session's.
-        if asked_key != key and job is not None and job.status in (QUEUED, RUNNING) \
-                and session in job.requesters:
-            return job
-    return None
+def busy_job(manager: JobManager, other_than: Request) -> Job | None:
+    """This session's training of settings other than ``other_than``'s, still queued or
+    running, if any (a session trains one thing at a time: `JobManager.submit`)."""
+    return manager.busy_job(session_id(), other_than=other_than)
+
+
+def page_facts(manager: JobManager, request: Request, train_asked: bool) -> Facts:
+    """What the page decides its view from (`bnviz.page.decide`), for this session."""
+    own = asked_here(request)
+    return Facts(job=manager.get(request), found=manager.lookup(request, own),
+                 busy=busy_job(manager, request), train_asked=train_asked, asked_here=own,
+                 watching=watching(request))
 
 
 def submit_for_session(manager: JobManager, request: Request) -> Job:
     """Train ``request`` for this session: joins or queues its job, unless the session
-    already has another job queued or running, which is then returned instead (one
-    session cannot fill the queue)."""
-    busy = own_busy_job(manager, request)
-    if busy is not None:
-        return busy
+    already has another job queued or running, which is then returned instead."""
     job = manager.submit(request, session=session_id())
-    remember_asked(request)
-    watch_again(request)
+    if job.request == request:
+        remember_asked(request)
+        watch_again(request)
     return job
 
 

@@ -1,0 +1,24 @@
+"""How long a queued training waits: an estimate from the pace of the trainings seen."""
+
+from __future__ import annotations
+
+from bnviz.job import Job
+
+
+def seconds_to_start(running: list[Job], ahead: list[Job], last_pace: tuple[float, float] | None,
+                     trainers: int) -> float | None:
+    """Estimated seconds until a queued job starts: what the ``running`` jobs have left and
+    what the jobs ``ahead`` of it in the queue will take, shared among ``trainers``.
+
+    The pace (seconds per unit of `Request.work`, seconds to the first row) is a running
+    job's, else ``last_pace`` (of the last job that ended); None until one is known."""
+    pace = next((p for p in [j.pace() for j in running] + [last_pace] if p is not None), None)
+    if pace is None:
+        return None
+    per_work, start_up = pace
+    left = []
+    for job in running:
+        seconds = job.seconds_left()
+        left.append(seconds if seconds is not None else start_up + per_work * job.request.work())
+    left += [start_up + per_work * job.request.work() for job in ahead]
+    return sum(left) / max(trainers, 1)
