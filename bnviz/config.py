@@ -25,7 +25,8 @@ from bnviz.variants import BATCH_NORM, VARIANTS, Variant
 RESULTS_VERSION = 4
 
 # Cap on one request's work, in training images seen per model (epochs × train_size × seeds):
-# the blog's run is 100,000; the cap allows twenty of those, about 10 minutes here.
+# the blog's run is 100,000; the cap allows twenty of those, so that one request cannot
+# hold a trainer for long.
 MAX_WORK = 2_000_000
 # The fields multiplied into the work, in the order a forgiving reader (bnviz.link) gives
 # them up.

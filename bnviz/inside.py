@@ -29,7 +29,7 @@ PROBE_IMAGES = 256
 PROBE_CHANNELS = (0, 11, 22)  # three fixed channels of the last convolution's 32
 PROBE_MODES = ("training", "inference")
 # The largest is 250, not the whole test set: with oneDNN, TensorFlow keeps the memory of its
-# largest forward pass pooled for the life of the process (1000 images cost ~150 MB more).
+# largest forward pass pooled for the life of the process.
 MODE_BATCH_SIZES = (1, 8, 64, 250)
 
 
@@ -139,7 +139,7 @@ def mode_forward(model: keras.Model) -> Callable[[Any, int, bool], Any]:
     ``batch_statistics``, on their moving averages otherwise. Dropout stays off.
 
     One call loops over the slices inside the graph: a call per slice cost a Python
-    round trip per image at batch size 1 (1.4 s of the BN mode comparison).
+    round trip per image at batch size 1, most of the BN mode comparison's time.
     """
     import functools
 
@@ -201,7 +201,7 @@ def mode_accuracies(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray,
     try:
         # Batch statistics do not read the moving averages (they only move them, and are put
         # back below), so the sizes can be evaluated at once: the one-image pass, the slowest
-        # (a step per image), beside all the others, on two cores (0.68 → 0.45 s here).
+        # (a step per image), beside all the others, on two cores.
         slowest = min(batch_sizes)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bnviz-modes") as pool:
             alone = pool.submit(accuracy, slowest, True)

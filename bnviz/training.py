@@ -2,6 +2,12 @@
 warm-up), the reusable compiled trainers they borrow, and `run_request`, which runs
 any request by its task name.
 
+Read top to bottom: `train_comparison` is the loop (seeds, then epochs: both
+models' epoch side by side, then its rows recorded), then the steps it calls,
+the sweep and the warm-up, then `epochs_of`, the one way every loop trains a
+model, and last the trainers themselves (`ModelTrainer`, its compiled epoch,
+`TRAINER_POOL`).
+
 Both models see exactly the same images in the same order: each epoch's batch
 order comes from a numpy generator seeded with ``(seed, epoch)``, and every
 random choice inside the models (initial weights, dropout) has an explicit
@@ -36,14 +42,20 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from bnviz import tf_settings
-from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
-from bnviz.config import ExperimentConfig
+from bnviz.comparison import (
+    ComparisonRequest,
+    ComparisonResult,
+    history_frame,
+    model_placements,
+)
+from bnviz.config import BASELINE_PLACEMENT, ExperimentConfig
 from bnviz.data import IMAGE_SHAPE, NUM_CLASSES, Split, make_split
 from bnviz.inside import (
     PROBE_IMAGES,
@@ -57,6 +69,7 @@ from bnviz.models import build_model, layer_table, model_label
 from bnviz.request import ProgressCallback, Request, StopCheck, TrainingStopped
 from bnviz.summary import diverged, outcome
 from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult
+from bnviz.variants import BATCH_NORM
 
 if TYPE_CHECKING:
     import keras
@@ -66,7 +79,300 @@ if TYPE_CHECKING:
 # imports this module gets them too.
 tf_settings.apply()
 
-EVAL_SLICE = 250  # test images per forward pass: 1000 at once costs ~150 MB of activations
+# Test images per forward pass: the whole test set at once would hold all of its
+# activations at the same time.
+EVAL_SLICE = 250
+# How often a training polls its stop check while an epoch runs.
+STOP_POLL_SECONDS = 0.05
+
+# What a comparison's training gets back from one model's epoch: its metrics (`epochs_of`)
+# and its ReLU probe's percentiles (`bnviz.inside.ReluInputProbe`).
+EpochOutputs = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+# -- a comparison --------------------------------------------------------------------
+
+
+def train_comparison(
+    config: ExperimentConfig,
+    on_epoch: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ComparisonResult:
+    """Train the baseline and the configured BN model, once per seed.
+
+    Both models run each epoch at the same time (one thread each); ``seconds``
+    in the history is each model's own wall time for the epoch, so the two
+    overlap. ``on_epoch`` receives each new history row (a dict with
+    `HISTORY_COLUMNS`) as soon as an epoch ends, baseline first, so viewers
+    see both curves grow together. ``should_stop`` is polled between epochs and every
+    `STOP_POLL_SECONDS` during one; once it returns True the training ends (an epoch under
+    way ends at its next step and counts for nothing), and the result holds the whole
+    epochs done, marked partial (`ComparisonResult.stopped_seed`, ``stopped_epoch``); its
+    predictions, parameter tables and BN values are those of the weights at the stop, and
+    the BN mode comparison is left out (unless a whole seed came before the stop). Stopped
+    before any epoch ended, it raises `TrainingStopped` (there is nothing to show).
+
+    Besides the history, every epoch records the percentiles of what each
+    model's last ReLU receives (`bnviz.inside`), and every ``config.landscape_every``
+    steps the loss landscape along the gradient (`bnviz.landscape`). Predictions, parameter tables,
+    BN layer values and the BN mode comparison come from the first seed's run.
+    """
+    record = _Record(config, on_epoch)
+    with ExitStack() as borrowed, ThreadPoolExecutor(
+            max_workers=len(model_placements(config)), thread_name_prefix="bnviz-epoch") as pool:
+        trainers, split = _borrow_trainers_and_read_images(config, pool, borrowed)
+        probe_images = split.x_test[:PROBE_IMAGES]
+        for seed_index, seed in enumerate(config.seed_list, start=1):
+            runs = {label: epochs_of(trainer, seed, config.learning_rate, split, config.epochs,
+                                     config.landscape_every)
+                    for label, trainer in trainers.items()}
+            for epoch in range(1, config.epochs + 1):
+                finished = _both_epochs_unless_stopped(pool, trainers, runs, epoch,
+                                                       probe_images, should_stop)
+                if finished is None:
+                    record.stopped(seed_index, epochs_done=epoch - 1)
+                    break
+                record.epoch(seed, epoch, finished)
+            if seed_index == 1:  # the trainers are reset for the next seed: take these now
+                record.first_seed = _first_seed_outputs(config, trainers, split,
+                                                        stopped=record.partial)
+            if record.partial:
+                break
+    return record.result(split)
+
+
+def _borrow_trainers_and_read_images(config: ExperimentConfig, pool: ThreadPoolExecutor,
+                                     borrowed: ExitStack
+                                     ) -> tuple[dict[str, ModelTrainer], Split]:
+    """A trainer for each model of the comparison (by label, baseline first), lent by
+    `TRAINER_POOL` until ``borrowed`` closes, and the images."""
+    # The images are read (zlib lets go of the GIL) while TensorFlow is imported and the
+    # models are built: both are part of the wait for the first epoch.
+    reading = pool.submit(make_split, config.split, config.train_size, config.scale_pixels)
+    trainers = {model_label(placement, config.normalization):
+                borrowed.enter_context(TRAINER_POOL.lend(placement, config))
+                for placement in model_placements(config)}
+    return trainers, reading.result()
+
+
+def _both_epochs_unless_stopped(pool: ThreadPoolExecutor, trainers: dict[str, ModelTrainer],
+                                runs: dict[str, Iterator[dict[str, Any]]], epoch: int,
+                                probe_images: np.ndarray, should_stop: StopCheck | None
+                                ) -> dict[str, EpochOutputs] | None:
+    """Each model's next epoch of ``runs`` with its ReLU probe, side by side; None when
+    ``should_stop`` says so before the epoch or while it runs (an epoch under way then ends
+    at its next step and counts for neither model). The one place a training stops."""
+    if should_stop is not None and should_stop():
+        return None
+    # Each model's epoch in its own thread: batch-64 convolutions leave a core idle.
+    futures = {label: pool.submit(_epoch_and_probe, trainers[label], run, epoch, probe_images)
+               for label, run in runs.items()}
+    if should_stop is not None:  # a Stop during a long epoch ends it at once
+        _abort_when_asked(list(futures.values()), list(trainers.values()), should_stop)
+    finished = {}
+    for label, future in futures.items():
+        with contextlib.suppress(EpochAborted):
+            finished[label] = future.result()
+    return finished if len(finished) == len(futures) else None
+
+
+def _epoch_and_probe(trainer: ModelTrainer, run: Iterator[dict[str, Any]], epoch: int,
+                     probe_images: np.ndarray) -> EpochOutputs:
+    # The ReLU probe runs in the model's own thread, beside the other model's epoch.
+    outputs = next(run), trainer.probe.percentiles(probe_images)
+    if epoch == 2:  # not before the first epoch, which a student waits for
+        trainer.trace_forward()
+    return outputs
+
+
+def _abort_when_asked(futures: list[Future], trainers: list[ModelTrainer],
+                      should_stop: StopCheck) -> None:
+    """Wait for an epoch's ``futures``; if ``should_stop`` says so meanwhile, abort the
+    ``trainers``' epochs (they end at their next step) and wait for them to end."""
+    pending = set(futures)
+    stopping = False
+    while pending:
+        _, pending = wait(pending, timeout=STOP_POLL_SECONDS)
+        stopping = stopping or bool(pending and should_stop())
+        if stopping:
+            # Again at every poll: a trainer still starting (its `start` clears the flag)
+            # would otherwise run its whole epoch.
+            for trainer in trainers:
+                trainer.abort()
+
+
+def _first_seed_outputs(config: ExperimentConfig, trainers: dict[str, ModelTrainer],
+                        split: Split, stopped: bool) -> dict[str, Any]:
+    """What a result keeps of the first seed's run alone: both models' predictions and
+    parameter tables, the BN model's layer values and its two modes."""
+    bn_label = model_label(config.placement, config.normalization)
+    bn_model = trainers[bn_label]
+    return {
+        "probabilities": {label: t.test_probabilities() for label, t in trainers.items()},
+        "layer_tables": {label: layer_table(t.model) for label, t in trainers.items()},
+        "bn_layers": bn_layer_values(bn_model.model, bn_label),
+        # Without moving statistics both modes compute the same: nothing to compare. Nor
+        # after a Stop: measuring them would delay the partial result, which the person
+        # who pressed Stop is waiting for.
+        "bn_modes": bn_model.mode_accuracies(split.x_test, split.y_test)
+        if config.variant.keeps_moving_statistics and not stopped else pd.DataFrame(),
+    }
+
+
+@dataclass
+class _Record:
+    """What a comparison's training has recorded so far, and the result it makes."""
+
+    config: ExperimentConfig
+    on_epoch: ProgressCallback | None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    relu_inputs: list[dict[str, Any]] = field(default_factory=list)
+    landscape: list[dict[str, Any]] = field(default_factory=list)
+    first_seed: dict[str, Any] = field(default_factory=dict)
+    stopped_seed: int = 0  # as in `ComparisonResult`
+    stopped_epoch: int = 0
+
+    @property
+    def partial(self) -> bool:
+        """Whether the training was stopped."""
+        return self.stopped_seed > 0
+
+    def epoch(self, seed: int, epoch: int, finished: dict[str, EpochOutputs]) -> None:
+        """Both models' rows of one finished epoch, each passed on as it is recorded."""
+        for label, (metrics, percentiles) in finished.items():
+            self.landscape += [{"model": label, "seed": seed, "step": step, "epoch": epoch,
+                                **measures} for step, measures in metrics.pop("landscape", ())]
+            row = {"model": label, "seed": seed, "epoch": epoch, **metrics}
+            self.rows.append(row)
+            self.relu_inputs += [{"model": label, "seed": seed, "epoch": epoch, **values}
+                                 for values in percentiles]
+            if self.on_epoch is not None:
+                self.on_epoch(row)
+
+    def stopped(self, seed_index: int, epochs_done: int) -> None:
+        """The training stopped in this seed (1-based) after ``epochs_done`` of its epochs;
+        `TrainingStopped` when no epoch had ended (there is nothing to show)."""
+        if not self.rows:
+            raise TrainingStopped("stopped before the first epoch ended")
+        self.stopped_seed, self.stopped_epoch = seed_index, epochs_done
+
+    def result(self, split: Split) -> ComparisonResult:
+        """The comparison's result (partial after a stop)."""
+        rows, relu_inputs, landscape = self.rows, self.relu_inputs, self.landscape
+        if self.stopped_seed > 1:
+            # Whole seeds only: one seed cut short among whole ones would skew every
+            # statistic over seeds (the note says it was left out).
+            unfinished = self.config.seed_list[self.stopped_seed - 1]
+            rows = [row for row in rows if row["seed"] != unfinished]
+            relu_inputs = [row for row in relu_inputs if row["seed"] != unfinished]
+            landscape = [row for row in landscape if row["seed"] != unfinished]
+        return ComparisonResult(
+            config=self.config,
+            history=history_frame(rows),
+            test_labels=split.y_test,
+            relu_inputs=pd.DataFrame(relu_inputs),
+            landscape=landscape_frame(landscape),
+            data_source=split.source,
+            warnings=split.warnings,
+            train_class_counts=tuple(split.class_counts()),
+            stopped_seed=self.stopped_seed,
+            stopped_epoch=self.stopped_epoch,
+            **self.first_seed,
+        )
+
+
+# -- a learning-rate sweep, a warm-up ------------------------------------------------
+
+
+def sweep_learning_rates(request: SweepRequest,
+                         on_point: ProgressCallback | None = None) -> SweepResult:
+    """Train both models at each learning rate; report best test accuracy or divergence
+    (the rules are `bnviz.summary`'s). ``on_point`` receives each table row as it is done."""
+    base = request.config
+    split = make_split(base.split, base.train_size, base.scale_pixels)
+    rows = []
+    # Both models of a rate at once, as a comparison trains its two: each operation has half
+    # the cores (`bnviz.tf_settings`), and one trainer per placement is all the
+    # memory a comparison needs too. Every point is a training of its own, so the table is
+    # the same in any order; rows are passed on in the table's order.
+    points = request.points()
+    models = len(model_placements(base))
+    with ThreadPoolExecutor(max_workers=models, thread_name_prefix="bnviz-sweep") as pool:
+        for start in range(0, len(points), models):
+            rate_points = points[start: start + models]
+            for row in pool.map(lambda point: sweep_point(request, *point, split), rate_points):
+                rows.append(row)
+                if on_point is not None:
+                    on_point(row)
+    return SweepResult(request, pd.DataFrame(rows, columns=list(SWEEP_COLUMNS)))
+
+
+def sweep_point(request: SweepRequest, rate: float, placement: str,
+                split: Split | None = None) -> dict[str, Any]:
+    """One point of a sweep: the model of ``placement`` trained at ``rate`` for the sweep's
+    epochs, stopped early when it diverges; its row of the sweep's table."""
+    base = request.config
+    if split is None:
+        split = make_split(base.split, base.train_size, base.scale_pixels)
+    config = base.replace(learning_rate=float(rate), epochs=request.epochs, seeds=1)
+    best, blew_up, epochs_run = float("nan"), False, 0
+    first_loss = last_loss = float("nan")
+    last_accuracy = 0.0
+    with TRAINER_POOL.lend(placement, config) as trainer:
+        for metrics in epochs_of(trainer, base.seed, config.learning_rate, split,
+                                 request.epochs):
+            epochs_run += 1
+            loss = metrics["train_loss"]
+            if diverged(loss, None if epochs_run == 1 else first_loss):
+                blew_up = True
+                break
+            first_loss = loss if epochs_run == 1 else first_loss
+            last_loss, last_accuracy = loss, metrics["train_accuracy"]
+            best = metrics["test_accuracy"] if math.isnan(best) else max(
+                best, metrics["test_accuracy"])
+    result = outcome(blew_up, first_loss, last_loss, last_accuracy)
+    return {"model": model_label(placement, base.normalization), "learning_rate": float(rate),
+            "best_test_accuracy": float(best), "diverged": result == "diverged",
+            "outcome": result, "epochs_run": epochs_run}
+
+
+def warm_up() -> None:
+    """Compile the default comparison's two trainers with one small epoch each, so that a
+    training process's first real epoch does not pay TensorFlow's one-time set-up."""
+    config = ExperimentConfig(epochs=1, train_size=100)
+    split = make_split(config.split, config.train_size, config.scale_pixels)
+    for placement in model_placements(config):
+        with TRAINER_POOL.lend(placement, config) as trainer:
+            for _ in epochs_of(trainer, config.seed, config.learning_rate, split, 1):
+                pass
+
+
+# -- how every loop trains a model ---------------------------------------------------
+
+
+def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
+    """The batch order of one epoch: a permutation fixed by seed and epoch."""
+    return np.random.default_rng([seed, epoch]).permutation(count).astype(np.int32)
+
+
+def epochs_of(trainer: ModelTrainer, seed: int, learning_rate: float, split: Split,
+              epochs: int, probe_every: int = 0) -> Iterator[dict[str, Any]]:
+    """One fresh training of ``trainer``: start it, then yield each epoch's metrics.
+
+    Every loop trains this way, so the batch order and the reset of the trainer are
+    the same for a comparison, a sweep and a warm-up. Stop early by not asking for
+    more. ``probe_every``: see `ModelTrainer.run_epoch` (steps count over the training).
+    """
+    tf_settings.check()
+    trainer.start(seed, learning_rate, split)
+    steps = trainer.steps_per_epoch(len(split.y_train))
+    for epoch in range(1, epochs + 1):
+        yield trainer.run_epoch(epoch_order(seed, epoch, len(split.y_train)),
+                                first_step=(epoch - 1) * steps, probe_every=probe_every,
+                                learning_rate=learning_rate)
+
+
+# -- the trainers --------------------------------------------------------------------
 
 
 class EpochAborted(Exception):
@@ -89,11 +395,16 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
     return keras.optimizers.SGD(learning_rate=learning_rate)
 
 
+def _trained_normalization(placement: str, normalization: str) -> str:
+    # The baseline has no normalising layer: one trainer serves every normalisation.
+    return BATCH_NORM if placement == BASELINE_PLACEMENT else normalization
+
+
 class ModelTrainer:
     """One model of one placement, its optimizer and its compiled epoch, reusable.
 
     Why reusable: every new model costs a trace of its epoch function, and a
-    process kept about 15 MB per discarded trainer (its traced graphs and what
+    process kept the memory of every discarded trainer (its traced graphs and what
     they captured) for good, so one that trains many times (the CLI's sweeps, a
     notebook, a server without worker processes) grew without bound. `start` puts
     the model and optimizer back exactly where a freshly built pair would be for
@@ -103,28 +414,22 @@ class ModelTrainer:
     """
 
     def __init__(self, placement: str, batch_size: int, optimizer: str,
-                 normalization: str = "batch") -> None:
+                 normalization: str = BATCH_NORM) -> None:
         import tensorflow as tf
 
         self.placement = placement
         self.batch_size = batch_size
         self.optimizer_name = optimizer
-        # The baseline has no normalising layer: one trainer serves every normalisation.
-        self.normalization = "batch" if placement == "none" else normalization
+        self.normalization = _trained_normalization(placement, normalization)
         self.model = build_model(placement, seed=0, normalization=self.normalization)
         self.optimizer = make_optimizer(optimizer, learning_rate=0.001)
         self.optimizer.build(self.model.trainable_variables)
         self.probe = ReluInputProbe(self.model)
-        self._landscape = landscape_measures(self.model)
-        images = tf.TensorSpec([None, *IMAGE_SHAPE, 1], tf.float32)
-        labels = tf.TensorSpec([None, NUM_CLASSES], tf.float32)
-        scalar = tf.TensorSpec([], tf.int32)
-        self._epoch = tf.function(self._epoch_graph, autograph=False, input_signature=[
-            tf.TensorSpec([None], tf.int32), images, labels, images, labels, scalar, scalar,
-            tf.TensorSpec([len(STEP_MULTIPLES)], tf.float32)])
         # Read by the compiled epoch before every step: set from another thread, it ends the
         # epoch at the next step (a Stop during a long epoch); `start` clears it.
         self._abort = tf.Variable(False, trainable=False, name="abort")
+        self._epoch = compile_epoch(self.model, self.optimizer, batch_size,
+                                    landscape_measures(self.model), self._abort)
         self._data: tuple[Any, ...] = ()
         self._mode_forward: Callable[..., Any] | None = None
         self._traced = False
@@ -176,73 +481,6 @@ class ModelTrainer:
     def release_data(self) -> None:
         """Drop this training's images; `start` must come before the next epoch."""
         self._data = ()
-
-    def _epoch_graph(self, order: Any, x_train: Any, y_train: Any, x_test: Any, y_test: Any,
-                     first_step: Any, probe_every: Any, etas: Any) -> tuple[Any, ...]:
-        # Written with explicit graph loops and traced without AutoGraph: converting this
-        # code (and the landscape's) took about 40 % of the trace, which a student waits
-        # through before the first epoch.
-        import keras
-        import tensorflow as tf
-
-        count = tf.shape(order)[0]
-        steps = (count + self.batch_size - 1) // self.batch_size
-        variables = self.model.trainable_variables
-        not_probed = tf.fill([len(MEASURES)], float("nan"))
-
-        def train_step(step: Any, loss_sum: Any, correct: Any, probes: Any) -> tuple[Any, ...]:
-            batch = order[step * self.batch_size: (step + 1) * self.batch_size]
-            x = tf.gather(x_train, batch)
-            y = tf.gather(y_train, batch)
-            # The landscape probe comes first and puts every variable back, so the step
-            # below trains exactly as it would without it.
-            global_step = first_step + step
-            probe_now = tf.logical_and(probe_every > 0,
-                                       tf.equal(global_step % tf.maximum(probe_every, 1), 0))
-            measured = tf.cond(probe_now, lambda: self._landscape(x, y, etas),
-                               lambda: not_probed)
-            probes = probes.write(step, measured)
-            with tf.GradientTape() as tape:
-                probabilities = self.model(x, training=True)
-                loss = tf.reduce_mean(keras.losses.categorical_crossentropy(y, probabilities))
-            self.optimizer.apply(tape.gradient(loss, variables), variables)
-            batch_count = tf.cast(tf.shape(batch)[0], tf.float32)
-            return (step + 1, loss_sum + loss * batch_count,
-                    correct + _count_correct(y, probabilities), probes)
-
-        def going_on(step: Any, *_: Any) -> Any:
-            return tf.logical_and(step < steps, tf.logical_not(self._abort.read_value()))
-
-        done, loss_sum, correct, probes = tf.while_loop(
-            going_on, train_step,
-            (tf.constant(0), tf.constant(0.0), tf.constant(0.0),
-             tf.TensorArray(tf.float32, size=steps, element_shape=[len(MEASURES)])))
-        total = tf.cast(count, tf.float32)
-        test_loss, test_accuracy = self._evaluate(x_test, y_test)
-        return (loss_sum / total, correct / total, test_loss, test_accuracy, probes.stack(),
-                done)
-
-    def _evaluate(self, x_test: Any, y_test: Any) -> tuple[Any, Any]:
-        """Test loss and accuracy in inference mode, in slices to bound activation memory."""
-        import keras
-        import tensorflow as tf
-
-        count = tf.shape(y_test)[0]
-
-        def evaluate_slice(start: Any, loss_sum: Any, correct: Any) -> tuple[Any, Any, Any]:
-            x = x_test[start: start + EVAL_SLICE]
-            y = y_test[start: start + EVAL_SLICE]
-            probabilities = self.model(x, training=False)
-            return (start + EVAL_SLICE,
-                    loss_sum + tf.reduce_sum(keras.losses.categorical_crossentropy(
-                        y, probabilities)),
-                    correct + _count_correct(y, probabilities))
-
-        _, loss_sum, correct = tf.while_loop(
-            lambda start, *_: start < count, evaluate_slice,
-            (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
-        total = tf.cast(count, tf.float32)
-        return loss_sum / total, correct / total
 
     def steps_per_epoch(self, images: int) -> int:
         """Training steps (batches) in an epoch over ``images`` images."""
@@ -300,6 +538,97 @@ class ModelTrainer:
         return mode_accuracies(self.model, x_test, y_test, forward=self._forward())
 
 
+def compile_epoch(model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int,
+                  landscape: Callable[[Any, Any, Any], Any], abort: Any) -> Any:
+    """One epoch of ``model`` as one compiled function (traced on its first call): train
+    on the images of ``order``, ``batch_size`` at a time, with the landscape probe before
+    every ``probe_every``-th step (counted from ``first_step``), unless ``abort`` (a boolean
+    variable) is set before a step; then evaluate on the test set. It returns the train
+    loss and accuracy, the test loss and accuracy, the probes' measures (NaN where none was
+    taken) and the steps done."""
+    # Written with explicit graph loops and traced without AutoGraph: converting this
+    # code (and the landscape's) took a large part of the trace, which a student waits
+    # through before the first epoch.
+    import keras
+    import tensorflow as tf
+
+    def epoch(order: Any, x_train: Any, y_train: Any, x_test: Any, y_test: Any,
+              first_step: Any, probe_every: Any, etas: Any) -> tuple[Any, ...]:
+        count = tf.shape(order)[0]
+        steps = (count + batch_size - 1) // batch_size
+        variables = model.trainable_variables
+        not_probed = tf.fill([len(MEASURES)], float("nan"))
+
+        def train_step(step: Any, loss_sum: Any, correct: Any, probes: Any) -> tuple[Any, ...]:
+            batch = order[step * batch_size: (step + 1) * batch_size]
+            x = tf.gather(x_train, batch)
+            y = tf.gather(y_train, batch)
+            # The landscape probe comes first and puts every variable back, so the step
+            # below trains exactly as it would without it.
+            global_step = first_step + step
+            probe_now = tf.logical_and(probe_every > 0,
+                                       tf.equal(global_step % tf.maximum(probe_every, 1), 0))
+            measured = tf.cond(probe_now, lambda: landscape(x, y, etas), lambda: not_probed)
+            probes = probes.write(step, measured)
+            with tf.GradientTape() as tape:
+                probabilities = model(x, training=True)
+                loss = tf.reduce_mean(keras.losses.categorical_crossentropy(y, probabilities))
+            optimizer.apply(tape.gradient(loss, variables), variables)
+            batch_count = tf.cast(tf.shape(batch)[0], tf.float32)
+            return (step + 1, loss_sum + loss * batch_count,
+                    correct + _count_correct(y, probabilities), probes)
+
+        def going_on(step: Any, *_: Any) -> Any:
+            return tf.logical_and(step < steps, tf.logical_not(abort.read_value()))
+
+        done, loss_sum, correct, probes = tf.while_loop(
+            going_on, train_step,
+            (tf.constant(0), tf.constant(0.0), tf.constant(0.0),
+             tf.TensorArray(tf.float32, size=steps, element_shape=[len(MEASURES)])))
+        total = tf.cast(count, tf.float32)
+        test_loss, test_accuracy = _evaluate(model, x_test, y_test)
+        return (loss_sum / total, correct / total, test_loss, test_accuracy, probes.stack(),
+                done)
+
+    images = tf.TensorSpec([None, *IMAGE_SHAPE, 1], tf.float32)
+    labels = tf.TensorSpec([None, NUM_CLASSES], tf.float32)
+    scalar = tf.TensorSpec([], tf.int32)
+    return tf.function(epoch, autograph=False, input_signature=[
+        tf.TensorSpec([None], tf.int32), images, labels, images, labels, scalar, scalar,
+        tf.TensorSpec([len(STEP_MULTIPLES)], tf.float32)])
+
+
+def _evaluate(model: keras.Model, x_test: Any, y_test: Any) -> tuple[Any, Any]:
+    """Test loss and accuracy in inference mode, in slices to bound activation memory (in
+    the compiled epoch's graph)."""
+    import keras
+    import tensorflow as tf
+
+    count = tf.shape(y_test)[0]
+
+    def evaluate_slice(start: Any, loss_sum: Any, correct: Any) -> tuple[Any, Any, Any]:
+        x = x_test[start: start + EVAL_SLICE]
+        y = y_test[start: start + EVAL_SLICE]
+        probabilities = model(x, training=False)
+        return (start + EVAL_SLICE,
+                loss_sum + tf.reduce_sum(keras.losses.categorical_crossentropy(
+                    y, probabilities)),
+                correct + _count_correct(y, probabilities))
+
+    _, loss_sum, correct = tf.while_loop(
+        lambda start, *_: start < count, evaluate_slice,
+        (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+    total = tf.cast(count, tf.float32)
+    return loss_sum / total, correct / total
+
+
+def _count_correct(y: Any, probabilities: Any) -> Any:
+    import tensorflow as tf
+
+    hits = tf.equal(tf.argmax(y, axis=-1), tf.argmax(probabilities, axis=-1))
+    return tf.reduce_sum(tf.cast(hits, tf.float32))
+
+
 class TrainerPool:
     """Idle `ModelTrainer`s kept for reuse, each lent to one training at a time.
 
@@ -317,7 +646,7 @@ class TrainerPool:
     def lend(self, placement: str, config: ExperimentConfig) -> Iterator[ModelTrainer]:
         """A trainer for this placement and the config's batch size, optimizer and
         normalisation."""
-        normalization = "batch" if placement == "none" else config.normalization
+        normalization = _trained_normalization(placement, config.normalization)
         key = (placement, config.batch_size, config.optimizer, normalization)
         with self._lock:
             found = next((t for t in self._idle if t.key == key), None)
@@ -341,235 +670,7 @@ class TrainerPool:
 TRAINER_POOL = TrainerPool()
 
 
-def _count_correct(y: Any, probabilities: Any) -> Any:
-    import tensorflow as tf
-
-    hits = tf.equal(tf.argmax(y, axis=-1), tf.argmax(probabilities, axis=-1))
-    return tf.reduce_sum(tf.cast(hits, tf.float32))
-
-
-# How often a training polls its stop check while an epoch runs.
-STOP_POLL_SECONDS = 0.05
-
-
-def _abort_when_asked(futures: list[Future], trainers: list[ModelTrainer],
-                      should_stop: StopCheck) -> None:
-    """Wait for an epoch's ``futures``; if ``should_stop`` says so meanwhile, abort the
-    ``trainers``' epochs (they end at their next step) and wait for them to end."""
-    pending = set(futures)
-    stopping = False
-    while pending:
-        _, pending = wait(pending, timeout=STOP_POLL_SECONDS)
-        stopping = stopping or bool(pending and should_stop())
-        if stopping:
-            # Again at every poll: a trainer still starting (its `start` clears the flag)
-            # would otherwise run its whole epoch.
-            for trainer in trainers:
-                trainer.abort()
-
-
-def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
-    """The batch order of one epoch: a permutation fixed by seed and epoch."""
-    return np.random.default_rng([seed, epoch]).permutation(count).astype(np.int32)
-
-
-def epochs_of(trainer: ModelTrainer, seed: int, learning_rate: float, split: Split,
-              epochs: int, probe_every: int = 0) -> Iterator[dict[str, Any]]:
-    """One fresh training of ``trainer``: start it, then yield each epoch's metrics.
-
-    Every loop trains this way, so the batch order and the reset of the trainer are
-    the same for a comparison, a sweep and a warm-up. Stop early by not asking for
-    more. ``probe_every``: see `ModelTrainer.run_epoch` (steps count over the training).
-    """
-    tf_settings.check()
-    trainer.start(seed, learning_rate, split)
-    steps = trainer.steps_per_epoch(len(split.y_train))
-    for epoch in range(1, epochs + 1):
-        yield trainer.run_epoch(epoch_order(seed, epoch, len(split.y_train)),
-                                first_step=(epoch - 1) * steps, probe_every=probe_every,
-                                learning_rate=learning_rate)
-
-
-def train_comparison(
-    config: ExperimentConfig,
-    on_epoch: ProgressCallback | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> ComparisonResult:
-    """Train the baseline and the configured BN model, once per seed.
-
-    Both models run each epoch at the same time (one thread each); ``seconds``
-    in the history is each model's own wall time for the epoch, so the two
-    overlap. ``on_epoch`` receives each new history row (a dict with
-    `HISTORY_COLUMNS`) as soon as an epoch ends, baseline first, so viewers
-    see both curves grow together. ``should_stop`` is polled between epochs and every
-    `STOP_POLL_SECONDS` during one; once it returns True the training ends (an epoch under
-    way ends at its next step and counts for nothing), and the result holds the whole
-    epochs done, marked partial (`ComparisonResult.stopped_seed`, ``stopped_epoch``); its
-    predictions, parameter tables and BN values are those of the weights at the stop, and
-    the BN mode comparison is left out (unless a whole seed came before the stop). Stopped
-    before any epoch ended, it raises `TrainingStopped` (there is nothing to show).
-
-    Besides the history, every epoch records the percentiles of what each
-    model's last ReLU receives (`bnviz.inside`), and every ``config.landscape_every``
-    steps the loss landscape along the gradient (`bnviz.landscape`). Predictions, parameter tables,
-    BN layer values and the BN mode comparison come from the first seed's run.
-    """
-    rows: list[dict[str, Any]] = []
-    relu_inputs: list[dict[str, Any]] = []
-    landscape: list[dict[str, Any]] = []
-    first_seed: dict[str, Any] = {}
-    stopped_seed = stopped_epoch = 0
-    bn_label = model_label(config.placement, config.normalization)
-    with ExitStack() as borrowed, ThreadPoolExecutor(
-            max_workers=2, thread_name_prefix="bnviz-epoch") as pool:
-        # The images are read (zlib lets go of the GIL) while TensorFlow is imported and the
-        # models are built: both are part of the wait for the first epoch.
-        reading = pool.submit(make_split, config.split, config.train_size, config.scale_pixels)
-        trainers = {model_label(p, config.normalization):
-                    borrowed.enter_context(TRAINER_POOL.lend(p, config))
-                    for p in ("none", config.placement)}
-        split = reading.result()
-        probe_images = split.x_test[:PROBE_IMAGES]
-
-        def epoch_and_probe(label: str, run: Iterator[dict[str, Any]],
-                            epoch: int) -> tuple[dict, list]:
-            # The ReLU probe runs in the model's own thread, beside the other model's epoch.
-            metrics = next(run), trainers[label].probe.percentiles(probe_images)
-            if epoch == 2:  # not before the first epoch, which a student waits for
-                trainers[label].trace_forward()
-            return metrics
-
-        for seed_index, seed in enumerate(config.seed_list, start=1):
-            runs = {label: epochs_of(t, seed, config.learning_rate, split, config.epochs,
-                                     config.landscape_every)
-                    for label, t in trainers.items()}
-            for epoch in range(1, config.epochs + 1):
-                if should_stop is not None and should_stop():
-                    stopped_seed, stopped_epoch = seed_index, epoch - 1
-                    break
-                # Each model's epoch in its own thread: batch-64 convolutions leave a core idle.
-                futures = {label: pool.submit(epoch_and_probe, label, run, epoch)
-                           for label, run in runs.items()}
-                if should_stop is not None:  # a Stop during a long epoch ends it at once
-                    _abort_when_asked(list(futures.values()), list(trainers.values()),
-                                      should_stop)
-                outcomes = {}
-                for label, future in futures.items():
-                    with contextlib.suppress(EpochAborted):
-                        outcomes[label] = future.result()
-                if len(outcomes) < len(futures):  # an epoch cut short counts for neither model
-                    stopped_seed, stopped_epoch = seed_index, epoch - 1
-                    break
-                for label, (metrics, percentiles) in outcomes.items():
-                    landscape += [{"model": label, "seed": seed, "step": step, "epoch": epoch,
-                                   **measures} for step, measures in metrics.pop("landscape", ())]
-                    row = {"model": label, "seed": seed, "epoch": epoch, **metrics}
-                    rows.append(row)
-                    relu_inputs += [{"model": label, "seed": seed, "epoch": epoch, **row}
-                                    for row in percentiles]
-                    if on_epoch is not None:
-                        on_epoch(row)
-            if not rows:
-                raise TrainingStopped("stopped before the first epoch ended")
-            if not first_seed:  # the trainers are reset for the next seed: take these now
-                bn_model = trainers[bn_label]
-                first_seed = {
-                    "probabilities": {label: t.test_probabilities()
-                                      for label, t in trainers.items()},
-                    "layer_tables": {label: layer_table(t.model) for label, t in trainers.items()},
-                    "bn_layers": bn_layer_values(bn_model.model, bn_label),
-                    # Without moving statistics both modes compute the same: nothing to compare.
-                    # Nor after a Stop: its 0.4 s would delay the partial result, which the
-                    # person who pressed Stop is waiting for.
-                    "bn_modes": bn_model.mode_accuracies(split.x_test, split.y_test)
-                    if config.variant.keeps_moving_statistics and not stopped_seed
-                    else pd.DataFrame(),
-                }
-            if stopped_seed:
-                break
-    if stopped_seed > 1:
-        # Whole seeds only: one seed cut short among whole ones would skew every statistic
-        # over seeds (the note says it was left out).
-        unfinished = config.seed_list[stopped_seed - 1]
-        rows = [row for row in rows if row["seed"] != unfinished]
-        relu_inputs = [row for row in relu_inputs if row["seed"] != unfinished]
-        landscape = [row for row in landscape if row["seed"] != unfinished]
-    return ComparisonResult(
-        config=config,
-        history=history_frame(rows),
-        test_labels=split.y_test,
-        relu_inputs=pd.DataFrame(relu_inputs),
-        landscape=landscape_frame(landscape),
-        data_source=split.source,
-        warnings=split.warnings,
-        train_class_counts=tuple(split.class_counts()),
-        stopped_seed=stopped_seed,
-        stopped_epoch=stopped_epoch,
-        **first_seed,
-    )
-
-
-def sweep_learning_rates(request: SweepRequest,
-                         on_point: ProgressCallback | None = None) -> SweepResult:
-    """Train both models at each learning rate; report best test accuracy or divergence
-    (the rules are `bnviz.summary`'s). ``on_point`` receives each table row as it is done."""
-    base = request.config
-    split = make_split(base.split, base.train_size, base.scale_pixels)
-    rows = []
-    # Both models of a rate at once, as a comparison trains its two: each operation has half
-    # the cores (`bnviz.tf_settings`), and one trainer per placement is all the
-    # memory a comparison needs too. Every point is a training of its own, so the table is
-    # the same in any order; rows are passed on in the table's order.
-    points = request.points()
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bnviz-sweep") as pool:
-        for start in range(0, len(points), 2):
-            pair = points[start: start + 2]
-            for row in pool.map(lambda point: sweep_point(request, *point, split), pair):
-                rows.append(row)
-                if on_point is not None:
-                    on_point(row)
-    return SweepResult(request, pd.DataFrame(rows, columns=list(SWEEP_COLUMNS)))
-
-
-def sweep_point(request: SweepRequest, rate: float, placement: str,
-                split: Split | None = None) -> dict[str, Any]:
-    """One point of a sweep: the model of ``placement`` trained at ``rate`` for the sweep's
-    epochs, stopped early when it diverges; its row of the sweep's table."""
-    base = request.config
-    if split is None:
-        split = make_split(base.split, base.train_size, base.scale_pixels)
-    config = base.replace(learning_rate=float(rate), epochs=request.epochs, seeds=1)
-    best, blew_up, epochs_run = float("nan"), False, 0
-    first_loss = last_loss = float("nan")
-    last_accuracy = 0.0
-    with TRAINER_POOL.lend(placement, config) as trainer:
-        for metrics in epochs_of(trainer, base.seed, config.learning_rate, split,
-                                 request.epochs):
-            epochs_run += 1
-            loss = metrics["train_loss"]
-            if diverged(loss, None if epochs_run == 1 else first_loss):
-                blew_up = True
-                break
-            first_loss = loss if epochs_run == 1 else first_loss
-            last_loss, last_accuracy = loss, metrics["train_accuracy"]
-            best = metrics["test_accuracy"] if math.isnan(best) else max(
-                best, metrics["test_accuracy"])
-    result = outcome(blew_up, first_loss, last_loss, last_accuracy)
-    return {"model": model_label(placement, base.normalization), "learning_rate": float(rate),
-            "best_test_accuracy": float(best), "diverged": result == "diverged",
-            "outcome": result, "epochs_run": epochs_run}
-
-
-def warm_up() -> None:
-    """Compile the default comparison's two trainers with one small epoch each, so that a
-    training process's first real epoch does not pay TensorFlow's one-time set-up."""
-    config = ExperimentConfig(epochs=1, train_size=100)
-    split = make_split(config.split, config.train_size, config.scale_pixels)
-    for placement in ("none", config.placement):
-        with TRAINER_POOL.lend(placement, config) as trainer:
-            for _ in epochs_of(trainer, config.seed, config.learning_rate, split, 1):
-                pass
-
+# -- any request ---------------------------------------------------------------------
 
 # The training loop of each kind of request, by its task name (`bnviz.request.Request.task`).
 # A sweep's points are short and the page offers no Stop for it: it runs to its end.
