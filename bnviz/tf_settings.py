@@ -3,8 +3,8 @@
 Two settings change what a training computes, not only how fast:
 
 - oneDNN's kernels (``TF_ENABLE_ONEDNN_OPTS``): TensorFlow turns them on by itself only on
-  CPUs with AVX-512 VNNI or newer; on AVX2 CPUs they halve a convolution-heavy epoch (README,
-  Performance). TensorFlow reads the variable once, when it is imported.
+  CPUs with AVX-512 VNNI or newer; on AVX2 CPUs they halve a convolution-heavy epoch
+  (docs/performance.md). TensorFlow reads the variable once, when it is imported.
 - threads per operation (``TF_NUM_INTRAOP_THREADS``): the two models of a comparison train at
   once, each in a thread of its own, so each gets half the cores; with TensorFlow's default
   (every core for every operation) their small kernels contend for the same cores. The number

@@ -1,4 +1,5 @@
-"""The shape of the engine: no import cycle among bnviz's modules, and no Streamlit in it."""
+"""The shape of the engine: no import cycle among bnviz's modules, no Streamlit in it, typed
+contracts instead of duck typing, and classes a newcomer can hold in their head."""
 
 import ast
 from pathlib import Path
@@ -50,10 +51,37 @@ def test_bnviz_modules_import_each_other_without_a_cycle():
 def test_the_store_and_the_job_manager_know_no_kind_of_request():
     # A new kind of request must need no change in them: they know only bnviz.request.
     graph = _graph()
-    for module in ("store", "jobs"):
+    for module in ("store", "jobs", "scheduler", "results", "job", "page", "wait"):
         assert not graph[module] & {"comparison", "sweep", "config"}, (module, graph[module])
 
 
 def test_the_engine_never_imports_streamlit():
     for path in PACKAGE.glob("*.py"):
         assert not any(name.split(".")[0] == "streamlit" for name in _imports(path)), path.name
+
+
+# What every result and every runner has (bnviz.request.Result, bnviz.request.Runner): code
+# reads them as attributes; a getattr with a default would hide a missing member.
+CONTRACT_MEMBERS = {"partial", "stops", "close", "problem", "stoppable"}
+PAGE = [Path(__file__).resolve().parents[1] / "streamlit_app.py",
+        *(Path(__file__).resolve().parents[1] / "ui").glob("*.py")]
+
+
+def test_results_and_runners_are_read_through_their_protocols_not_getattr():
+    for path in [*PACKAGE.glob("*.py"), *PAGE]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in ("getattr", "hasattr") and len(node.args) >= 2 \
+                    and isinstance(node.args[1], ast.Constant) \
+                    and node.args[1].value in CONTRACT_MEMBERS:
+                raise AssertionError(f"{path.name}:{node.lineno}: {node.func.id}(…, "
+                                     f"{node.args[1].value!r}): use the protocol's member")
+
+
+def test_no_class_of_the_engine_is_longer_than_200_lines_nor_the_scheduler_150():
+    for path in PACKAGE.glob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef):
+                length = node.end_lineno - node.lineno + 1
+                limit = 150 if node.name == "Scheduler" else 200
+                assert length <= limit, f"{path.name}: class {node.name} has {length} lines"
