@@ -61,4 +61,10 @@ def test_confusion_counts_and_per_class_accuracy():
     accuracy = charts.per_class_accuracy(confusion)
     assert accuracy.loc["T-shirt/top", "baseline"] == 0.5
     assert accuracy.loc["Trouser", "baseline"] == 1.0
-    assert charts.confusion_chart(confusion, "baseline").to_dict()["layer"]
+    spec = charts.confusion_chart(confusion, "baseline").to_dict()
+    cells, numbers = spec["layer"]
+    assert (cells["mark"]["type"], numbers["mark"]["type"]) == ("rect", "text")
+    assert {cells["encoding"][axis]["field"] for axis in ("x", "y")} == {"predicted", "true"}
+    assert cells["encoding"]["color"]["field"] == "share" and cells["title"] == "baseline"
+    drawn = pd.DataFrame(next(iter(spec["datasets"].values())))
+    assert set(drawn["model"]) == {"baseline"} and len(drawn) == 100  # the model's 10 × 10
