@@ -139,15 +139,16 @@ class Scheduler:
             job.status, job.result = outcome.status, outcome.result
             job.error, job.message = outcome.error, outcome.message
             job.finished_at = time.monotonic()
+            # The end of each training is logged too, before the next one starts, so that
+            # concurrency can be read from the log.
+            log.info("training finished config=%s status=%s", key, job.status)
+            job.ended.set()
             self._active.remove(job)
             self._last_pace = job.pace() or self._last_pace
             if job.status in (DONE, STOPPED) and job.result is not None \
                     and self.results.get(key) is job:
                 self.results.keep(job)
             self._start_waiting_jobs()
-        # The end of each training is logged too, so concurrency can be read from the log.
-        log.info("training finished config=%s status=%s", key, job.status)
-        job.ended.set()
 
 
 def _admission(budget: MemoryBudget | None, job: Job, active: list[Job]) -> str:

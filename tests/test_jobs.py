@@ -2,6 +2,7 @@
 reported, results kept through bad disks, and stored results read once."""
 
 import errno
+import logging
 import threading
 
 import pytest
@@ -73,7 +74,8 @@ def test_concurrent_requests_for_one_config_share_one_training(tmp_path, caplog,
     assert fresh.submit(request).status == DONE and len(runner.requests) == 1
 
 
-def test_queue_respects_the_running_limit(tmp_path, open_manager):
+def test_queue_respects_the_running_limit(tmp_path, open_manager, caplog):
+    caplog.set_level(logging.INFO, logger="bnviz")
     runner = HeldRunner()
     manager = open_manager(ResultsStore(tmp_path), max_running=1, runner=runner)
     first, second, third = (manager.submit(_request(seed=seed)) for seed in (1, 2, 3))
@@ -83,6 +85,11 @@ def test_queue_respects_the_running_limit(tmp_path, open_manager):
     runner.release.set()
     wait_for(lambda: third.status == DONE)
     assert len(runner.requests) == 3 and manager.pending_count() == 0
+    # the log says so too (bench/load.py reads concurrency from it): each training's end
+    # comes before the next one's start
+    said = [r.getMessage().split()[1] for r in caplog.records
+            if r.getMessage().startswith("training ") and "config=" in r.getMessage()]
+    assert said == ["started", "finished"] * 3
 
 
 def test_a_failed_training_reports_its_error_and_the_next_request_works(tmp_path, open_manager):
