@@ -48,14 +48,15 @@ class ReluInputProbe:
         import keras
         import tensorflow as tf
 
-        from bnviz.norms import uses_batch_statistics
+        from bnviz.norms import changes_in_training
 
         conv = model.get_layer("conv3")
         names = [layer.name for layer in model.layers]
         images = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
-        # What a training-mode call changes: moving averages and random states (noise).
+        # What a training-mode call changes: moving averages and random states (noise, also
+        # in the noise-only model, which has no batch statistics).
         moving = model.non_trainable_variables if any(
-            uses_batch_statistics(layer) for layer in model.layers) else []
+            changes_in_training(layer) for layer in model.layers) else []
         if "relu3" in names:  # "before": the normaliser's output feeds a separate ReLU layer
             self.description = (f"{names[names.index('relu3') - 1]} output entering the "
                                 "last ReLU")
@@ -78,7 +79,7 @@ class ReluInputProbe:
                     variable.assign(value)
             return tf.identity(values)
 
-        # Without batch statistics below the probed unit (the baseline, layer and group
+        # Without batch statistics or noise in the model (the baseline, layer and group
         # norm), both modes compute the very same values: one pass serves both (a forward
         # pass saved per epoch for the baseline).
         self._one_pass = not moving
@@ -130,7 +131,11 @@ def bn_layer_values(model: keras.Model, model_label: str) -> pd.DataFrame:
             **{name: (np.ravel(v.numpy()) if v is not None else np.full(features, filled[name]))
                for name, v in values.items()},
         }))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    # No normalising layer (the noise-only control): no rows, but the columns, so what reads
+    # the table finds them.
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["model", "layer", "feature", "gamma", "beta", "moving_mean",
+                 "moving_variance"])
 
 
 def mode_forward(model: keras.Model) -> Callable[[Any, int, bool], Any]:

@@ -7,10 +7,12 @@ one does and asks); here is how each is built:
 
 * ``batch_norm``: Keras' ``BatchNormalization`` (Ioffe & Szegedy 2015), the blog's; with
   ``center`` and ``scale`` off, γ = 1 and β = 0, not learned (``frozen-affine``).
-* ``noisy_batch_norm``: batch norm, then `StepNoise`: random noise added to every
-  activation, from a distribution of its channel drawn anew at every training step
-  (Santurkar et al. 2018, §2.1: the input distribution of the next layer is made to move
-  at every step on purpose).
+* ``noisy_batch_norm``: batch norm, then `StepNoise`: every activation scaled and shifted by
+  random amounts from distributions its channel draws anew at every training step
+  (Santurkar et al. 2018, App. A.2.1, Algorithm 1: the input distribution of the next
+  layer is made to move at every step on purpose).
+* ``step_noise``: `StepNoise` alone where batch norm would stand, nothing normalised
+  (``noise-only``: Santurkar et al.'s control, the same noise without BN).
 * ``partial_batch_norm``: `PartialBatchNormalization`, batch norm with only the centring
   or only the division by the batch's standard deviation (d2l.ai, §8.5's exercises).
 * ``layer_norm``: ``LayerNormalization`` over all of an image's features in the layer,
@@ -33,20 +35,15 @@ from keras import layers, ops
 
 from bnviz.variants import Variant
 
-# Santurkar et al.'s noise (§2.1: "we perturb each activation for each sample in the batch
-# using i.i.d. noise sampled from a non-zero mean and non-unit variance distribution", a
-# distribution that "changes at each time step"), as we read it: at every training step each
-# channel c draws a mean m_c ~ U(-NOISE_MEAN, NOISE_MEAN) and a standard deviation
-# s_c ~ U(NOISE_STD), and every activation of that channel, in every image and position,
-# gets its own noise ~ N(m_c, s_c²) added. After batch norm a channel has mean β and spread
-# γ (0 and 1 at the start), so the next layer's inputs move by up to a standard deviation,
-# differently at every step: far more shift than training causes. The spread is kept below
-# the signal's: with s_c up to 2 the noise drowned the images (with the noise on, training
-# accuracy rose far slower than BN's, while the test accuracy, noise off, was BN's), which
-# tests robustness to noise rather than shift; Santurkar et al.'s noisy network trained
-# about as well as plain BN.
-NOISE_MEAN = 1.0
-NOISE_STD = (0.1, 0.5)
+# Santurkar et al.'s noise, as their App. A.2.1, Algorithm 1 defines it: for each layer, unit
+# (channel) and training step, μ ~ U(−n_μ, n_μ) and σ ~ U(1, n_σ); for each activation of each
+# sample (a convolution's positions count as batch, so every position draws its own),
+# m ~ U(μ − r_μ, μ + r_μ) and s ~ N(σ, r_σ); then a ← s·a + m. Named as in the paper. The
+# scale multiplies and the shift adds, so the next layer sees a distribution whose mean moves
+# by up to half a standard deviation and whose spread grows by up to a quarter, differently at
+# every step. r_σ is read as the normal's standard deviation.
+N_MU, N_SIGMA = 0.5, 1.25
+R_MU, R_SIGMA = 0.1, 0.1
 GROUPS = 8  # GroupNormalization: 32 channels in 8 groups of 4 (512 features: 8 of 64)
 # Keras' BatchNormalization defaults, for the partial kinds' moving averages.
 MOMENTUM, EPSILON = 0.99, 1e-3
@@ -96,9 +93,10 @@ class PartialBatchNormalization(layers.Layer):
 
 
 class StepNoise(layers.Layer):
-    """Santurkar et al.'s noise after batch norm: in training, noise ~ N(m_c, s_c²) added to
-    every activation, with each channel's m_c ~ U(±NOISE_MEAN) and s_c ~ U(NOISE_STD) drawn
-    afresh at every step (every call); in inference it does nothing."""
+    """Santurkar et al.'s noise (App. A.2.1, Algorithm 1): in training, each channel draws
+    μ ~ U(±`N_MU`) and σ ~ U(1, `N_SIGMA`) afresh at every step (every call), every activation
+    its own m ~ U(μ ± `R_MU`) and s ~ N(σ, `R_SIGMA`), and becomes s·a + m; in inference it
+    does nothing."""
 
     def __init__(self, seed: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -107,10 +105,12 @@ class StepNoise(layers.Layer):
     def call(self, x: Any, training: bool = False) -> Any:
         if not training:
             return x
-        channels = (x.shape[-1],)
-        mean = keras.random.uniform(channels, -NOISE_MEAN, NOISE_MEAN, seed=self.seed_generator)
-        std = keras.random.uniform(channels, *NOISE_STD, seed=self.seed_generator)
-        return x + mean + std * keras.random.normal(ops.shape(x), seed=self.seed_generator)
+        channels, shape = (x.shape[-1],), ops.shape(x)
+        mu = keras.random.uniform(channels, -N_MU, N_MU, seed=self.seed_generator)
+        sigma = keras.random.uniform(channels, 1.0, N_SIGMA, seed=self.seed_generator)
+        shift = mu + keras.random.uniform(shape, -R_MU, R_MU, seed=self.seed_generator)
+        scale = sigma + R_SIGMA * keras.random.normal(shape, seed=self.seed_generator)
+        return scale * x + shift
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple:
         return input_shape
@@ -127,10 +127,22 @@ def batch_norm(name: str, index: int, seed: int, rank: int, **options: Any
     return [layers.BatchNormalization(name=name, **options)]
 
 
+def noise_seed(seed: int, index: int) -> int:
+    """The seed of the noise at position ``index``: its own per position, the same in the
+    noisy BN model and in the noise-only control, so both draw the same noise."""
+    return seed * 16 + 8 + index
+
+
 def noisy_batch_norm(name: str, index: int, seed: int, rank: int) -> list[layers.Layer]:
-    """Batch norm, then `StepNoise` with a seed of its own per position."""
+    """Batch norm, then `StepNoise` (Santurkar et al.: the noise after each BN layer)."""
     return [layers.BatchNormalization(name=name),
-            StepNoise(seed * 16 + 8 + index, name=f"noise{index}")]
+            StepNoise(noise_seed(seed, index), name=f"noise{index}")]
+
+
+def step_noise(name: str, index: int, seed: int, rank: int) -> list[layers.Layer]:
+    """`StepNoise` alone, named ``name``: the noise where batch norm would be, and no batch
+    norm (Santurkar et al.'s control)."""
+    return [StepNoise(noise_seed(seed, index), name=name)]
 
 
 def partial_batch_norm(name: str, index: int, seed: int, rank: int, center: bool,
@@ -150,13 +162,14 @@ def group_norm(name: str, index: int, seed: int, rank: int) -> list[layers.Layer
 
 
 BUILDERS: dict[str, Builder] = {builder.__name__: builder for builder in (
-    batch_norm, noisy_batch_norm, partial_batch_norm, layer_norm, group_norm)}
+    batch_norm, noisy_batch_norm, step_noise, partial_batch_norm, layer_norm, group_norm)}
 
 
 def normalizing_layers(variant: Variant, index: int, seed: int,
                        rank: int) -> list[layers.Layer]:
     """The layers that stand where the blog's model has ``bn{index}``: the variant's
-    normaliser (and, for ``noisy-batch``, its noise), for an input of ``rank`` dimensions
+    normaliser (and, for ``noisy-batch``, its noise; for ``noise-only``, the noise alone),
+    for an input of ``rank`` dimensions
     (batch included)."""
     build = BUILDERS[variant.builder]
     return build(f"{variant.layer_prefix}{index}", index, seed, rank, **dict(variant.options))
@@ -172,3 +185,10 @@ def uses_batch_statistics(layer: layers.Layer) -> bool:
     """Whether ``layer`` normalises with the batch's statistics in training mode (and with
     moving averages in inference): the layers whose mode the BN mode comparison switches."""
     return isinstance(layer, (layers.BatchNormalization, PartialBatchNormalization))
+
+
+def changes_in_training(layer: layers.Layer) -> bool:
+    """Whether a training-mode call of ``layer`` computes otherwise than inference and
+    changes a variable of it (moving averages, the noise's random state): the layers whose
+    variables a probe that calls the model in training mode must put back."""
+    return uses_batch_statistics(layer) or isinstance(layer, StepNoise)

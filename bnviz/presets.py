@@ -19,11 +19,18 @@ PRESETS: dict[str, tuple[ExperimentConfig, str]] = {
                            "step size: BN is said to tolerate larger steps."),
     "Small batches": (_BLOG.replace(batch_size=8), "Batches of 8: BN's batch statistics "
                       "become noisy."),
-    "Noisy BN (Santurkar)": (_BLOG.replace(normalization="noisy-batch"), "Noise with a "
-                             "mean and spread that change at every step, after every BN layer "
-                             "(after Santurkar et al. 2018): if steadying each layer's inputs "
-                             "were why BN works, this should train much slower than the blog's "
-                             "BN model."),
+    # Both with BN's place before the ReLU, as in Santurkar et al.'s noisy-BN experiment; read
+    # against "BN before ReLU", the same settings with batch norm itself.
+    "Noisy BN (Santurkar)": (_BLOG.replace(placement="before", normalization="noisy-batch"),
+                             "Santurkar et al.'s noise (a random scale and shift that change "
+                             "at every step) after every BN layer, BN before the ReLU: if "
+                             "steadying each layer's inputs were why BN works, this should "
+                             "train much slower than BN before ReLU."),
+    "Noise without BN (control)": (_BLOG.replace(placement="before",
+                                                 normalization="noise-only"),
+                                   "The same noise where the BN layers would be, without BN: "
+                                   "Santurkar et al.'s control, what the noise does when "
+                                   "nothing re-normalises after it."),
     "Small batches: BN vs GroupNorm": (_BLOG.replace(batch_size=8, normalization="group"),
                                        "Batches of 8 with GroupNorm in BN's place: it "
                                        "normalises each image on its own, so small batches "

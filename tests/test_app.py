@@ -285,7 +285,8 @@ def test_the_noisy_bn_preset_shows_its_mode_comparison_and_santurkars_question(
     at.sidebar.pills(key="preset").set_value("Noisy BN (Santurkar)").run()
     assert not at.exception
     assert at.query_params["normalization"] == "noisy-batch"
-    assert "noisy BN after" in at.success[0].value
+    assert at.query_params["placement"] == "before"  # BN before the ReLU, as Santurkar et al.
+    assert "noisy BN before" in at.success[0].value
     assert any("Santurkar et al. 2018" in c.value for c in at.caption)
     modes = _open(at, "Train vs inference")
     assert [e for e in modes.main if getattr(e, "type", "") == "vega_lite_chart"]
@@ -293,6 +294,24 @@ def test_the_noisy_bn_preset_shows_its_mode_comparison_and_santurkars_question(
     assert not any(c.value == explain.BN_LAYERS_VARIANT for c in inside.caption)
     about = _open(at, "About batch norm")
     assert any(m.value.startswith("**What each variant asks.**") for m in about.markdown)
+
+
+def test_the_noise_only_control_draws_every_tab_without_a_bn_layer(in_process_page):
+    at = page()
+    at.run()
+    at.sidebar.pills(key="preset").set_value("Noise without BN (control)").run()
+    assert not at.exception
+    assert at.query_params["normalization"] == "noise-only"
+    assert _view(at).origin == GALLERY
+    assert "noise only before: 90 % train accuracy" in at.success[0].value
+    assert any(c.value == explain.NORMALIZATIONS["noise-only"] for c in at.caption)
+    # Read against BN before ReLU, the gallery's too.
+    assert any(c.value.startswith("For comparison, batch norm in its place at the same "
+                                  "settings (BN before") for c in at.caption)
+    for section in ("Parameters", "Inside BN", "Train vs inference", "Why BN helps"):
+        _open(at, section)  # no BN layer, no moving statistics: nothing fails to draw
+    modes = _open(at, "Train vs inference")
+    assert any("keeps no moving statistics" in i.value for i in modes.info)
 
 
 def test_stop_ends_the_training_of_the_session_that_started_it_others_only_stop_watching(

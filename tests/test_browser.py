@@ -282,15 +282,15 @@ def test_the_normalisation_setting_and_its_presets_in_the_sidebar(tmp_path):
         page.get_by_text("Group norm").first.wait_for(timeout=10_000)  # its two sentences
         page.locator("[data-testid='stVegaLiteChart']").first.locator(
             "canvas, svg").first.wait_for(timeout=30_000)
-        # The setting itself: the select shows the preset's value, and lists all seven.
+        # The setting itself: the select shows the preset's value, and lists all eight.
         select = sidebar.get_by_role("combobox", name="Normalisation")
         assert select.input_value() == "group"
         sidebar.get_by_role("button", name="Open").click()
         options = page.locator("[role='option']")
         options.first.wait_for(timeout=10_000)
         assert [o.inner_text() for o in options.all()] == [
-            "batch", "noisy-batch", "mean-only", "variance-only", "frozen-affine", "layer",
-            "group"]
+            "batch", "noisy-batch", "noise-only", "mean-only", "variance-only",
+            "frozen-affine", "layer", "group"]
         page.keyboard.press("Escape")
         page.get_by_role("tab", name="Train vs inference").click()
         page.get_by_text("keeps no moving statistics").first.wait_for(timeout=30_000)

@@ -186,16 +186,40 @@ def test_layer_norm_probes_find_one_mode_and_its_features_and_a_sweep_names_it(t
     assert list(sweep.table.model) == ["baseline", "GroupNorm after"]
 
 
+@pytest.mark.parametrize("normalization", ["noisy-batch", "noise-only"])
+def test_the_probe_puts_back_the_noises_random_state_and_sees_it_in_training_mode_only(
+        normalization):
+    # The noise-only control has no batch statistics, but its noise's random state moves at
+    # every training-mode call: the probe must put it back, and its two modes differ.
+    model = build_model("before", seed=3, normalization=normalization)
+    images = make_split("blog", 256, scale_pixels=False).x_test[:PROBE_IMAGES]
+    state = [v.numpy().copy() for v in model.variables]
+    rows = pd.DataFrame(ReluInputProbe(model).percentiles(images))
+    for variable, value in zip(model.variables, state, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), value)
+    training, inference = (rows[rows["mode"] == mode].p50.to_numpy() for mode in PROBE_MODES)
+    assert not np.allclose(training, inference)
+
+
 @pytest.mark.slow
-def test_noisy_bn_trains_the_same_with_or_without_the_probes(tiny_config):
-    config = tiny_config.replace(normalization="noisy-batch", epochs=3)
+@pytest.mark.parametrize(("normalization", "modes"), [
+    ("noisy-batch", 5),  # it keeps moving statistics: the mode comparison is drawn
+    ("noise-only", 0),   # no BN: nothing to compare
+])
+def test_the_noisy_models_train_the_same_with_or_without_the_probes(tiny_config,
+                                                                    normalization, modes):
+    config = tiny_config.replace(normalization=normalization, epochs=3)
     probed = train_comparison(config.replace(landscape_every=2))
     plain = train_comparison(config.replace(landscape_every=0))
     assert_identical(probed.history.drop(columns="seconds"),
                      plain.history.drop(columns="seconds"))
     assert_identical(probed.relu_inputs, plain.relu_inputs)
     # The noise is there in training and not at inference: the probe's two modes differ.
-    relu = plain.relu_inputs[plain.relu_inputs.model == "noisy BN after"]
+    relu = plain.relu_inputs[plain.relu_inputs.model == plain.normalized_model]
     assert not np.allclose(relu[relu["mode"] == "training"].p50.to_numpy(),
                            relu[relu["mode"] == "inference"].p50.to_numpy())
-    assert len(plain.bn_modes) == 5  # it keeps moving statistics: the comparison is drawn
+    assert len(plain.bn_modes) == modes
+    # The control has no BN layer: no values, but a table with BN's columns to read.
+    assert plain.bn_layers.empty == (normalization == "noise-only")
+    assert {"layer", "gamma", "beta", "moving_mean", "moving_variance"} <= set(
+        plain.bn_layers.columns)

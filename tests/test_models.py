@@ -38,6 +38,7 @@ LAYER_FEATURES = {"after": 12 * 12 * 32 + 6 * 6 * 32 + 512,
     ("variance-only", 2, 1),  # γ, β; moving variance only
     ("frozen-affine", 0, 2),  # γ = 1, β = 0 fixed: only the moving statistics
     ("group", 2, 0),          # γ, β per channel, no moving statistics
+    ("noise-only", 0, 0),     # the noise alone: nothing learned, nothing kept
 ])
 def test_each_variant_has_its_own_parameter_counts(placement, normalization, learned, moving):
     features = AFTER_FEATURES if placement == "after" else BEFORE_FEATURES
@@ -57,26 +58,61 @@ def test_layer_norm_learns_a_gain_and_bias_per_feature_of_the_whole_map(placemen
     assert list(table[table.type == "LayerNormalization"].layer) == ["ln1", "ln2", "ln3"]
 
 
-def test_the_noisy_variant_draws_new_noise_each_training_call_and_none_in_inference():
-    import numpy as np
+@pytest.mark.parametrize(("placement", "total"), [
+    # The baseline's convolutions and dense layer, nothing added: the noise learns nothing.
+    ("after", 31_626),
+    # "before" drops the convolutions' biases (800 + 16,384 + 9,216 + 5,130 = 31,530 is what
+    # is left), because in a BN model BN's β replaces them; here nothing replaces them, so
+    # this model has the baseline's weights minus 3 × 32 biases.
+    ("before", 31_530),
+])
+def test_the_noise_only_control_learns_no_weights_of_its_own(placement, total):
+    table = param_counts(placement, "noise-only")
+    assert (table.params.sum(), table.trainable.sum(), table.non_trainable.sum()) == (
+        total, total, 0)
+    assert list(table[table.type == "StepNoise"].layer) == ["noise1", "noise2", "noise3"]
+    assert "BatchNormalization" not in set(table.type)
 
-    model = build_model("after", seed=1, normalization="noisy-batch")
-    x = np.random.default_rng(0).normal(size=(8, 28, 28, 1)).astype("float32")
+
+def test_the_noise_is_santurkars_algorithm_1():
+    from bnviz.norms import N_MU, N_SIGMA, R_MU, R_SIGMA, StepNoise
+
+    # Two layers with one seed draw the same noise: on zeros it is the shift m, on ones
+    # s + m, so their difference is the scale s of each activation.
+    zeros, ones = np.zeros((64, 6, 6, 32), "float32"), np.ones((64, 6, 6, 32), "float32")
+    shift = StepNoise(7)(zeros, training=True).numpy()
+    scale = StepNoise(7)(ones, training=True).numpy() - shift
+    assert len(np.unique(shift[..., 3])) == shift[..., 3].size  # each activation its own
+    # Per channel μ ~ U(±0.5), each activation within μ ± 0.1 of it.
+    mu = shift.mean(axis=(0, 1, 2))
+    assert np.abs(mu).max() < N_MU + 0.01 and np.ptp(mu) > N_MU
+    assert np.ptp(shift, axis=(0, 1, 2)).max() <= 2 * R_MU + 1e-5
+    # Per channel σ ~ U(1, 1.25), each activation's scale normal around it with sd 0.1.
+    sigma = scale.mean(axis=(0, 1, 2))
+    assert sigma.min() > 1 - 0.01 and sigma.max() < N_SIGMA + 0.01 and np.ptp(sigma) > 0.1
+    np.testing.assert_allclose(scale.std(axis=(0, 1, 2)), R_SIGMA, rtol=0.1)
+    # Multiplicative: a twice as large input gets its scale twice.
+    doubled = StepNoise(7)(2 * ones, training=True).numpy() - shift
+    np.testing.assert_allclose(doubled, 2 * scale, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("normalization", "without_noise"), [
+    ("noisy-batch", ("after", "batch")),  # the noisy BN model is then BN's
+    ("noise-only", ("none", "batch")),    # and the control the baseline (the same weights)
+])
+def test_the_noise_changes_at_every_step_and_is_gone_in_inference(normalization,
+                                                                   without_noise):
+    model = build_model("after", seed=1, normalization=normalization)
     noise = model.get_layer("noise1")
-    inputs = np.ones((4, 5, 5, 32), "float32")
     big = np.ones((64, 6, 6, 32), "float32")
     first, second = noise(big, training=True).numpy(), noise(big, training=True).numpy()
-    assert not np.allclose(first, second)  # a new draw per step
-    # Each activation its own noise; each channel its own distribution, a new one per step:
-    # means anywhere in 1 ± 1 and spreads from 0.1 to 0.5, not one shared zero-mean, unit one.
-    assert len(np.unique(first[..., 3])) == first[..., 3].size
-    means, spreads = first.mean(axis=(0, 1, 2)), first.std(axis=(0, 1, 2))
-    assert means.min() < 0.8 and means.max() > 1.2 and np.ptp(means) > 0.5
-    assert spreads.min() > 0.08 and spreads.max() < 0.55 and np.ptp(spreads) > 0.2
-    assert not np.allclose(means, second.mean(axis=(0, 1, 2)), atol=0.1)
-    np.testing.assert_array_equal(noise(inputs, training=False).numpy(), inputs)
+    # A new μ and σ per channel at every step (call).
+    assert not np.allclose(first.mean(axis=(0, 1, 2)), second.mean(axis=(0, 1, 2)), atol=0.1)
+    np.testing.assert_array_equal(noise(big[:4], training=False).numpy(), big[:4])
+    x = np.random.default_rng(0).normal(size=(8, 28, 28, 1)).astype("float32")
+    placement, reference = without_noise
     np.testing.assert_allclose(model(x, training=False).numpy(),
-                               build_model("after", 1, "batch")(x, training=False).numpy(),
+                               build_model(placement, 1, reference)(x, training=False).numpy(),
                                rtol=1e-5)
 
 
@@ -103,17 +139,19 @@ def test_each_variant_builds_what_its_description_says(variant, placement):
     from bnviz.norms import is_normalizer, uses_batch_statistics
 
     model = build_model(placement, seed=0, normalization=variant.name)
-    normalizers = [layer for layer in model.layers if is_normalizer(layer)]
-    assert [layer.name for layer in normalizers] == [f"{variant.layer_prefix}{index}"
-                                                     for index in (1, 2, 3)]
+    # The layers standing in BN's places: normalisers, or the noise-only control's noise.
+    stand_ins = [layer for layer in model.layers if is_normalizer(layer)
+                 or (not variant.normalizes and layer.name.startswith(variant.layer_prefix))]
+    assert [layer.name for layer in stand_ins] == [f"{variant.layer_prefix}{index}"
+                                                   for index in (1, 2, 3)]
+    assert all(is_normalizer(layer) == variant.normalizes for layer in stand_ins)
     assert model_label(placement, variant.name) == f"{variant.label} {placement}"
-    for layer in normalizers:
+    for layer in stand_ins:
         values = {name: getattr(layer, name, None)
                   for name in ("gamma", "beta", "moving_mean", "moving_variance")}
         assert uses_batch_statistics(layer) == variant.uses_batch_statistics
         assert variant.keeps_moving_statistics == (
             values["moving_mean"] is not None or values["moving_variance"] is not None)
         assert variant.has_every_bn_value == all(v is not None for v in values.values())
-    first = normalizers[0]
-    assert variant.learns_per_position == (first.gamma is not None
-                                           and len(first.gamma.shape) > 1)
+    gamma = getattr(stand_ins[0], "gamma", None)
+    assert variant.learns_per_position == (gamma is not None and len(gamma.shape) > 1)
