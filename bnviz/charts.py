@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bnviz.data import CLASS_NAMES
-from bnviz.summary import OUTCOMES
+from bnviz.summary import HEADLINE_STATISTICS, OUTCOMES
 
 METRICS = ("accuracy", "loss")
 SERIES_COLOURS = (("#1f4e8c", "#7fa7d9"), ("#d9480f", "#f4a261"))  # (train, test) per model
@@ -442,3 +442,38 @@ def per_class_accuracy(confusion: pd.DataFrame) -> pd.DataFrame:
     hits = confusion[confusion["true"] == confusion["predicted"]]
     table = hits.pivot(index="true", columns="model", values="share")
     return table.reindex(CLASS_NAMES)
+
+
+def paired_difference_chart(frame: pd.DataFrame, statistic: str,
+                            width: int | str = 300) -> alt.LayerChart:
+    """One headline statistic of a `bnviz.summary.paired_difference_frame`: each seed's
+    difference (normalised model − baseline) as a dot, and below them the mean difference
+    with its interval; a dashed line at zero (no difference). Every mark has a tooltip."""
+    data = frame[frame["statistic"] == statistic]
+    accuracy = "accuracy" in statistic
+    number = ".3f" if accuracy else ".1f"
+    title = f"Difference in {HEADLINE_STATISTICS.get(statistic, statistic)}"
+    rows = ["each seed", "mean, interval"]
+    y = alt.Y("row:N", title=None, sort=rows, scale=alt.Scale(domain=rows))
+    x = alt.X("difference:Q", title=title, scale=alt.Scale(zero=True, nice=True))
+    seeds = alt.Chart(data.assign(row="each seed")).mark_circle(size=90, opacity=0.8).encode(
+        x=x, y=y, tooltip=[alt.Tooltip("seed:O", title="seed"),
+                           alt.Tooltip("baseline:Q", title="baseline", format=number),
+                           alt.Tooltip("normalized:Q", title="normalised model", format=number),
+                           alt.Tooltip("difference:Q", title="difference", format="+" + number)])
+    summary = data.drop_duplicates("statistic").assign(row="mean, interval",
+                                                       difference=lambda f: f["mean"])
+    interval_tooltip = [alt.Tooltip("mean:Q", title="mean difference", format="+" + number),
+                        alt.Tooltip("low:Q", title="interval from", format="+" + number),
+                        alt.Tooltip("high:Q", title="interval to", format="+" + number),
+                        alt.Tooltip("pairs:Q", title="seeds counted"),
+                        alt.Tooltip("clear:N", title="clear")]
+    interval = alt.Chart(summary).mark_rule(strokeWidth=3, color="#d9480f").encode(
+        x=alt.X("low:Q", title=title), x2="high:Q", y=y, tooltip=interval_tooltip)
+    mean = alt.Chart(summary).mark_point(size=120, filled=True, shape="diamond",
+                                         color="#d9480f").encode(x=x, y=y,
+                                                                 tooltip=interval_tooltip)
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(
+        strokeDash=[4, 3], color="gray").encode(
+        x="zero:Q", tooltip=[alt.Tooltip("zero:Q", title="no difference")])
+    return (zero + interval + seeds + mean).properties(width=width, height=90)

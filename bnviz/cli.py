@@ -27,7 +27,9 @@ from bnviz.summary import (
     headline,
     landscape_summary,
     landscape_verdict,
+    paired_difference_table,
     per_seed_table,
+    sampling_error_note,
     seed_spread_table,
 )
 from bnviz.sweep import (
@@ -185,7 +187,10 @@ def command_run(args: argparse.Namespace) -> int:
     print(per_seed_table(summary).to_string(index=False))
     if result.seeds_shown > 1:
         print(seed_spread_table(summary).to_string())
-    print(headline(summary))
+        # Seeds are pairs: each seed's difference, the page's dots (bnviz.summary).
+        print(paired_difference_table(summary).to_string())
+    print(sampling_error_note(summary, len(result.test_labels)))
+    print(headline(summary, len(result.test_labels)))
     if args.landscape:
         print(landscape_verdict(landscape_summary(result.landscape),
                                 raw_pixels=not config.scale_pixels))

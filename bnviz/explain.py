@@ -58,9 +58,13 @@ CURVES = (
 
 CONVERGENCE = (
     "The same story in numbers. *Epochs to 90 % / 99 %* count how soon training accuracy first "
-    "reaches that level (— means never). *Best* is the highest test accuracy in any epoch, "
-    "*final* the last. One run per model: differences of a point or two in test accuracy can "
-    "come from the seed alone, so try another seed before drawing conclusions."
+    "reaches that level (— means never). The test accuracy the headline compares is the mean "
+    "of the last 10 epochs (of all of them in a shorter run): no epoch is picked by looking "
+    "at the test set. *Best* is the highest test accuracy in any epoch, picked on the test "
+    "set itself, so it flatters both models; *final* is the last. With one run per model, "
+    "differences of a point or two in test accuracy can come from the seed alone, and the "
+    "test set's own sampling error (under the table) comes on top: add seeds before drawing "
+    "conclusions."
 )
 
 PARAMETERS = (
@@ -80,9 +84,19 @@ PREDICTIONS = (
 
 SEEDS = (
     "Each seed is a different random start: other initial weights, other dropout masks, "
-    "another batch order. The spread across seeds is the noise any single run carries; a "
-    "difference smaller than it is not evidence of anything. Figures are mean ± standard "
-    "deviation over seeds; epochs-to-threshold count only the seeds that got there."
+    "another batch order; the spread across seeds is the noise any single run carries. But "
+    "within a seed both models start from the same shared-layer weights and see the same "
+    "batches, so the seeds are pairs: the charts above show each seed's difference (dots) "
+    "and their mean with its 98 % t-interval (the bar). A difference smaller than the "
+    "spread can still be evidence when every seed shows it; it is called clear when the "
+    "interval leaves zero out. Each of the headline's two statistics gets a 98 % interval, "
+    "so the headline calls a difference clear wrongly at most 5 % of the time when there "
+    "is none (checked by simulation in bnviz's tests); the interval assumes the per-seed "
+    "differences are roughly normal, and few seeds settle only large, consistent "
+    "differences (an assumption-free sign-flip test could not reach 5 % below 6 seeds). "
+    "Only seeds where both models reached a threshold count for it. The seeds say nothing "
+    "of the test set's own sampling error (under the table): they all use the same test "
+    "images. Figures in the table are mean ± standard deviation over seeds."
 )
 
 INSIDE = (
@@ -91,14 +105,31 @@ INSIDE = (
     "85th percentile over the images and positions, the line is the median. As in Ioffe & "
     "Szegedy (2015, Fig. 1), the values are taken as the network sees them while it learns: "
     "in *training mode*, BN normalising with the batch's own statistics (the probe puts the "
-    "moving averages back, so training is not touched). Ioffe & Szegedy saw these "
-    "distributions drift without BN and hold steady with it; look whether they do here. Each "
+    "moving averages back, so training is not touched). {compared} Each "
     "panel has its own scale, so compare how each one moves over time, not heights across "
     "panels. *Inference mode* shows the same values with BN on its moving averages: in the "
     "first epochs those still remember their starting values (mean 0, variance 1), one reason "
     "why the BN model's early test curves can lag its training curves. With several seeds, the "
     "first seed's run is shown."
 )
+
+# What the Inside BN chart compares, per placement (`bnviz.inside.ReluInputProbe`).
+INSIDE_COMPARED = {
+    "after": (
+        "In the **after** model (the blog's) the probed value, the third convolution's "
+        "*Wx + b* entering its ReLU, is no BN layer's output: BN standardises what enters that "
+        "convolution, whose weights then scale and shift it, so nothing holds it at mean 0 "
+        "and variance 1. Ioffe & Szegedy followed a BN layer's output (BN sat just before "
+        "each sigmoid) and saw it drift without BN and hold steady with it; the **before** "
+        "placement probes that. Here, look whether the BN model's values settle sooner than "
+        "the baseline's."),
+    "before": (
+        "In the **before** model, as in Ioffe & Szegedy's Fig. 1 (BN just before each "
+        "sigmoid), the probed value is the last normalising layer's output entering its "
+        "ReLU (standardised, then scaled by γ and shifted by β), against the baseline's "
+        "*Wx + b* at the same place. They saw these distributions drift without BN and hold "
+        "steady with it; look whether they do here."),
+}
 
 BN_LAYERS = (
     "Each tick is one feature (a channel, or one of the 512 flattened features) of a BN layer "
@@ -121,9 +152,7 @@ MODES_ONE_IMAGE = (
     "a convolution still normalises each channel over the image's positions, so the image keeps "
     "much of its pattern; but BN on the 512 flattened features (the **after** model's last BN) "
     "sees one value per feature, subtracts it and leaves only beta: every image looks the same "
-    "to the classifier. The **before** model has no BN at the dense end (after 20 epochs of the "
-    "blog's setup, one image per batch gave the **before** model 79.6 % and the **after** model "
-    "8.4 %). "
+    "to the classifier. The **before** model has no BN at the dense end. "
 )
 MODES_AFTER = (
     "This run's numbers are under the chart. A deployed model that predicts one image "
@@ -141,17 +170,22 @@ SWEEP = (
     "still at guessing level and a loss that has not fallen; a triangle, a run *still "
     "learning*: at guessing level after these few epochs, but with its loss falling (a small "
     "learning rate needs more epochs). "
-    "The claim to test: BN keeps training at rates that break the baseline, because "
-    "normalisation stops the activations from blowing up when the weights take large steps. "
+    "The claim to test: BN keeps training at rates that break the baseline. Ioffe & "
+    "Szegedy (2015, §3.3) argue that BN makes a layer's output independent of its weights' "
+    "scale, so larger steps do not blow the activations or the gradients up; Bjorck et al. "
+    "(2018, \"Understanding batch normalization\") find that allowing larger learning rates "
+    "is BN's main effect, and what drives its faster convergence. "
     "Sweeps are shared like single runs: whoever asks first trains, everyone sees it."
 )
 
 
 RAW_PIXELS = (
     "These models see raw 0–255 pixels, as the blog's do: over the first epoch the baseline's "
-    "training loss averaged {baseline_loss:.1f}, the BN model's {bn_loss:.1f}. Part of BN's head "
-    "start here is that it standardises an input nobody scaled; the **Scaled pixels** preset "
-    "asks whether BN still helps when the input is already on a sensible scale."
+    "training loss averaged {baseline_loss:.1f}, the BN model's {bn_loss:.1f}. BN's head start "
+    "in epochs does not come from standardising an input nobody scaled: in bnviz's own runs "
+    "(3 seeds, docs/experiment.md, \"What part of BN matters, measured\") scaling the "
+    "pixels made the baseline slower, 33.7 epochs to 90 % train accuracy instead of 16.7, "
+    "while BN took 6.7 instead of 6.0. The **Scaled pixels** preset shows it."
 )
 
 

@@ -6,20 +6,28 @@ Pure pandas, shared by the page and the command line, so both print the same
 numbers the same way; nothing here imports a result or a trainer (results import
 it). A *statistic* here is one number per model and seed (epochs to 90 % train
 accuracy, best test accuracy, …); charts live in `bnviz.charts`.
+
+Seeds are pairs: each seed trains both models from the same shared-layer weights and the
+same batch order, so the headline judges the per-seed differences (`paired_summary`), not
+the two models' ranges.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pandas as pd
 
 # Each statistic and its label, in the order tables show them.
+LATE_EPOCHS = 10  # the headline's test accuracy: the mean of a run's last this many epochs
 STATISTIC_LABELS = {
     "epochs_to_90_train": "Epochs to 90 % train accuracy",
     "epochs_to_99_train": "Epochs to 99 % train accuracy",
-    "best_test_accuracy": "Best test accuracy",
+    "late_test_accuracy": f"Test accuracy, mean of the last {LATE_EPOCHS} epochs",
+    "best_test_accuracy": ("Best test accuracy (best over epochs, on the test set itself: "
+                           "optimistic)"),
     "final_test_accuracy": "Final test accuracy",
     "seconds": "Training seconds",
 }
@@ -35,7 +43,11 @@ def epochs_to_reach(values: pd.Series, epochs: pd.Series, threshold: float) -> f
 
 def convergence_summary(history: pd.DataFrame) -> pd.DataFrame:
     """Per model and seed: epochs to 90 % / 99 % train accuracy, final and best test
-    accuracy (and its epoch), training seconds."""
+    accuracy (and its epoch), the mean test accuracy of the last `LATE_EPOCHS` epochs (of
+    all of them in a shorter run; ``late_epochs`` says how many), training seconds.
+
+    The best epoch's test accuracy is chosen on the test set itself, so it flatters every
+    model; the late mean is chosen by no look at the test set."""
     rows = []
     for model, runs in history.groupby("model", sort=False):
         for seed, run in runs.groupby("seed", sort=False):
@@ -48,6 +60,8 @@ def convergence_summary(history: pd.DataFrame) -> pd.DataFrame:
                 "final_test_accuracy": float(run.test_accuracy.iloc[-1]),
                 "best_test_accuracy": float(run.test_accuracy.max()),
                 "best_test_epoch": int(run.epoch.iloc[int(np.argmax(run.test_accuracy))]),
+                "late_test_accuracy": float(run.test_accuracy.iloc[-LATE_EPOCHS:].mean()),
+                "late_epochs": min(len(run), LATE_EPOCHS),
                 "seconds": float(run.seconds.sum()),
             })
     return pd.DataFrame(rows)
@@ -75,7 +89,11 @@ def seed_summary(summary: pd.DataFrame) -> pd.DataFrame:
 
 def clearly_different(a: pd.Series, b: pd.Series) -> bool | None:
     """True if two `seed_summary` rows differ by more than their spreads (ranges do not
-    overlap); None when there is a single seed and no spread to judge by."""
+    overlap); None when there is a single seed and no spread to judge by.
+
+    Not the headline's rule (`paired_summary` is): it ignores that seeds are pairs, and with
+    no real difference it says True 2 / C(2n, n) of the time (10 % at 3 seeds). Kept for
+    `bench/variants.py`'s table, which documents it so."""
     if a["seeds"] < 2 or b["seeds"] < 2:
         return None
     return bool(a["high"] < b["low"] or b["high"] < a["low"])
@@ -124,12 +142,22 @@ def models_of(summary: pd.DataFrame) -> list[str]:
     return list(summary["model"].unique())
 
 
+def statistic_labels(summary: pd.DataFrame) -> dict[str, str]:
+    """`STATISTIC_LABELS`, the late test accuracy's saying how many epochs it averages when
+    the runs are shorter than `LATE_EPOCHS`."""
+    epochs = int(summary["late_epochs"].min()) if "late_epochs" in summary else LATE_EPOCHS
+    if epochs >= LATE_EPOCHS:
+        return STATISTIC_LABELS
+    return {**STATISTIC_LABELS, "late_test_accuracy": f"Test accuracy, mean of all {epochs} "
+            f"epochs (fewer than {LATE_EPOCHS})"}
+
+
 def convergence_table(summary: pd.DataFrame) -> pd.DataFrame:
     """One seed: statistics in rows, models in columns, and the BN − baseline difference."""
     values = summary.set_index("model")
     baseline, bn = models_of(summary)
     rows = {}
-    for statistic, label in STATISTIC_LABELS.items():
+    for statistic, label in statistic_labels(summary).items():
         difference = values.loc[bn, statistic] - values.loc[baseline, statistic]
         rows[label] = {baseline: format_statistic(statistic, values.loc[baseline, statistic]),
                        bn: format_statistic(statistic, values.loc[bn, statistic]),
@@ -141,10 +169,11 @@ def convergence_table(summary: pd.DataFrame) -> pd.DataFrame:
 def seed_spread_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Several seeds: mean ± sd per statistic (rows) and model (columns)."""
     spread = seed_summary(summary)
+    labels = statistic_labels(summary)
     table = spread.assign(value=spread.apply(format_spread, axis=1),
-                          statistic=spread["statistic"].map(STATISTIC_LABELS))
+                          statistic=spread["statistic"].map(labels))
     return table.pivot(index="statistic", columns="model", values="value").reindex(
-        list(STATISTIC_LABELS.values()))[models_of(summary)]
+        list(labels.values()))[models_of(summary)]
 
 
 def per_seed_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -156,6 +185,203 @@ def per_seed_table(summary: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+# -- seeds as pairs ------------------------------------------------------------------
+# Why a paired t-interval at 98 % for each statistic: `paired_summary`'s docstring.
+
+FALSE_CLEAR_RATE = 0.05
+HEADLINE_STATISTICS = {
+    "epochs_to_90_train": "epochs to 90 % train accuracy",
+    "late_test_accuracy": "test accuracy",
+}
+INTERVAL_LEVEL = 1 - 0.8 * FALSE_CLEAR_RATE / len(HEADLINE_STATISTICS)  # 0.98
+# The differences' sd is taken as at least this: epochs are counted whole, so a threshold's
+# crossing is known to within an epoch and equal differences at every seed can be rounding
+# alone (two whole-epoch roundings differ with an sd of 1/√6 ≈ 0.41 epoch; half an epoch is
+# the round figure above it); accuracies are written to three places.
+SD_FLOORS = {"epochs_to_90_train": 0.5, "late_test_accuracy": 0.001}
+
+
+def _t_within(t: float, df: int) -> float:
+    """P(|T| ≤ t) for Student's t with ``df`` degrees of freedom, exactly, for whole ``df``
+    (Abramowitz & Stegun 26.7.3 and 26.7.4)."""
+    theta = math.atan(t / math.sqrt(df))
+    cos = math.cos(theta)
+    if df % 2:  # odd: 2/π (θ + sin θ (cos θ + 2/3 cos³ θ + …))
+        term, series = cos, 0.0
+        for j in range(1, (df - 1) // 2 + 1):
+            series += term
+            term *= cos * cos * (2 * j) / (2 * j + 1)
+        return 2 / math.pi * (theta + math.sin(theta) * series)
+    term, series = 1.0, 0.0  # even: sin θ (1 + 1/2 cos² θ + 1·3/(2·4) cos⁴ θ + …)
+    for j in range(1, df // 2 + 1):
+        series += term
+        term *= cos * cos * (2 * j - 1) / (2 * j)
+    return math.sin(theta) * series
+
+
+@functools.lru_cache(maxsize=64)
+def t_critical(level: float, df: int) -> float:
+    """The t such that P(|T| ≤ t) = ``level`` with ``df`` degrees of freedom (4.303 for 95 %
+    and 2), by bisection on the exact distribution."""
+    low, high = 0.0, 1e7
+    for _ in range(200):
+        middle = (low + high) / 2
+        low, high = (middle, high) if _t_within(middle, df) < level else (low, middle)
+    return (low + high) / 2
+
+
+def paired_interval(differences: np.ndarray, sd_floor: float = 0.0,
+                    level: float = INTERVAL_LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean of paired differences (the last axis: one per seed, at least two) with its
+    ``level`` t-interval, the sd taken as at least ``sd_floor``: (mean, low, high), each
+    of the shape of the other axes. Works on many runs at once (the tests' simulation)."""
+    differences = np.asarray(differences, dtype=float)
+    pairs = differences.shape[-1]
+    mean = differences.mean(axis=-1)
+    sd = np.maximum(differences.std(axis=-1, ddof=1), sd_floor)
+    half = t_critical(level, pairs - 1) * sd / math.sqrt(pairs)
+    return mean, mean - half, mean + half
+
+
+def is_clear(low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray | bool:
+    """Whether an interval leaves zero out (a clear difference)."""
+    return np.logical_or(np.asarray(low) > 0, np.asarray(high) < 0)
+
+
+def paired_differences(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per headline statistic and seed: both models' values and the difference (the
+    normalised model − baseline); NaN where a model never reached the threshold."""
+    models = models_of(summary)
+    baseline, other = models[0], models[-1]
+    values = summary.set_index(["model", "seed"])
+    seeds = list(summary[summary["model"] == baseline]["seed"])
+    rows = []
+    for statistic, words in HEADLINE_STATISTICS.items():
+        for seed in seeds:
+            base = values.loc[(baseline, seed), statistic]
+            ours = values.loc[(other, seed), statistic] if (other, seed) in values.index \
+                else float("nan")
+            rows.append({"statistic": statistic, "label": words, "seed": seed,
+                         "baseline": base, "normalized": ours, "difference": ours - base})
+    return pd.DataFrame(rows)
+
+
+def paired_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per headline statistic: seeds, pairs (seeds where both models have a value: both
+    reached the threshold), mean difference with its `INTERVAL_LEVEL` interval, and
+    ``clear`` (None with fewer than two pairs); ``half`` is the half-width, the smallest
+    mean difference that would be clear with this spread.
+
+    Why a paired t-interval. Both models of a seed start from the same shared-layer weights
+    and see the same batches, so most of what a seed does to one model it does to the
+    other: the per-seed differences carry only what differs, and a consistent difference
+    smaller than the seeds' spread can still be evidence. Comparing the two models' ranges
+    throws the pairing away and, with no real difference, still calls them apart
+    2 / C(2n, n) of the time (10 % at 3 seeds). An exact sign-flip (permutation) test would
+    assume nothing but symmetry, but its smallest two-sided p with n pairs is 2 / 2^n (0.25
+    at 3 seeds, 0.0625 at 5): it can never say "clear" at 5 % below 6 seeds, nor at the 2 %
+    each statistic gets here below 7, and the gallery holds 3. A paired t-interval can, at
+    the price of assuming roughly normal differences. With no real difference the two models
+    of a seed are exchangeable, so the differences are symmetric about zero; for symmetric
+    differences, normal or heavy-tailed (Laplace), the simulation in tests/test_summary.py
+    finds the false-"clear" rate at or below the nominal one. Whole epochs are the one trap:
+    three equal differences (+1, +1, +1) have no spread, which a t-interval would call
+    infinitely sure; a floor on the differences' sd (`SD_FLOORS`) closes it.
+
+    Why 98 %. The headline judges two statistics, so its 5 % (`FALSE_CLEAR_RATE`) is split
+    between them (Bonferroni: the chance that either is called clear wrongly is at most the
+    sum). Split evenly it would be 2.5 % each, which two independent normal statistics spend
+    to 4.94 %; a fifth of the 5 % is kept back for what the t-interval only approximates
+    (whole epochs, tails), so each gets a 98 % interval and the two together at most 4 % on
+    paper. At 3 seeds its half-width is 4.0 sd of the differences (t = 6.96 with 2
+    degrees of freedom, over √3): three seeds settle only a large, consistent difference,
+    and the verdict says what mean difference would have been clear."""
+    rows = []
+    for statistic, differences in paired_differences(summary).groupby("statistic", sort=False):
+        kept = differences["difference"].dropna().to_numpy()
+        row = {"statistic": statistic, "label": HEADLINE_STATISTICS[statistic],
+               "seeds": len(differences), "pairs": len(kept), "level": INTERVAL_LEVEL,
+               "mean": kept.mean() if len(kept) else float("nan"), "low": float("nan"),
+               "high": float("nan"), "half": float("nan"), "clear": None}
+        if len(kept) >= 2:
+            mean, low, high = paired_interval(kept, SD_FLOORS[statistic])
+            row.update(low=float(low), high=float(high), half=float(mean - low),
+                       clear=bool(is_clear(low, high)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_difference_frame(summary: pd.DataFrame) -> pd.DataFrame:
+    """`paired_differences` of the seeds that count (both models have a value), each row
+    with its statistic's mean difference, interval and pair count: the data of
+    `bnviz.charts.paired_difference_chart`."""
+    intervals = paired_summary(summary)[["statistic", "mean", "low", "high", "pairs", "seeds",
+                                         "clear"]]
+    return paired_differences(summary).dropna(subset=["difference"]).merge(
+        intervals, on="statistic")
+
+
+def paired_difference_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per seed (rows) and headline statistic (columns): the difference, written; "—" where
+    a model never reached the threshold. The CLI prints it; the page draws it as dots."""
+    differences = paired_differences(summary)
+    differences["shown"] = [_difference(s, v) if pd.notna(v) else "—"
+                            for s, v in zip(differences["statistic"], differences["difference"],
+                                            strict=True)]
+    table = differences.pivot(index="seed", columns="label", values="shown")
+    return table[list(HEADLINE_STATISTICS.values())]
+
+
+def _difference(statistic: str, value: float) -> str:
+    """A difference, signed: epochs to one place (a mean of whole epochs), accuracies to three."""
+    return f"{value:+.{3 if 'accuracy' in statistic else 1}f}".replace("-", "−")
+
+
+def sampling_error(accuracy: float, test_images: int) -> float:
+    """The standard error of an accuracy measured on ``test_images`` images: √(p(1−p)/N), the
+    part of it that another test set of the same size would change."""
+    return math.sqrt(accuracy * (1 - accuracy) / test_images)
+
+
+def sampling_error_note(summary: pd.DataFrame, test_images: int) -> str:
+    """The test set's own sampling error at these accuracies, in words."""
+    accuracy = float(summary["late_test_accuracy"].mean())
+    return (f"On {test_images:,} test images an accuracy near {accuracy:.3f} carries a "
+            f"sampling error of ±{sampling_error(accuracy, test_images):.3f} (one standard "
+            "error, √(p(1−p)/N)): another test set of that size would move it by about that, "
+            "whatever the seeds say.")
+
+
+def paired_verdict(summary: pd.DataFrame) -> str:
+    """What the seeds, taken as pairs, settle about the headline's two statistics (the
+    normalised model − baseline), in words; "" for one seed."""
+    models = models_of(summary)
+    paired = paired_summary(summary)
+    seeds = int(paired["seeds"].iloc[0])
+    if seeds < 2:
+        return ""
+    parts = []
+    for row in paired.itertuples():
+        if row.clear is None:
+            parts.append(f"{row.label}: both models reached it in only {row.pairs} of {seeds} "
+                         "seeds, too few to judge" if row.pairs else
+                         f"{row.label}: no seed where both models reached it")
+            continue
+        mean, low, high = (_difference(row.statistic, v) for v in (row.mean, row.low, row.high))
+        reached = (f", {row.pairs} of {seeds} seeds with both models there"
+                   if row.pairs < seeds else "")
+        if row.clear:
+            parts.append(f"{row.label} {mean} ({row.level * 100:g} % interval {low} to "
+                         f"{high}{reached}): a clear difference")
+        else:
+            parts.append(f"{row.label} {mean} ({low} to {high}{reached}): {row.pairs} seeds "
+                         "cannot settle this; with this spread only a mean difference beyond "
+                         f"±{_difference(row.statistic, row.half)[1:]} would be clear")
+    return (f"Over {seeds} seeds, paired by seed ({normaliser(models[-1])} − baseline): "
+            + "; ".join(parts) + ".")
+
+
+
 # -- plain words -------------------------------------------------------------------
 
 
@@ -164,19 +390,32 @@ def normaliser(model: str) -> str:
     return model.rsplit(" ", 1)[0]
 
 
+def _late_words(summary: pd.DataFrame) -> str:
+    """Which epochs the headline's test accuracy averages: "the last 10 epochs", or all of a
+    shorter run's."""
+    epochs = int(summary["late_epochs"].min())
+    if epochs >= LATE_EPOCHS:
+        return f"the last {LATE_EPOCHS} epochs"
+    return f"all {epochs} epoch{'s' if epochs > 1 else ''} (the run is shorter than {LATE_EPOCHS})"
+
+
 def brief(summary: pd.DataFrame, model: str) -> str:
-    """One model's speed to 90 % train accuracy and best test accuracy, with their spread
-    ("90 % train accuracy after 6 ± 0 epochs, best test accuracy 0.847 ± 0.005")."""
+    """One model's speed to 90 % train accuracy and its test accuracy over the last epochs,
+    with their spread ("90 % train accuracy after 6 ± 0 epochs, test accuracy over the last
+    10 epochs 0.827 ± 0.023")."""
     spread = seed_summary(summary)
     rows = {row["statistic"]: row for _, row in spread[spread["model"] == model].iterrows()}
     epochs = rows["epochs_to_90_train"]
     reached = (f"90 % train accuracy after {format_spread(epochs)} epochs"
                if epochs["reached"] else "90 % train accuracy never reached")
-    return f"{reached}, best test accuracy {format_spread(rows['best_test_accuracy'])}"
+    return (f"{reached}, test accuracy over {_late_words(summary)} "
+            f"{format_spread(rows['late_test_accuracy'])}")
 
 
-def headline(summary: pd.DataFrame) -> str:
-    """Plain words on how soon each model reached 90 % training accuracy, honest about spread."""
+def headline(summary: pd.DataFrame, test_images: int | None = None) -> str:
+    """Plain words on how soon each model reached 90 % training accuracy and how well it
+    tests over its last epochs, with what the seeds, as pairs, settle (`paired_verdict`);
+    ``test_images``: the test set's size, for its sampling error."""
     spread = seed_summary(summary)
     baseline, bn = models_of(summary)[0], models_of(summary)[-1]
     seeds = int(spread["seeds"].iloc[0])
@@ -191,32 +430,24 @@ def headline(summary: pd.DataFrame) -> str:
     if base_90["reached"] == 0 and bn_90["reached"] == 0:
         epochs_sentence = "Neither model reached 90 % training accuracy; try more epochs."
     else:
-        epochs_sentence = (f"{bn}: 90 % train accuracy after "
-                           f"{value(bn, 'epochs_to_90_train')} epochs; "
-                           f"baseline: after {value(baseline, 'epochs_to_90_train')}.")
-    test_sentence = (f"Best test accuracy {value(bn, 'best_test_accuracy')} with "
-                     f"{normaliser(bn)}, "
-                     f"{value(baseline, 'best_test_accuracy')} without.")
+        def after(model: str, unit: str = "") -> str:
+            return (f"after {value(model, 'epochs_to_90_train')}{unit}"
+                    if row(model, "epochs_to_90_train")["reached"] else "never")
+
+        epochs_sentence = (f"{bn}: 90 % train accuracy {after(bn, ' epochs')}; "
+                           f"baseline: {after(baseline)}.")
+    error = ""
+    if test_images:
+        accuracy = float(summary["late_test_accuracy"].mean())
+        error = (f"; on {test_images:,} test images each carries ±"
+                 f"{sampling_error(accuracy, test_images):.3f} of sampling error")
+    test_sentence = (f"Test accuracy over {_late_words(summary)} "
+                     f"{value(bn, 'late_test_accuracy')} with {normaliser(bn)}, "
+                     f"{value(baseline, 'late_test_accuracy')} without{error}.")
     if seeds == 1:
         verdict = "One run per model: add seeds to see whether the differences are real."
     else:
-        verdicts: list[tuple[str, bool]] = []
-        for statistic, words in (("epochs_to_90_train", "speed to 90 % train accuracy"),
-                                 ("best_test_accuracy", "best test accuracy")):
-            ours, theirs = row(bn, statistic), row(baseline, statistic)
-            if ours["reached"] and theirs["reached"]:
-                verdicts.append((words, clearly_different(ours, theirs)))
-        clear = "a clear difference (the seeds' ranges do not overlap)"
-        unclear = "no clear difference (the ranges overlap)"
-        if len(verdicts) == 2 and verdicts[0][1] == verdicts[1][1]:
-            # One verdict for both: the headline stays within two lines on a projector.
-            verdict = (f"Over {seeds} seeds, " + ("both differences are clear (the seeds' "
-                       "ranges do not overlap)." if verdicts[0][1] else
-                       "neither difference is clear (the seeds' ranges overlap)."))
-        else:
-            verdict = (f"Over {seeds} seeds, " + "; ".join(
-                f"{words}: {clear if different else unclear}" for words, different in verdicts)
-                + "." if verdicts else "")
+        verdict = paired_verdict(summary)
     return " ".join(part for part in (epochs_sentence, test_sentence, verdict) if part)
 
 

@@ -68,3 +68,25 @@ def test_confusion_counts_and_per_class_accuracy():
     assert cells["encoding"]["color"]["field"] == "share" and cells["title"] == "baseline"
     drawn = pd.DataFrame(next(iter(spec["datasets"].values())))
     assert set(drawn["model"]) == {"baseline"} and len(drawn) == 100  # the model's 10 × 10
+
+
+def test_paired_difference_chart_has_a_dot_per_seed_the_interval_and_tooltips_everywhere():
+    from bnviz.summary import convergence_summary, paired_difference_frame
+
+    rows = []
+    for seed, (base, bn) in enumerate(((12, 5), (14, 6), (16, 9))):
+        for model, reach in (("baseline", base), ("BN after", bn)):
+            for epoch in range(1, 21):
+                rows.append([model, seed, epoch, 0.95 if epoch >= reach else 0.5, 1.0,
+                             0.8 + 0.01 * seed + (0.01 if model != "baseline" else 0), 1.0, 0.1])
+    frame = paired_difference_frame(convergence_summary(pd.DataFrame(
+        rows, columns=list(HISTORY_COLUMNS))))
+    spec = charts.paired_difference_chart(frame, "epochs_to_90_train").to_dict()
+    marks = [layer["mark"]["type"] for layer in spec["layer"]]
+    assert marks == ["rule", "rule", "circle", "point"]  # zero, interval, seeds, mean
+    assert all("tooltip" in layer["encoding"] for layer in spec["layer"])
+    seeds = spec["datasets"][spec["layer"][2]["data"]["name"]]
+    assert sorted(d["difference"] for d in seeds) == [-8.0, -7.0, -7.0]
+    interval = spec["datasets"][spec["layer"][1]["data"]["name"]]
+    assert len(interval) == 1 and interval[0]["low"] < interval[0]["mean"] < interval[0]["high"]
+    assert interval[0]["pairs"] == 3

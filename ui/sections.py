@@ -18,12 +18,17 @@ from bnviz.link import markdown_code
 from bnviz.page import NOT_WATCHING, Control, training_control
 from bnviz.request import Request
 from bnviz.summary import (
+    HEADLINE_STATISTICS,
     brief,
     convergence_table,
     format_duration,
     headline,
     landscape_summary,
     landscape_verdict,
+    paired_difference_frame,
+    paired_difference_table,
+    paired_verdict,
+    sampling_error_note,
     seed_spread_table,
 )
 from bnviz.sweep import (
@@ -199,15 +204,33 @@ def show_busy(manager: JobManager, busy: Job, asked_for: ExperimentConfig,
 
 
 def _show_convergence(result: ComparisonResult) -> None:
+    summary = _summary(result)
+    error = views.once(result, "sampling error",
+                       lambda: sampling_error_note(summary, len(result.test_labels)))
     if result.seeds_shown == 1:
-        st.table(views.once(result, "convergence", lambda: convergence_table(_summary(result))))
+        st.table(views.once(result, "convergence", lambda: convergence_table(summary)))
+        st.caption(error)
         st.markdown(explain.CONVERGENCE)
         return
-    st.table(views.once(result, "seed spread", lambda: seed_spread_table(_summary(result))))
+    st.table(views.once(result, "seed spread", lambda: seed_spread_table(summary)))
+    st.caption(error)
     st.markdown(explain.CONVERGENCE)
+    # Seeds are pairs (same start, same batches): each seed's difference, and what they settle.
+    frame = views.once(result, "paired differences", lambda: paired_difference_frame(summary))
+    columns = st.columns(len(HEADLINE_STATISTICS))
+    for column, (statistic, words) in zip(columns, HEADLINE_STATISTICS.items(), strict=True):
+        with column:
+            if statistic not in set(frame["statistic"]):
+                st.caption(f"Difference in {words}: no seed where both models reached it.")
+                continue
+            show_chart(result, lambda statistic=statistic: charts.paired_difference_chart(
+                frame, statistic), key=f"paired_{statistic}",
+                png_name=f"bnviz-paired-{statistic}.png", fit=True)
+    st.markdown(views.once(result, "paired verdict", lambda: paired_verdict(summary)))
     st.markdown(explain.SEEDS)
     with st.expander("Each seed"):
-        st.dataframe(_summary(result), hide_index=True)
+        st.dataframe(summary, hide_index=True)
+        st.dataframe(views.once(result, "paired table", lambda: paired_difference_table(summary)))
 
 
 def _show_parameters(result: ComparisonResult) -> None:
@@ -288,9 +311,14 @@ def _show_predictions(result: ComparisonResult) -> None:
                  .style.format("{:.0%}"))
 
 
+def _inside_text(result: ComparisonResult) -> str:
+    """The Inside BN text, saying what the chart compares at this result's placement."""
+    return explain.INSIDE.format(compared=explain.INSIDE_COMPARED[result.config.placement])
+
+
 def _show_inside(result: ComparisonResult) -> None:
     if result.relu_inputs.empty:
-        st.markdown(explain.INSIDE)
+        st.markdown(_inside_text(result))
         st.info("This result was stored before bnviz recorded inside the networks; train again.")
         return
     mode = st.radio("BN mode", list(charts.RELU_INPUT_MODES), horizontal=True,
@@ -307,7 +335,7 @@ def _show_inside(result: ComparisonResult) -> None:
         charts.relu_input_chart(result.relu_inputs, mode)),
         file_name=f"bnviz-relu-inputs-{mode}.png", mime="image/png", on_click="ignore",
         key=f"relu_inputs_{mode}_png")
-    st.markdown(explain.INSIDE)
+    st.markdown(_inside_text(result))
     show_chart(result, lambda: charts.bn_layers_chart(result.bn_layers, width=BN_PANEL_WIDTH,
                                                       columns=2), key="bn_layers",
                png_name="bnviz-bn-layers.png")
@@ -503,7 +531,8 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
                    "before **Stop** was pressed (the curves); the other tabs show the models as "
                    "they were at the stop, which may be part-way into the next epoch. Press "
                    "**Train** to train these settings anew.")
-    st.success(views.once(result, "headline", lambda: headline(_summary(result))))
+    st.success(views.once(result, "headline", lambda: headline(_summary(result),
+                                                               len(result.test_labels))))
     if not result.config.variant.is_batch_norm:  # what this variant changes, and asks
         st.caption(explain.NORMALIZATIONS[result.config.normalization])
         _show_batch_norm_reference(result, manager)
