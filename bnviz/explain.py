@@ -26,11 +26,20 @@ those instead of the batch, so a prediction does not depend on which other image
 **Why it helps.** Ioffe & Szegedy (2015) proposed BN against *internal covariate shift*: the
 inputs of each layer changing as the earlier layers learn. That was their hypothesis. Santurkar,
 Tsipras, Ilyas & Madry (2018, "How does batch normalization help optimization?") tested it:
-adding random noise after every BN layer, which shifts each layer's inputs on purpose at every
-step, left training about as fast, so reducing that shift is not what makes BN work. What they
-measured instead is a smoother loss: its value and its gradient change less along a step, so
-larger steps are safe. The **Why BN helps** tab takes their measurements on these two models
-while they train; the other tabs show the effect: how fast each model converges here.
+after every BN layer they scaled and shifted each activation at random, from distributions that
+change at every step, so that each layer's inputs move on purpose; their network still trained
+about as fast as with plain BN (the same noise without BN stopped it from training at all), so,
+they concluded, reducing that shift is not what makes BN work. bnviz's run of their noise
+(measured on 2026-12-01, 3 seeds, BN before the ReLU: the **Noisy BN (Santurkar)** and **Noise
+without BN (control)** presets) does not repeat all of it. Here the noise did slow training
+down: noisy BN took 11.3 ± 0.6 epochs to 90 % training accuracy against BN's 8.3 ± 0.6 (still
+fewer than the baseline's 16.7 ± 2.1); and the control without BN did train, in 23.3 ± 3.2
+epochs, about the same share of delay; all of them tested alike over their last 10 epochs (0.83).
+So in these small networks the noise slows learning with or without BN: these runs neither
+support nor rule out their argument. What Santurkar et al. measured instead is a smoother loss: its
+value and its gradient change less along a step, so larger steps are safe. The **Why BN
+helps** tab takes their measurements on these two models while they train; the other tabs
+show the effect: how fast each model converges here.
 
 **What the blog post found.** Trained on 1000 images for 100 epochs, the BN model reaches high
 training accuracy in far fewer epochs, and after both have converged it is marginally better on
@@ -216,14 +225,16 @@ VARIANTS_INTRO = (
     "**What each variant asks.** The *Normalisation* setting puts something else where the "
     "BN model's batch norm stands (the baseline never changes). Each variant takes one piece "
     "of BN away or swaps the whole for a normaliser that ignores the batch, so the curves "
-    "show which piece carries the speed-up. One seed cannot tell small differences from "
+    "show which piece carries the speed-up (the noise-only control keeps noisy BN's noise "
+    "and none of BN). One seed cannot tell small differences from "
     "chance: add seeds before concluding."
 )
 
 NO_MOVING_STATISTICS = (
-    "{name} keeps no moving statistics: it normalises each image with that image's own "
-    "values, the same way in training and at inference, so there are no two modes to "
-    "compare here and a prediction never depends on the rest of its batch. The BN models "
+    "{name} keeps no moving statistics: layer and group norm normalise each image with that "
+    "image's own values, the same way in training and at inference, and the noise-only "
+    "control normalises nothing (its noise is off at inference), so there are no two modes "
+    "to compare here and a prediction never depends on the rest of its batch. The BN models "
     "(batch, noisy, mean-only, variance-only, fixed γ and β) are where this tab has "
     "something to show."
 )
@@ -238,7 +249,9 @@ PARAMETERS_VARIANT = (
     "Where the parameters differ: each normalising layer of the {name} model holds the "
     "numbers listed in its rows. Learned ones (γ and β, or layer norm's gain and bias) are "
     "trainable; moving averages, updated by averaging rather than by gradients, are "
-    "non-trainable; the noisy variant's noise adds none."
+    "non-trainable; the noise of the noisy variants adds none. The noise-only control has no "
+    "normalising layer at all; before the ReLU its convolutions also lack their biases "
+    "(which BN's β replaces in the BN models), so it has 96 weights fewer than the baseline."
 )
 
 LAYER_NORM_PARAMETERS = (
@@ -249,5 +262,6 @@ LAYER_NORM_PARAMETERS = (
 
 BN_LAYERS_VARIANT = (
     "For this variant, what a layer does not have is drawn at the value it stands for: γ at 1 "
-    "and β at 0 where they are fixed, moving mean 0 and variance 1 where none is kept."
+    "and β at 0 where they are fixed, moving mean 0 and variance 1 where none is kept. The "
+    "noise-only control has no such layer, so nothing is drawn."
 )
