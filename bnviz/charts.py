@@ -277,8 +277,10 @@ def landscape_chart(landscape: pd.DataFrame, width: int = 240,
 def landscape_panels(landscape: pd.DataFrame, width: int | str = 240,
                      height: int = 220) -> list[alt.LayerChart | alt.Chart]:
     """The three panels of `landscape_chart`, each a chart of its own (the page puts them in
-    columns that stack on a phone)."""
-    first = landscape[landscape["seed"] == landscape["seed"].min()]
+    columns that stack on a phone): the first seed's probes along the step the optimizer
+    took (``direction`` ``update``)."""
+    first = landscape[(landscape["seed"] == landscape["seed"].min())
+                      & (landscape["direction"] == "update")]
     # Vega-Lite cannot draw infinities (a step that blew the loss up): leave those out.
     data = first.replace([np.inf, -np.inf], np.nan)
     models = list(data["model"].unique())
@@ -290,7 +292,8 @@ def landscape_panels(landscape: pd.DataFrame, width: int | str = 240,
     for low, high, title, axis in LANDSCAPE_PANELS:
         base = alt.Chart(data).encode(x=alt.X("step:Q", title="Training step"), color=colour)
         y = alt.Y(f"{low}:Q", title=axis, scale=alt.Scale(type="log"))
-        tooltip = ["model:N", "step:Q", "epoch:Q", alt.Tooltip(f"{low}:Q", format=".4g")]
+        tooltip = ["model:N", "step:Q", "epoch:Q", alt.Tooltip(f"{low}:Q", format=".4g"),
+                   alt.Tooltip("distance:Q", title="step length", format=".3g")]
         if high is None:
             panel = base.mark_line(point=alt.OverlayMarkDef(size=12)).encode(
                 y=y, tooltip=tooltip)

@@ -193,7 +193,7 @@ def command_run(args: argparse.Namespace) -> int:
     print(headline(summary, len(result.test_labels)))
     if args.landscape:
         print(landscape_verdict(landscape_summary(result.landscape),
-                                raw_pixels=not config.scale_pixels))
+                                raw_pixels=not config.scale_pixels, optimizer=config.optimizer))
     print("wrote " + ", ".join(str(path) for path in written))
     if result.partial:
         print(f"{result.stop_note()} (Ctrl-C): the files hold the epochs done", file=sys.stderr)

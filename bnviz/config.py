@@ -21,8 +21,10 @@ from bnviz.variants import BATCH_NORM, VARIANTS, Variant
 
 # Bump when a change to the trainer or data makes stored results stale. 4: the `blog` split
 # takes the blog's very images (tensorflow-datasets' order), so results trained on the
-# official file order's first images are no longer served as the blog's.
-RESULTS_VERSION = 4
+# official file order's first images are no longer served as the blog's. 5: the loss
+# landscape is probed along the step the optimizer took as well as along the gradient, with
+# the distance probed (`bnviz.landscape.DIRECTIONS`): results without those columns are stale.
+RESULTS_VERSION = 5
 
 # Cap on one request's work, in training images seen per model (epochs × train_size × seeds):
 # the blog's run is 100,000; the cap allows twenty of those, so that one request cannot
@@ -102,7 +104,8 @@ class ExperimentConfig:
         BATCH_NORM, label="Normalisation", choices=NORMALIZATIONS,
         help="What the BN model's normalising layers do: 'batch' is batch norm itself; the "
         "others take it apart (noise after it, only the mean, only the variance, fixed γ and "
-        "β) or normalise without the batch (layer, group). See 'What each variant asks'.",
+        "β), normalise without the batch (layer, group), or put the noise alone where BN "
+        "would be (noise-only, the control). See 'What each variant asks'.",
     )
     learning_rate: float = _spec(
         0.001, label="Learning rate", minimum=1e-5, maximum=1.0, log_scale=True,
@@ -138,9 +141,9 @@ class ExperimentConfig:
     landscape_every: int = _spec(
         25, label="Loss-landscape probe every (steps)", minimum=0, maximum=10_000,
         help="Every this many training steps, measure how the loss and its gradient change "
-        "along the gradient (Santurkar et al. 2018; the 'Why BN helps' tab). 0: never. A probe "
-        "costs about five forward and backward passes over one batch and changes nothing in "
-        "the training.",
+        "along the step just taken and along the gradient (Santurkar et al. 2018; the 'Why BN "
+        "helps' tab). 0: never. A probe costs nine forward and backward passes over one batch "
+        "and changes nothing in the training.",
     )
 
     def __post_init__(self) -> None:

@@ -32,9 +32,10 @@ about as fast as with plain BN (the same noise without BN stopped it from traini
 they concluded, reducing that shift is not what makes BN work. bnviz's run of their noise
 (measured on 2026-12-01, 3 seeds, BN before the ReLU: the **Noisy BN (Santurkar)** and **Noise
 without BN (control)** presets) does not repeat all of it. Here the noise did slow training
-down: noisy BN took 11.3 ± 0.6 epochs to 90 % training accuracy against BN's 8.3 ± 0.6 (still
-fewer than the baseline's 16.7 ± 2.1); and the control without BN did train, in 23.3 ± 3.2
-epochs, about the same share of delay; all of them tested alike over their last 10 epochs (0.83).
+down: noisy BN took 11.3 ± 0.6 epochs to 90 % training accuracy against BN's 7.7 ± 0.6 (still
+fewer than the baseline's 16.7 ± 2.1); and the control without BN did train, in 23.0 ± 3.0
+epochs, about the same share of delay; all of them tested alike over their last 10 epochs
+(0.82 to 0.84).
 So in these small networks the noise slows learning with or without BN: these runs neither
 support nor rule out their argument. What Santurkar et al. measured instead is a smoother loss: its
 value and its gradient change less along a step, so larger steps are safe. The **Why BN
@@ -199,20 +200,25 @@ RAW_PIXELS = (
 
 
 LANDSCAPE = (
-    "**Why BN helps, as Santurkar et al. (2018) measured it.** Every few training steps, before "
-    "the step is taken, we stand at the current weights *w*, take the gradient *g* of the "
-    "loss on the step's own batch (with dropout off, so the look-ahead carries no dropout "
-    "noise), and look ahead along it: the loss *L(w − ηg)* for step sizes *η* from half "
-    "to four times the learning rate (left: its lowest and highest value over those *η*, as "
-    "a band); how much the gradient there differs from *g* (middle: *gradient "
+    "**Why BN helps, as Santurkar et al. (2018) measured it.** Every few training steps we "
+    "stand at the weights *w* the step started from, with the gradient *g* of the loss on the "
+    "step's own batch (dropout off, so the look-ahead carries no dropout noise), and look "
+    "ahead along the step the optimizer actually took, *Δ*, at half to four times its "
+    "length: the loss *L(w + kΔ)* (left: its lowest and highest value over those *k*, as a "
+    "band); how much the gradient there differs from *g* (middle: *gradient "
     "predictiveness*, small means the gradient at *w* tells well where the loss goes); and "
-    "the largest ratio of that change to the step's length (right: the *effective "
-    "β-smoothness*, small means a smooth loss; it is divided by the step's length, so it is "
-    "the fairest of the three between a model with large gradients and one with small). "
-    "Santurkar et al. found all three smaller "
-    "with BN, in networks far larger than these: a smoother loss lets training take bigger, "
-    "surer steps, which is their account of why BN speeds training up, rather than a reduced "
-    "internal covariate shift. The probe puts every weight and moving average back, so the "
+    "the largest ratio of that change to the distance looked ahead (right: the *effective "
+    "β-smoothness*, small means a smooth loss). Santurkar et al. trained with plain SGD, "
+    "whose step is *−lr·g*, and looked along *−ηg*; with SGD the two are the same. Adam, the "
+    "blog's optimizer, scales every weight's step by its own running gradient size, so "
+    "along *−ηg* a model with large gradients would be probed much farther than one with "
+    "small, and the measures would mostly compare the gradients' sizes: along *Δ* both "
+    "models are probed as far as they really move (the hover shows each step's length; the "
+    "CSV has the gradient direction too). Santurkar et al. found all three smaller with BN, "
+    "in networks far larger than these: a smoother loss lets training take bigger, surer "
+    "steps, which is their account of why BN speeds training up, rather than a reduced "
+    "internal covariate shift. The *Santurkar's setup* preset trains with SGD, where this "
+    "tab is their measure. The probe puts every weight and moving average back, so the "
     "training is the same with or without it. Scales are logarithmic."
 )
 

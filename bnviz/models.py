@@ -63,11 +63,15 @@ def build_model(placement: str, seed: int, normalization: str = BATCH_NORM
     after = placement == "after"
     kind = variant(normalization)
     conv_activation = None if before else "relu"
+    # Before the activation a normaliser's β stands in for the convolution's bias; the
+    # noise-only control has no β, so its convolutions keep theirs (as the network without
+    # BN it is compared with).
+    conv_bias = not before or not kind.normalizes
     stack: list[keras.layers.Layer] = [keras.Input(shape=(*IMAGE_SHAPE, 1))]
 
     def conv_block(index: int, kernel: int, padding: str, pool: bool) -> None:
         stack.append(layers.Conv2D(
-            32, kernel, padding=padding, activation=conv_activation, use_bias=not before,
+            32, kernel, padding=padding, activation=conv_activation, use_bias=conv_bias,
             kernel_initializer=init(index), name=f"conv{index}",
         ))
         if before:

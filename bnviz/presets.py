@@ -31,6 +31,11 @@ PRESETS: dict[str, tuple[ExperimentConfig, str]] = {
                                    "The same noise where the BN layers would be, without BN: "
                                    "Santurkar et al.'s control, what the noise does when "
                                    "nothing re-normalises after it."),
+    "Santurkar's setup": (_BLOG.replace(optimizer="sgd", learning_rate=3e-3), "Plain SGD, as "
+                          "Santurkar et al. trained, at 0.003: the largest rate of the grid "
+                          "(1e-5 to 1e-2, steps of about 3×) at which the baseline still "
+                          "trains (at 0.01 it diverges). With SGD the step taken is −lr·g, so "
+                          "Why BN helps shows their measure exactly."),
     "Small batches: BN vs GroupNorm": (_BLOG.replace(batch_size=8, normalization="group"),
                                        "Batches of 8 with GroupNorm in BN's place: it "
                                        "normalises each image on its own, so small batches "

@@ -412,10 +412,26 @@ def brief(summary: pd.DataFrame, model: str) -> str:
             f"{format_spread(rows['late_test_accuracy'])}")
 
 
-def headline(summary: pd.DataFrame, test_images: int | None = None) -> str:
+def brief_verdict(summary: pd.DataFrame) -> str:
+    """`paired_verdict` in one short sentence, for the page's headline (the intervals and
+    what would be clear are on the Convergence tab); "" for one seed."""
+    paired = paired_summary(summary)
+    seeds = int(paired["seeds"].iloc[0])
+    if seeds < 2:
+        return ""
+    said = []
+    for row in paired.itertuples():
+        name = "speed" if row.statistic == "epochs_to_90_train" else "accuracy"
+        said.append(f"{name} differs clearly" if row.clear else f"{name}: cannot tell")
+    return f"Paired over {seeds} seeds: " + "; ".join(said) + "."
+
+
+def headline(summary: pd.DataFrame, test_images: int | None = None,
+             brief: bool = False) -> str:
     """Plain words on how soon each model reached 90 % training accuracy and how well it
     tests over its last epochs, with what the seeds, as pairs, settle (`paired_verdict`);
-    ``test_images``: the test set's size, for its sampling error."""
+    ``test_images``: the test set's size, for its sampling error; ``brief``: the page's two
+    lines, with `brief_verdict` and without the sampling error."""
     spread = seed_summary(summary)
     baseline, bn = models_of(summary)[0], models_of(summary)[-1]
     seeds = int(spread["seeds"].iloc[0])
@@ -441,24 +457,28 @@ def headline(summary: pd.DataFrame, test_images: int | None = None) -> str:
         accuracy = float(summary["late_test_accuracy"].mean())
         error = (f"; on {test_images:,} test images each carries ±"
                  f"{sampling_error(accuracy, test_images):.3f} of sampling error")
-    test_sentence = (f"Test accuracy over {_late_words(summary)} "
+    over = f"(last {LATE_EPOCHS} epochs):" if brief and "last" in _late_words(summary) else \
+        f"over {_late_words(summary)}"
+    test_sentence = (f"Test accuracy {over} "
                      f"{value(bn, 'late_test_accuracy')} with {normaliser(bn)}, "
                      f"{value(baseline, 'late_test_accuracy')} without{error}.")
     if seeds == 1:
         verdict = "One run per model: add seeds to see whether the differences are real."
     else:
-        verdict = paired_verdict(summary)
+        verdict = brief_verdict(summary) if brief else paired_verdict(summary)
     return " ".join(part for part in (epochs_sentence, test_sentence, verdict) if part)
 
 
 # -- the loss landscape (bnviz.landscape's measures) ---------------------------------
 
 
-def landscape_summary(landscape: pd.DataFrame) -> pd.DataFrame:
-    """Per model, over the probed steps of the first seed: the median range of the loss along
-    the gradient, the median largest change of the gradient, and the median and largest
-    β-smoothness."""
-    first = landscape[landscape["seed"] == landscape["seed"].min()]
+def landscape_summary(landscape: pd.DataFrame, direction: str = "update") -> pd.DataFrame:
+    """Per model, over the probed steps of the first seed along ``direction`` (``update``:
+    the step the optimizer took; ``gradient``: −ηg, `bnviz.landscape.DIRECTIONS`): the
+    median range of the loss, the median largest change of the gradient, the median and
+    largest β-smoothness, and the median distance of the one-times step."""
+    first = landscape[(landscape["seed"] == landscape["seed"].min())
+                      & (landscape["direction"] == direction)]
     rows = []
     for model, probes in first.groupby("model", sort=False):
         rows.append({
@@ -468,13 +488,16 @@ def landscape_summary(landscape: pd.DataFrame) -> pd.DataFrame:
             "grad_change": float(probes["grad_change_max"].median()),
             "beta_median": float(probes["beta_smoothness"].median()),
             "beta_max": float(probes["beta_smoothness"].max()),
+            "distance": float(probes["distance"].median()),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "probes", "loss_range", "grad_change",
+                                       "beta_median", "beta_max", "distance"])
 
 
-def landscape_verdict(summary: pd.DataFrame, raw_pixels: bool) -> str:
-    """What this run's measures say about Santurkar et al.'s claim, in plain words, including
-    when they do not support it (from a `landscape_summary` of two models)."""
+def landscape_verdict(summary: pd.DataFrame, raw_pixels: bool, optimizer: str = "adam") -> str:
+    """What this run's measures along the step taken say about Santurkar et al.'s claim, in
+    plain words, including when they do not support it (from a `landscape_summary` of two
+    models along ``update``; with SGD that is the paper's own measure)."""
     if len(summary) < 2 or (summary["probes"] == 0).any():
         return "No loss-landscape probes in this run (probe every 0 steps)."
     baseline, bn = summary.iloc[0], summary.iloc[-1]
@@ -488,8 +511,12 @@ def landscape_verdict(summary: pd.DataFrame, raw_pixels: bool) -> str:
     smoother = [bn[key] < baseline[key] for key, _, _ in measures]
     facts = "; ".join(f"{words} {shown.format(bn[key])} (baseline: {shown.format(baseline[key])})"
                       for key, words, shown in measures)
-    text = (f"In this run ({int(bn['probes'])} probes per model, first seed), stepping along "
-            f"the gradient from the {bn['model']} model's weights, {facts}. ")
+    along = ("the step SGD took, −lr·g: Santurkar et al.'s own measure" if optimizer == "sgd"
+             else f"the step {optimizer.capitalize()} took, not along the gradient, so that "
+             "both models are probed as far as they really move")
+    text = (f"In this run ({int(bn['probes'])} probes per model, first seed), stepping ½ to 4 "
+            f"times along {along} (a median step of {bn['distance']:.3g} for the "
+            f"{bn['model']} model, {baseline['distance']:.3g} for the baseline), {facts}. ")
     if all(smoother):
         text += ("All three point the way Santurkar et al. found for BN: the "
                  f"{bn['model']} model's loss is smoother and its gradient more predictive "

@@ -64,7 +64,13 @@ from bnviz.inside import (
     mode_accuracies,
     mode_forward,
 )
-from bnviz.landscape import MEASURES, STEP_MULTIPLES, landscape_frame, landscape_measures
+from bnviz.landscape import (
+    DIRECTIONS,
+    MEASURES,
+    STEP_MULTIPLES,
+    landscape_frame,
+    landscape_measures,
+)
 from bnviz.models import build_model, layer_table, model_label
 from bnviz.request import ProgressCallback, Request, StopCheck, TrainingStopped
 from bnviz.summary import diverged, outcome
@@ -114,8 +120,9 @@ def train_comparison(
 
     Besides the history, every epoch records the percentiles of what each
     model's last ReLU receives (`bnviz.inside`), and every ``config.landscape_every``
-    steps the loss landscape along the gradient (`bnviz.landscape`). Predictions, parameter tables,
-    BN layer values and the BN mode comparison come from the first seed's run.
+    steps the loss landscape along the step taken and along the gradient
+    (`bnviz.landscape`). Predictions, parameter tables, BN layer values and the BN mode
+    comparison come from the first seed's run.
     """
     record = _Record(config, on_epoch)
     with ExitStack() as borrowed, ThreadPoolExecutor(
@@ -241,7 +248,8 @@ class _Record:
         """Both models' rows of one finished epoch, each passed on as it is recorded."""
         for label, (metrics, percentiles) in finished.items():
             self.landscape += [{"model": label, "seed": seed, "step": step, "epoch": epoch,
-                                **measures} for step, measures in metrics.pop("landscape", ())]
+                                "direction": direction, **measures}
+                               for step, direction, measures in metrics.pop("landscape", ())]
             row = {"model": label, "seed": seed, "epoch": epoch, **metrics}
             self.rows.append(row)
             self.relu_inputs += [{"model": label, "seed": seed, "epoch": epoch, **values}
@@ -491,9 +499,10 @@ class ModelTrainer:
         """Train one epoch in the given image order, then evaluate on the test set.
 
         With ``probe_every`` above 0, the loss landscape (`bnviz.landscape`) is measured
-        before every training step whose number (counted from 0 at ``first_step``) is a
-        multiple of it, with step sizes in multiples of ``learning_rate``; the metrics then
-        carry ``landscape``: (step, measures) pairs.
+        along every training step whose number (counted from 0 at ``first_step``) is a
+        multiple of it, along the step taken and along the gradient (step sizes in
+        multiples of ``learning_rate``); the metrics then carry ``landscape``: (step,
+        direction, measures) triples.
         """
         if not self._data:
             raise RuntimeError("call start() before run_epoch()")
@@ -514,9 +523,12 @@ class ModelTrainer:
         }
         if probe_every > 0:
             metrics["landscape"] = [
-                (first_step + step, dict(zip(MEASURES, map(float, values), strict=True)))
+                (first_step + step, direction,
+                 dict(zip(MEASURES, map(float, measured), strict=True)))
                 for step, values in enumerate(probes.numpy())
-                if (first_step + step) % probe_every == 0]
+                if (first_step + step) % probe_every == 0
+                for direction, measured in zip(
+                    DIRECTIONS, values.reshape(len(DIRECTIONS), len(MEASURES)), strict=True)]
         return metrics
 
     def _forward(self) -> Callable[[Any, int, bool], Any]:
@@ -538,10 +550,14 @@ class ModelTrainer:
         return mode_accuracies(self.model, x_test, y_test, forward=self._forward())
 
 
+# What one landscape probe returns: each measure along each direction.
+PROBED = len(DIRECTIONS) * len(MEASURES)
+
+
 def compile_epoch(model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int,
-                  landscape: Callable[[Any, Any, Any], Any], abort: Any) -> Any:
+                  landscape: Callable[[Any, Any, Any, Any], Any], abort: Any) -> Any:
     """One epoch of ``model`` as one compiled function (traced on its first call): train
-    on the images of ``order``, ``batch_size`` at a time, with the landscape probe before
+    on the images of ``order``, ``batch_size`` at a time, with the landscape probe after
     every ``probe_every``-th step (counted from ``first_step``), unless ``abort`` (a boolean
     variable) is set before a step; then evaluate on the test set. It returns the train
     loss and accuracy, the test loss and accuracy, the probes' measures (NaN where none was
@@ -557,23 +573,26 @@ def compile_epoch(model: keras.Model, optimizer: keras.optimizers.Optimizer, bat
         count = tf.shape(order)[0]
         steps = (count + batch_size - 1) // batch_size
         variables = model.trainable_variables
-        not_probed = tf.fill([len(MEASURES)], float("nan"))
+        not_probed = tf.fill([PROBED], float("nan"))
 
         def train_step(step: Any, loss_sum: Any, correct: Any, probes: Any) -> tuple[Any, ...]:
             batch = order[step * batch_size: (step + 1) * batch_size]
             x = tf.gather(x_train, batch)
             y = tf.gather(y_train, batch)
-            # The landscape probe comes first and puts every variable back, so the step
-            # below trains exactly as it would without it.
             global_step = first_step + step
             probe_now = tf.logical_and(probe_every > 0,
                                        tf.equal(global_step % tf.maximum(probe_every, 1), 0))
-            measured = tf.cond(probe_now, lambda: landscape(x, y, etas), lambda: not_probed)
-            probes = probes.write(step, measured)
+            start = [tf.identity(v) for v in variables]  # where the step starts from
             with tf.GradientTape() as tape:
                 probabilities = model(x, training=True)
                 loss = tf.reduce_mean(keras.losses.categorical_crossentropy(y, probabilities))
             optimizer.apply(tape.gradient(loss, variables), variables)
+            # The landscape probe looks along the step just taken, from where it started,
+            # and puts every variable back where the step left it: the next step trains
+            # exactly as it would without it.
+            measured = tf.cond(probe_now, lambda: landscape(x, y, start, etas),
+                               lambda: not_probed)
+            probes = probes.write(step, measured)
             batch_count = tf.cast(tf.shape(batch)[0], tf.float32)
             return (step + 1, loss_sum + loss * batch_count,
                     correct + _count_correct(y, probabilities), probes)
@@ -584,7 +603,7 @@ def compile_epoch(model: keras.Model, optimizer: keras.optimizers.Optimizer, bat
         done, loss_sum, correct, probes = tf.while_loop(
             going_on, train_step,
             (tf.constant(0), tf.constant(0.0), tf.constant(0.0),
-             tf.TensorArray(tf.float32, size=steps, element_shape=[len(MEASURES)])))
+             tf.TensorArray(tf.float32, size=steps, element_shape=[PROBED])))
         total = tf.cast(count, tf.float32)
         test_loss, test_accuracy = _evaluate(model, x_test, y_test)
         return (loss_sum / total, correct / total, test_loss, test_accuracy, probes.stack(),

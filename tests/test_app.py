@@ -81,7 +81,7 @@ def test_a_visit_without_a_link_opens_on_the_blogs_precomputed_result(in_process
     assert [b.label for b in at.button if b.label == "Train it yourself"]
     assert at.tabs and _series(at) == {
         "baseline · train", "baseline · test", "BN after · train", "BN after · test"}
-    assert "Over 3 seeds" in at.success[0].value
+    assert "Paired over 3 seeds" in at.success[0].value
     assert at.sidebar.slider(key="setting_epochs").value == 100
     assert at.session_state["setting_seeds"] == 3
     request = ComparisonRequest(gallery_config(PRESETS["The blog post"][0]))
@@ -94,7 +94,7 @@ def test_present_shows_the_landing_result_with_large_chart_fonts_and_keeps_its_l
     at = page(present="1")
     at.run()
     assert not at.exception and not at.warning  # present is no unknown setting
-    assert "Over 3 seeds" in at.success[0].value  # the blog's precomputed result, as landing
+    assert "Paired over 3 seeds" in at.success[0].value  # the blog's precomputed result, as landing
     chart = next(e for e in at.main if getattr(e, "type", "") == "vega_lite_chart")
     spec = json.loads(chart.proto.spec)
     assert spec["config"]["axis"]["labelFontSize"] == charts.LARGE_FONTS["axis"]
@@ -174,7 +174,7 @@ def test_seeds_and_the_new_sections_render():
     assert [t.label for t in at.tabs] == [
         "Learning curves", "Convergence", "Parameters", "Predictions", "Inside BN",
         "Train vs inference", "Why BN helps", "Learning rates", "About batch norm"]
-    assert "Over 2 seeds" in at.success[0].value
+    assert "Paired over 2 seeds" in at.success[0].value
     # The raw-pixel note explains the curves' first-epoch loss: it sits under them.
     assert any("raw 0–255 pixels" in c.value and "Scaled pixels" in c.value for c in at.caption)
 

@@ -108,9 +108,10 @@ def test_run_with_landscape_writes_its_measures(tmp_path):
     assert out.returncode == 0, out.stderr
     landscape = pd.read_csv(tmp_path / "landscape.csv")
     assert list(landscape.columns) == [
-        "model", "seed", "step", "epoch", "loss_min", "loss_max", "grad_change_min",
-        "grad_change_max", "beta_smoothness"]
+        "model", "seed", "step", "epoch", "direction", "loss_min", "loss_max",
+        "grad_change_min", "grad_change_max", "beta_smoothness", "distance"]
     assert set(landscape.model) == {"baseline", "BN after"}
+    assert set(landscape.direction) == {"update", "gradient"} and (landscape.distance > 0).all()
     assert sorted(set(landscape.step)) == [0, 2, 4, 6]  # 4 steps an epoch, 2 epochs
     assert "probes per model" in out.stdout
 

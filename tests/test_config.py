@@ -87,8 +87,9 @@ def test_direct_construction_is_validated():
 def test_hash_of_the_default_configuration_is_pinned():
     # Stored results and shared links are keyed by this hash: a change to hashing (or to
     # RESULTS_VERSION) must be deliberate, since it makes every stored result unreachable.
-    assert ExperimentConfig().config_hash() == "7604f8f3461f0d69"
-    assert SweepRequest(ExperimentConfig()).config_hash() == "sweep-a6926847f132de3f"
+    # (Version 5, 2026-12-01: the landscape along the step taken; was 7604f8f3461f0d69.)
+    assert ExperimentConfig().config_hash() == "fa58f58a2882daa5"
+    assert SweepRequest(ExperimentConfig()).config_hash() == "sweep-709b7e182d3926b2"
     assert ExperimentConfig(seed=2).config_hash() != ExperimentConfig().config_hash()
 
 

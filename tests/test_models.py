@@ -42,7 +42,8 @@ LAYER_FEATURES = {"after": 12 * 12 * 32 + 6 * 6 * 32 + 512,
 ])
 def test_each_variant_has_its_own_parameter_counts(placement, normalization, learned, moving):
     features = AFTER_FEATURES if placement == "after" else BEFORE_FEATURES
-    convolutions = 31_626 if placement == "after" else 31_530
+    # the noise-only control keeps the convolutions' biases: nothing stands in for them
+    convolutions = 31_626 if placement == "after" or normalization == "noise-only" else 31_530
     table = param_counts(placement, normalization)
     assert table.trainable.sum() == convolutions + learned * features
     assert table.non_trainable.sum() == moving * features
@@ -61,10 +62,10 @@ def test_layer_norm_learns_a_gain_and_bias_per_feature_of_the_whole_map(placemen
 @pytest.mark.parametrize(("placement", "total"), [
     # The baseline's convolutions and dense layer, nothing added: the noise learns nothing.
     ("after", 31_626),
-    # "before" drops the convolutions' biases (800 + 16,384 + 9,216 + 5,130 = 31,530 is what
-    # is left), because in a BN model BN's β replaces them; here nothing replaces them, so
-    # this model has the baseline's weights minus 3 × 32 biases.
-    ("before", 31_530),
+    # "before" models drop the convolutions' biases (800 + 16,384 + 9,216 + 5,130 = 31,530
+    # is what is left) because BN's β replaces them; the control has no β, so it keeps
+    # them, as Santurkar et al.'s network without BN did: the baseline's weights exactly.
+    ("before", 31_626),
 ])
 def test_the_noise_only_control_learns_no_weights_of_its_own(placement, total):
     table = param_counts(placement, "noise-only")

@@ -105,6 +105,14 @@ def test_a_consistent_difference_smaller_than_the_spread_is_clear_when_paired():
     assert words.count("a clear difference") == 2 and "cannot settle" not in words
 
 
+def test_the_pages_headline_says_the_verdict_briefly():
+    history = _paired_history({"baseline": [16, 18, 15], "BN after": [6, 7, 6]},
+                              {"baseline": [0.83, 0.82, 0.81], "BN after": [0.85, 0.80, 0.83]})
+    words = headline(convergence_summary(history), brief=True)
+    assert words.endswith("Paired over 3 seeds: speed differs clearly; accuracy: cannot tell.")
+    assert "interval" not in words and "sampling error" not in words
+
+
 def test_a_difference_the_seeds_cannot_settle_says_so_and_what_would_be():
     history = _paired_history({"baseline": [16, 18, 15], "BN after": [14, 20, 13]},
                               {"baseline": [0.83, 0.82, 0.81], "BN after": [0.85, 0.80, 0.83]})

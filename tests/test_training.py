@@ -132,10 +132,37 @@ def test_the_landscape_probe_leaves_training_unchanged(tiny_config):
     assert tuple(landscape.columns) == LANDSCAPE_COLUMNS
     # 256 images in batches of 64: 4 steps an epoch, 8 in all; probed at steps 0, 3 and 6
     assert sorted(set(landscape.step)) == [0, 3, 6]
-    assert landscape.groupby("model").size().to_dict() == {"baseline": 3, "BN after": 3}
+    # each probe along the step Adam took and along the gradient
+    assert landscape.groupby(["model", "direction"]).size().to_dict() == {
+        (model, direction): 3 for model in ("baseline", "BN after")
+        for direction in ("gradient", "update")}
     assert (landscape.loss_min <= landscape.loss_max).all()
     assert (landscape.grad_change_min <= landscape.grad_change_max).all()
-    assert (landscape.beta_smoothness > 0).all()
+    assert (landscape.beta_smoothness > 0).all() and (landscape.distance > 0).all()
+    # Adam's first step moves every weight by about the learning rate, whatever its gradient
+    first = landscape[(landscape.step == 0) & (landscape.direction == "update")]
+    weights = {"baseline": 31_626, "BN after": 32_778}
+    for model, distance in zip(first.model, first.distance, strict=True):
+        assert distance == pytest.approx(1e-3 * weights[model] ** 0.5, rel=0.05), model
+
+
+def test_with_sgd_the_step_taken_is_the_gradients_and_both_directions_agree(tiny_config):
+    # Santurkar et al.'s setting: the update is −lr·g, so probing along it is their measure.
+    # Not to the last digit: the step's own gradient has dropout on, the probe's has it off,
+    # which moved the step's length by up to 12 % here (a tolerance for that reason only;
+    # with Adam the two directions' lengths differ many-fold, below).
+    landscape = train_comparison(tiny_config.replace(optimizer="sgd", learning_rate=3e-3,
+                                                     landscape_every=3)).landscape
+    along = {direction: rows.set_index(["model", "step"])[["distance"]]
+             for direction, rows in landscape.groupby("direction")}
+    pd.testing.assert_frame_equal(along["update"], along["gradient"], rtol=0.3)
+    # With Adam, −ηg looks many times farther from the baseline (raw pixels: big gradients)
+    # than from the BN model, while the steps Adam took are of a like length.
+    adam = train_comparison(tiny_config.replace(landscape_every=3)).landscape
+    ratio = adam.pivot_table(index=["step", "direction"], columns="model", values="distance")
+    ratio = ratio["baseline"] / ratio["BN after"]
+    assert (ratio.xs("gradient", level="direction") > 10).all()
+    assert ratio.xs("update", level="direction").between(0.5, 2).all()
 
 
 def test_an_aborted_epoch_counts_for_nothing_and_the_next_training_is_whole(tiny_config):

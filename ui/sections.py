@@ -336,6 +336,10 @@ def _show_inside(result: ComparisonResult) -> None:
         file_name=f"bnviz-relu-inputs-{mode}.png", mime="image/png", on_click="ignore",
         key=f"relu_inputs_{mode}_png")
     st.markdown(_inside_text(result))
+    if not result.config.variant.normalizes:  # the noise-only control: no layer to show
+        st.info(f"The {result.normalized_model} model has no normalising layer (only noise "
+                "where BN would be), so it has no γ, β or moving statistics to show.")
+        return
     show_chart(result, lambda: charts.bn_layers_chart(result.bn_layers, width=BN_PANEL_WIDTH,
                                                       columns=2), key="bn_layers",
                png_name="bnviz-bn-layers.png")
@@ -365,7 +369,8 @@ def _show_landscape(result: ComparisonResult) -> None:
         mime="image/png", on_click="ignore", key="landscape_png")
     st.markdown(explain.LANDSCAPE)
     st.markdown(views.once(result, "landscape verdict", lambda: landscape_verdict(
-        landscape_summary(result.landscape), raw_pixels=not result.config.scale_pixels)))
+        landscape_summary(result.landscape), raw_pixels=not result.config.scale_pixels,
+        optimizer=result.config.optimizer)))
     st.download_button("Download landscape (CSV)", lambda: result.landscape.to_csv(index=False),
                        file_name=f"bnviz-{result.config.config_hash()}-landscape.csv",
                        mime="text/csv", on_click="ignore")
@@ -531,8 +536,9 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
                    "before **Stop** was pressed (the curves); the other tabs show the models as "
                    "they were at the stop, which may be part-way into the next epoch. Press "
                    "**Train** to train these settings anew.")
-    st.success(views.once(result, "headline", lambda: headline(_summary(result),
-                                                               len(result.test_labels))))
+    # Two lines at most above the chart (a projector's 720 px): the intervals and the test
+    # set's sampling error are on the Convergence tab.
+    st.success(views.once(result, "headline", lambda: headline(_summary(result), brief=True)))
     if not result.config.variant.is_batch_norm:  # what this variant changes, and asks
         st.caption(explain.NORMALIZATIONS[result.config.normalization])
         _show_batch_norm_reference(result, manager)
