@@ -166,7 +166,7 @@ def test_the_app_trains_a_link_on_the_cluster_with_live_progress(cluster, tmp_pa
         page.get_by_role("tab", name="Learning curves").wait_for(timeout=180_000)
         page.locator("[data-testid='stVegaLiteChart']").first.locator(
             "canvas, svg").first.wait_for(timeout=30_000)
-        assert "Over 2 seeds" in page.content()
+        assert "Paired over 2 seeds" in page.content()  # the headline's verdict
         assert page.locator("[data-testid='stException']").count() == 0
         page.screenshot(path=str(ARTIFACTS / "browser-ray.png"), full_page=False)
         browser.close()
