@@ -10,6 +10,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from bnviz.config import CNN, MLP_SIGMOID
 from bnviz.data import CLASS_NAMES
 from bnviz.summary import HEADLINE_STATISTICS, OUTCOMES
 
@@ -142,11 +143,21 @@ RELU_INPUT_MODES = {
 }
 
 
+# What the Inside BN chart calls the probed nonlinearity and its features, per network.
+PROBED_NONLINEARITY = {CNN: "ReLU", MLP_SIGMOID: "sigmoid"}
+PROBED_FEATURE = {CNN: "Channel of the last convolution",
+                  MLP_SIGMOID: "Unit of the last hidden layer"}
+
+
 def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: int = 260,
-                     height: int = 150, model: str | None = None) -> alt.FacetChart:
-    """Per model (columns) and probed channel (rows): the 15th–85th percentile band and the
-    median of what the last ReLU receives, over epochs, in one BN mode; only ``model``'s
-    column when one is named (the page draws one chart per model, side by side).
+                     height: int = 150, model: str | None = None, architecture: str = CNN,
+                     steps_per_epoch: int | None = None) -> alt.FacetChart:
+    """Per model (columns) and probed channel or unit (rows): the 15th–85th percentile band
+    and the median of what the last nonlinearity receives (the CNN's last ReLU, the MLP's last
+    sigmoid), over epochs, in one BN mode; only ``model``'s column when one is named (the
+    page draws one chart per model, side by side). With ``steps_per_epoch`` the x-axis counts
+    training steps instead (the probe runs at the end of each epoch), as Ioffe & Szegedy's
+    Fig. 1 does.
 
     Each panel has its own y-scale: the raw-pixel baseline's values are tens of times
     larger than a normalised model's and would flatten them on a shared one. With
@@ -157,19 +168,28 @@ def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: i
                        & (relu_inputs["mode"] == mode)]
     if model is not None:
         data = data[data["model"] == model]
+    if steps_per_epoch is not None:
+        data = data.assign(step=data["epoch"] * steps_per_epoch)
+        x = alt.X("step:Q", title="Training step", axis=alt.Axis(format="~s"))
+    else:
+        x = alt.X("epoch:Q", title="Epoch", axis=alt.Axis(format="d", tickMinStep=1))
+    when = "step:Q" if steps_per_epoch is not None else "epoch:Q"
+    nonlinearity = PROBED_NONLINEARITY[architecture]
     # Layers carry no data of their own, so the facet splits them by model and channel.
-    base = alt.Chart().encode(x=alt.X("epoch:Q", title="Epoch",
-                                      axis=alt.Axis(format="d", tickMinStep=1)))
+    base = alt.Chart().encode(x=x)
     band = base.mark_area(opacity=0.3).encode(
-        y=alt.Y("p15:Q", title="Input to the last ReLU", scale=alt.Scale(zero=False)),
+        y=alt.Y("p15:Q", title=f"Input to the last {nonlinearity}",
+                scale=alt.Scale(zero=False)),
         y2="p85:Q",
-        tooltip=["epoch:Q", "channel:N", alt.Tooltip("p15:Q", format=".3f"),
+        tooltip=[when, "channel:N", alt.Tooltip("p15:Q", format=".3f"),
                  alt.Tooltip("p50:Q", format=".3f"), alt.Tooltip("p85:Q", format=".3f")],
     )
-    median = base.mark_line(point=alt.OverlayMarkDef(size=14)).encode(
-        y="p50:Q", tooltip=["epoch:Q", alt.Tooltip("p50:Q", title="median", format=".3f")])
+    # Thousands of epochs (the MLP's) would bury the line under its points.
+    point = alt.OverlayMarkDef(size=14) if data["epoch"].nunique() <= 300 else False
+    median = base.mark_line(point=point).encode(
+        y="p50:Q", tooltip=[when, alt.Tooltip("p50:Q", title="median", format=".3f")])
     zero = alt.Chart().mark_rule(strokeDash=[3, 3], color="gray").encode(y=alt.datum(0))
-    row = alt.Row("channel:N", title="Channel of the last convolution")
+    row = alt.Row("channel:N", title=PROBED_FEATURE[architecture])
     layers = alt.layer(band, median, zero).properties(width=width, height=height)
     if model is not None:  # one model's column, named by its title (the page says the mode)
         return layers.facet(row=row, data=data, title=model).resolve_scale(y="independent")
@@ -177,7 +197,7 @@ def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: i
         column=alt.Column("model:N", title=None, sort=list(data["model"].unique())),
         row=row,
         data=data,
-        title=f"Input to the last ReLU, {RELU_INPUT_MODES[mode]}",
+        title=f"Input to the last {nonlinearity}, {RELU_INPUT_MODES[mode]}",
     ).resolve_scale(y="independent")
 
 

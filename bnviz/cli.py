@@ -21,7 +21,7 @@ from bnviz.config import (
     field_meta,
     field_names,
 )
-from bnviz.data import DataError, class_counts_text, make_split
+from bnviz.data import DataError, class_counts_text, split_of
 from bnviz.request import TrainingStopped
 from bnviz.summary import (
     headline,
@@ -68,7 +68,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 def command_data(args: argparse.Namespace) -> int:
     """Print the source in use and the images a split trains and tests on."""
     config = config_from_args(args)
-    split = make_split(config.split, config.train_size, config.scale_pixels)
+    split = split_of(config)
     for warning in split.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"source: {split.source}")
@@ -81,15 +81,17 @@ def command_data(args: argparse.Namespace) -> int:
 
 def command_params(args: argparse.Namespace) -> int:
     """Print both models' per-layer tables and totals, like Keras' summary(), for the
-    normalisation asked for (batch norm unless ``--normalization`` says otherwise)."""
+    normalisation and network asked for (batch norm in the blog's CNN unless
+    ``--normalization`` or ``--architecture`` says otherwise)."""
     from bnviz.models import MODEL_PLACEMENTS, model_label, param_counts
 
-    normalization = config_from_args(args).normalization
+    config = config_from_args(args)
+    normalization, architecture = config.normalization, config.architecture
     for placement in MODEL_PLACEMENTS:
-        table = param_counts(placement, normalization)
+        table = param_counts(placement, normalization, architecture)
         print(f"Model: {model_label(placement, normalization)} (placement={placement}"
               + ("" if placement == BASELINE_PLACEMENT else f", normalization={normalization}")
-              + ")")
+              + f", architecture={architecture})")
         print(table.to_string(index=False))
         print(f"Total params: {table.params.sum():,}")
         print(f"Trainable params: {table.trainable.sum():,}")
@@ -193,7 +195,7 @@ def command_run(args: argparse.Namespace) -> int:
     print(headline(summary, len(result.test_labels)))
     if args.landscape:
         print(landscape_verdict(landscape_summary(result.landscape),
-                                raw_pixels=not config.scale_pixels, optimizer=config.optimizer))
+                                raw_pixels=config.raw_pixels, optimizer=config.optimizer))
     print("wrote " + ", ".join(str(path) for path in written))
     if result.partial:
         print(f"{result.stop_note()} (Ctrl-C): the files hold the epochs done", file=sys.stderr)
@@ -254,6 +256,21 @@ def command_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_lessons(args: argparse.Namespace) -> int:
+    """Print the built-in lessons with their steps; exit 1 when a step's result is not in the
+    gallery (it would train when a class opens it), 2 when a lesson file is not valid."""
+    from bnviz.gallery import Gallery
+    from bnviz.lessons import LessonError, lessons_report
+
+    try:
+        text, complete = lessons_report(Gallery())
+    except LessonError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0 if complete else 1
+
+
 def _add_ray_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray", metavar="ADDRESS", default=os.environ.get(ADDRESS_VARIABLE),
                         help="train on the Ray cluster at ADDRESS (host:port, ray://host:port "
@@ -274,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.set_defaults(handler=command_data)
     params = commands.add_parser("params", help="print both models' parameter tables")
     _add_config_options(params, skip=tuple(name for name in field_names()
-                                           if name != "normalization"))
+                                           if name not in ("normalization", "architecture")))
     params.set_defaults(handler=command_params)
     run = commands.add_parser("run", help="train both models and write their histories")
     _add_config_options(run)
@@ -297,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--png", action="store_true", help="also write sweep.png")
     _add_ray_option(sweep)
     sweep.set_defaults(handler=command_sweep)
+    lessons = commands.add_parser("lessons", help="list the lessons and their steps, and check "
+                                  "that every step's result is in the gallery")
+    lessons.set_defaults(handler=command_lessons)
     return parser
 
 

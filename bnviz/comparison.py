@@ -129,9 +129,10 @@ class ComparisonRequest:
         """One row per model, epoch and seed."""
         return self.model_count * self.config.epochs * self.config.seeds
 
-    def work(self) -> int:
-        """Images seen by both models over every epoch and seed."""
-        return self.progress_rows() * self.config.train_size
+    def work(self) -> float:
+        """Images seen by both models over every epoch and seed, in images of the blog's CNN
+        (`bnviz.config.IMAGE_COST`)."""
+        return self.model_count * self.config.work
 
     def config_hash(self) -> str:
         """The configuration's hash: stored results and links are keyed by it."""

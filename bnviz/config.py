@@ -26,9 +26,17 @@ from bnviz.variants import BATCH_NORM, VARIANTS, Variant
 # the distance probed (`bnviz.landscape.DIRECTIONS`): results without those columns are stale.
 RESULTS_VERSION = 5
 
-# Cap on one request's work, in training images seen per model (epochs × train_size × seeds):
-# the blog's run is 100,000; the cap allows twenty of those, so that one request cannot
-# hold a trainer for long.
+# The networks a comparison can train (`bnviz.models`), each with what one training image costs
+# it, in images of the blog's CNN. Measured on a 2-core AMD EPYC (Zen 4, AVX-512): an epoch of
+# the CNN takes about 0.43 ms an image per model, one of the sigmoid MLP at batch 60 about
+# 0.014 ms (a 30th); rounded up to a 20th for the MLP's many more epochs' per-epoch overhead
+# (evaluation, probes). The cost makes the work cap and the wait estimates fair between them.
+CNN, MLP_SIGMOID = "cnn", "mlp-sigmoid"
+IMAGE_COST = {CNN: 1.0, MLP_SIGMOID: 0.05}
+ARCHITECTURES = tuple(IMAGE_COST)
+# Cap on one request's work, in images of the blog's CNN seen per model (epochs × train_size ×
+# seeds × `IMAGE_COST`): the blog's run is 100,000; the cap allows twenty of those, so that one
+# request cannot hold a trainer for long.
 MAX_WORK = 2_000_000
 # The fields multiplied into the work, in the order a forgiving reader (bnviz.link) gives
 # them up.
@@ -43,7 +51,7 @@ NORMALIZATIONS = tuple(VARIANTS)
 # Fields added after results were first stored: a config leaves them out of its hash while
 # they hold their default, so every result stored (and every gallery entry, and every link)
 # before they existed keeps its hash.
-LATER_FIELDS = ("normalization",)
+LATER_FIELDS = ("normalization", "architecture")
 
 
 class ConfigError(ValueError):
@@ -87,8 +95,14 @@ class ExperimentConfig:
     blog's very images), raw 0..255 pixels, BN after each activation.
     """
 
+    architecture: str = _spec(
+        CNN, label="Network", choices=ARCHITECTURES,
+        help="'cnn': the blog's three-convolution network. 'mlp-sigmoid': Ioffe & Szegedy's "
+        "own test (their Fig. 1), three fully connected layers of 100 sigmoid units on "
+        "binarised images (each pixel 0 or 1, so 'Scale pixels' does not apply).",
+    )
     epochs: int = _spec(
-        100, label="Epochs", minimum=1, maximum=300,
+        100, label="Epochs", minimum=1, maximum=1000,
         help="How many passes over the training images each model makes.",
     )
     batch_size: int = _spec(
@@ -150,16 +164,34 @@ class ExperimentConfig:
         for spec in dataclasses.fields(self):
             _check(spec, getattr(self, spec.name))
         if self.work > MAX_WORK:
+            cost = IMAGE_COST[self.architecture]
+            weight = "" if cost == 1 else f" × {cost:g} (an image's cost, {self.architecture})"
             raise ConfigError(
                 "epochs × train_size × seeds",
-                f"{self.epochs} × {self.train_size} × {self.seeds} = {self.work:,} images per "
-                f"model, more than the cap of {MAX_WORK:,}",
+                f"{self.epochs} × {self.train_size} × {self.seeds}{weight} = {self.work:,.0f} "
+                f"images per model, more than the cap of {MAX_WORK:,}",
             )
 
     @property
-    def work(self) -> int:
-        """Training images each model sees over the whole request."""
-        return self.epochs * self.train_size * self.seeds
+    def work(self) -> float:
+        """Training images each model sees over the whole request, in images of the blog's
+        CNN (`IMAGE_COST`)."""
+        return self.epochs * self.train_size * self.seeds * IMAGE_COST[self.architecture]
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Training steps (batches, the last one possibly smaller) in one epoch."""
+        return -(-self.train_size // self.batch_size)
+
+    @property
+    def binarize(self) -> bool:
+        """Whether the network reads binarised pixels (0 or 1): Ioffe & Szegedy's MLP."""
+        return self.architecture == MLP_SIGMOID
+
+    @property
+    def raw_pixels(self) -> bool:
+        """Whether the network reads the raw 0..255 pixels (the blog's CNN, unscaled)."""
+        return not self.scale_pixels and not self.binarize
 
     @property
     def variant(self) -> Variant:

@@ -28,8 +28,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from bnviz.config import ExperimentConfig
 
 log = logging.getLogger(__name__)
 
@@ -307,8 +311,11 @@ def split_fingerprint(split: str, train_size: int) -> str:
     return digest.hexdigest()[:16]
 
 
-def make_split(split: str, train_size: int, scale_pixels: bool) -> Split:
-    """Train and test arrays for one experiment, as float32 NHWC and int labels."""
+def make_split(split: str, train_size: int, scale_pixels: bool, binarize: bool = False
+               ) -> Split:
+    """Train and test arrays for one experiment, as float32 NHWC and int labels: pixels raw
+    (0..255), scaled to [0, 1], or binarised (``binarize``: 1 where a pixel is at least
+    `BINARY_THRESHOLD`, else 0; it overrides ``scale_pixels``)."""
     train_part, train_ids, test_part, test_ids = split_ids(split, train_size)
     needed: dict[str, np.ndarray] = {}
     for part, ids in ((train_part, train_ids), (test_part, test_ids)):
@@ -317,12 +324,23 @@ def make_split(split: str, train_size: int, scale_pixels: bool) -> Split:
     x_train, y_train = data.pick(train_part, train_ids)
     x_test, y_test = data.pick(test_part, test_ids)
     return Split(
-        x_train=_to_input(x_train, scale_pixels), y_train=y_train.astype(np.int32),
-        x_test=_to_input(x_test, scale_pixels), y_test=y_test.astype(np.int32),
+        x_train=_to_input(x_train, scale_pixels, binarize), y_train=y_train.astype(np.int32),
+        x_test=_to_input(x_test, scale_pixels, binarize), y_test=y_test.astype(np.int32),
         source=data.source, warnings=data.warnings,
     )
 
 
-def _to_input(images: np.ndarray, scale_pixels: bool) -> np.ndarray:
+def split_of(config: ExperimentConfig) -> Split:
+    """The images an experiment trains and tests on, as its network reads them."""
+    return make_split(config.split, config.train_size, config.scale_pixels, config.binarize)
+
+
+# Half of the 0..255 range: binarised MNIST is usually cut at 0.5 of the scaled pixel.
+BINARY_THRESHOLD = 128
+
+
+def _to_input(images: np.ndarray, scale_pixels: bool, binarize: bool = False) -> np.ndarray:
+    if binarize:
+        return (images >= BINARY_THRESHOLD).astype(np.float32)[..., np.newaxis]
     pixels = images.astype(np.float32)[..., np.newaxis]
     return pixels / 255.0 if scale_pixels else pixels

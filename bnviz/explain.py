@@ -30,10 +30,10 @@ after every BN layer they scaled and shifted each activation at random, from dis
 change at every step, so that each layer's inputs move on purpose; their network still trained
 about as fast as with plain BN (the same noise without BN stopped it from training at all), so,
 they concluded, reducing that shift is not what makes BN work. bnviz's run of their noise
-(measured on 2026-12-01, 3 seeds, BN before the ReLU: the **Noisy BN (Santurkar)** and **Noise
+(measured on 2026-12-01, 5 seeds, BN before the ReLU: the **Noisy BN (Santurkar)** and **Noise
 without BN (control)** presets) does not repeat all of it. Here the noise did slow training
-down: noisy BN took 11.3 ± 0.6 epochs to 90 % training accuracy against BN's 7.7 ± 0.6 (still
-fewer than the baseline's 16.7 ± 2.1); and the control without BN did train, in 23.0 ± 3.0
+down: noisy BN took 11.2 ± 0.4 epochs to 90 % training accuracy against BN's 7.6 ± 0.5 (still
+fewer than the baseline's 17.2 ± 4.5); and the control without BN did train, in 24.2 ± 7.6
 epochs, about the same share of delay; all of them tested alike over their last 10 epochs
 (0.82 to 0.84).
 So in these small networks the noise slows learning with or without BN: these runs neither
@@ -83,6 +83,17 @@ PARAMETERS = (
     "are updated by averaging, not by gradients, so they are non-trainable. In the blog's model "
     "BN covers 32 + 32 + 512 = 576 features: 1,152 trainable and 1,152 non-trainable parameters, "
     "2,304 in all. Most of them sit on the 512 flattened features before the dense layer."
+)
+
+PARAMETERS_MLP = (
+    "Where the extra parameters come from: every BN layer holds four numbers per unit, *gamma* "
+    "and *beta* learned (trainable), the moving mean and variance averaged (non-trainable). In "
+    "Ioffe & Szegedy's MLP BN covers its three hidden layers of 100 units: {learned:,} trainable "
+    "and {moving:,} non-trainable parameters.{bias}"
+)
+PARAMETERS_MLP_BIAS = (
+    " Before the sigmoid, β stands in for each hidden layer's bias, so the BN model drops "
+    "those {biases:,}."
 )
 
 PREDICTIONS = (
@@ -139,6 +150,30 @@ INSIDE_COMPARED = {
         "ReLU (standardised, then scaled by γ and shifted by β), against the baseline's "
         "*Wx + b* at the same place. They saw these distributions drift without BN and hold "
         "steady with it; look whether they do here."),
+}
+
+# The same tab for Ioffe & Szegedy's sigmoid MLP (``architecture="mlp-sigmoid"``).
+INSIDE_MLP = (
+    "Ioffe & Szegedy's own test (2015, §4.1, Fig. 1 b, c): what three units of the last hidden "
+    "layer pass to their sigmoid, on a fixed batch of 256 test images at the end of every "
+    "epoch ({steps_per_epoch} training steps each); the shaded band runs from the 15th to the "
+    "85th percentile over the images, the line is the median, and the x-axis counts training "
+    "steps, as their figure does. {compared} Their network read MNIST digits; this one reads "
+    "Fashion-MNIST, binarised (each pixel 0 or 1), since MNIST is not available offline "
+    "here. *Training mode* is what the network sees while it learns; *inference mode* uses "
+    "BN's moving averages. With several seeds, the first seed's run is shown; the table below "
+    "gives its percentiles at chosen steps, so the drift can be read as numbers."
+)
+INSIDE_MLP_COMPARED = {
+    "before": (
+        "In the **BN before** model, as in the paper, the probed value is the last BN layer's "
+        "output (standardised, then scaled by γ and shifted by β), against the baseline's "
+        "*Wx + b* at the same place. They saw the baseline's distribution move over training, "
+        "its percentiles drifting, and the BN model's hold steadier: compare the two columns."),
+    "after": (
+        "In the **after** model BN follows each sigmoid, so the probed value is the last "
+        "hidden layer's *Wx + b* in both models, no BN layer's output: the paper's comparison "
+        "is the **before** placement."),
 }
 
 BN_LAYERS = (

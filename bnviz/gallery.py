@@ -1,7 +1,8 @@
 """The gallery: every preset's result, precomputed and shipped, ready at first sight.
 
 Each entry is a preset's configuration trained with `GALLERY_SEEDS` seeds by the
-project's own trainer (``python scripts/build_gallery.py``), kept in
+project's own trainer, and the preset's learning-rate sweep where it has one
+(`bnviz.presets.PRESET_SWEEPS`), both made (``python scripts/build_gallery.py``), kept in
 ``bnviz/gallery/`` as the store keeps results (``<hash>.npz``), and described in
 ``GALLERY.json``: when, with which versions and on which data it was trained. An
 entry is served only while it still matches: the same configuration hash (which
@@ -21,12 +22,13 @@ from typing import Any
 from bnviz.comparison import ComparisonRequest, ComparisonResult
 from bnviz.config import RESULTS_VERSION, ExperimentConfig
 from bnviz.data import split_fingerprint
+from bnviz.sweep import SweepRequest, SweepResult
 
 log = logging.getLogger(__name__)
 
 GALLERY_DIR = Path(__file__).with_name("gallery")
 INDEX = "GALLERY.json"
-GALLERY_SEEDS = 3
+GALLERY_SEEDS = 5
 REBUILD = "rebuild the gallery: python scripts/build_gallery.py"
 
 
@@ -43,11 +45,27 @@ class GalleryEntry:
     trained_at: str  # ISO date and time, UTC
     versions: dict[str, str]
     cpu: str
+    # The preset's learning-rate sweep, when it has one: its rates and epochs per run.
+    sweep_rates: tuple[float, ...] = ()
+    sweep_epochs: int = 0
 
     @property
     def file(self) -> str:
         """The entry's file name in the gallery folder."""
         return f"{self.config_hash}{ComparisonRequest.suffix}"
+
+    @property
+    def sweep(self) -> SweepRequest | None:
+        """The entry's learning-rate sweep, if it has one."""
+        if not self.sweep_rates:
+            return None
+        return SweepRequest(self.config, self.sweep_rates, self.sweep_epochs)
+
+    @property
+    def sweep_file(self) -> str | None:
+        """The file of the entry's sweep, if it has one."""
+        sweep = self.sweep
+        return None if sweep is None else f"{sweep.config_hash()}{SweepRequest.suffix}"
 
     def problem(self) -> str | None:
         """Why this entry may not be served today (None when it may)."""
@@ -66,7 +84,9 @@ class GalleryEntry:
         return {"preset": self.preset, "config": self.config.to_mapping(),
                 "config_hash": self.config_hash, "results_version": self.results_version,
                 "data_fingerprint": self.data_fingerprint, "data_source": self.data_source,
-                "trained_at": self.trained_at, "versions": self.versions, "cpu": self.cpu}
+                "trained_at": self.trained_at, "versions": self.versions, "cpu": self.cpu,
+                **({"sweep": {"learning_rates": list(self.sweep_rates),
+                              "epochs": self.sweep_epochs}} if self.sweep_rates else {})}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> GalleryEntry:
@@ -77,7 +97,10 @@ class GalleryEntry:
                    results_version=int(values["results_version"]),
                    data_fingerprint=values["data_fingerprint"],
                    data_source=values["data_source"], trained_at=values["trained_at"],
-                   versions=dict(values["versions"]), cpu=values["cpu"])
+                   versions=dict(values["versions"]), cpu=values["cpu"],
+                   sweep_rates=tuple(float(rate) for rate in
+                                     values.get("sweep", {}).get("learning_rates", ())),
+                   sweep_epochs=int(values.get("sweep", {}).get("epochs", 0)))
 
 
 def gallery_config(preset_config: ExperimentConfig) -> ExperimentConfig:
@@ -110,14 +133,17 @@ class Gallery:
     def __init__(self, directory: Path = GALLERY_DIR) -> None:
         self.directory = Path(directory)
         self._servable: dict[str, GalleryEntry] = {}
+        self._sweeps: dict[str, GalleryEntry] = {}  # by the sweep's hash
         for entry in read_index(self.directory):  # judged once, and logged once
             problem = entry.problem()
             if problem is None:
                 self._servable[entry.config_hash] = entry
+                if entry.sweep is not None:
+                    self._sweeps[entry.sweep.config_hash()] = entry
             else:
                 log.warning("gallery: not serving %s (%s): %s; %s", entry.preset, entry.file,
                             problem, REBUILD)
-        self._loaded: dict[str, ComparisonResult] = {}
+        self._loaded: dict[str, ComparisonResult | SweepResult] = {}
         self._lock = threading.Lock()
 
     def entry(self, request: ComparisonRequest) -> GalleryEntry | None:
@@ -130,19 +156,34 @@ class Gallery:
         precomputed = gallery_config(preset_config)
         return precomputed if self.entry(ComparisonRequest(precomputed)) else preset_config
 
-    def load(self, request: Any) -> ComparisonResult | None:
-        """The precomputed result of ``request``, or None."""
-        if not isinstance(request, ComparisonRequest):
-            return None  # the gallery holds comparisons only
-        entry = self.entry(request)
-        if entry is None:
+    def sweep_for(self, config: ExperimentConfig) -> SweepRequest | None:
+        """The gallery's learning-rate sweep of ``config``'s entry, if it has one (a sweep
+        does not depend on the seed count or the landscape probes)."""
+        for entry in self._sweeps.values():
+            if entry.sweep is not None and entry.sweep.config_hash() == SweepRequest(
+                    config, entry.sweep_rates, entry.sweep_epochs).config_hash():
+                return entry.sweep
+        return None
+
+    def load(self, request: Any) -> ComparisonResult | SweepResult | None:
+        """The precomputed result of ``request`` (a comparison, or a preset's sweep), or
+        None."""
+        if isinstance(request, ComparisonRequest):
+            entry = self.entry(request)
+            file = entry.file if entry is not None else None
+        elif isinstance(request, SweepRequest):
+            entry = self._sweeps.get(request.config_hash())
+            file = entry.sweep_file if entry is not None else None
+        else:
+            return None
+        if file is None:
             return None
         with self._lock:
-            if entry.config_hash not in self._loaded:
+            if file not in self._loaded:
                 try:
-                    data = (self.directory / entry.file).read_bytes()
-                    self._loaded[entry.config_hash] = request.decode_result(data)
+                    data = (self.directory / file).read_bytes()
+                    self._loaded[file] = request.decode_result(data)
                 except Exception as error:  # not remembered: the next visit tries again
-                    log.warning("gallery: cannot read %s (%s); %s", entry.file, error, REBUILD)
+                    log.warning("gallery: cannot read %s (%s); %s", file, error, REBUILD)
                     return None
-            return self._loaded[entry.config_hash]
+            return self._loaded[file]

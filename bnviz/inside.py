@@ -4,7 +4,9 @@
   pre-activation, Wx + b, or in the ``before`` model the BN output that feeds
   the ReLU) on a fixed batch of test images, for three channels, summarised per
   epoch by its 15th, 50th and 85th percentiles, as in Ioffe & Szegedy (2015),
-  Fig. 1 (b, c); in training mode (batch statistics) and in inference mode.
+  Fig. 1 (b, c); in training mode (batch statistics) and in inference mode. In the
+  sigmoid MLP, the input of its last sigmoid, for three units of the last hidden layer:
+  their Fig. 1 itself.
 * `bn_layer_values`: each BN layer's learned gamma and beta and its moving mean
   and variance, per feature.
 * `mode_accuracies`: the BN model's test accuracy with BN using its moving
@@ -26,8 +28,12 @@ if TYPE_CHECKING:
 
 PERCENTILES = (15, 50, 85)
 PROBE_IMAGES = 256
-PROBE_CHANNELS = (0, 11, 22)  # three fixed channels of the last convolution's 32
+# Three fixed channels of the last convolution's 32 (units of the MLP's last hidden layer's 100).
+PROBE_CHANNELS = (0, 11, 22)
 PROBE_MODES = ("training", "inference")
+# The steps at which the Inside BN tab tabulates the percentiles of Ioffe & Szegedy's MLP: early,
+# a fifth of the way, and the end of their 50,000 steps.
+FIGURE_1_STEPS = (1_000, 10_000, 50_000)
 # The largest is 250, not the whole test set: with oneDNN, TensorFlow keeps the memory of its
 # largest forward pass pooled for the life of the process.
 MODE_BATCH_SIZES = (1, 8, 64, 250)
@@ -50,22 +56,27 @@ class ReluInputProbe:
 
         from bnviz.norms import changes_in_training
 
-        conv = model.get_layer("conv3")
         names = [layer.name for layer in model.layers]
         images = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
         # What a training-mode call changes: moving averages and random states (noise, also
         # in the noise-only model, which has no batch statistics).
         moving = model.non_trainable_variables if any(
             changes_in_training(layer) for layer in model.layers) else []
-        if "relu3" in names:  # "before": the normaliser's output feeds a separate ReLU layer
-            self.description = (f"{names[names.index('relu3') - 1]} output entering the "
-                                "last ReLU")
-            feature = keras.Model(model.inputs, model.get_layer("relu3").input)
+        # The last nonlinearity's own layer: "relu3" in the "before" CNN, "sigmoid3" in every
+        # MLP (its sigmoids are layers of their own).
+        own = next((name for name in ("relu3", "sigmoid3") if name in names), None)
+        if own is not None:
+            self.nonlinearity = "sigmoid" if own.startswith("sigmoid") else "ReLU"
+            self.description = (f"{names[names.index(own) - 1]} output entering the "
+                                f"last {self.nonlinearity}")
+            feature = keras.Model(model.inputs, model.get_layer(own).input)
 
             def probed(x: Any, training: bool) -> Any:
                 return feature(x, training=training)
         else:  # the ReLU is built into conv3: recompute Wx + b without it
+            self.nonlinearity = "ReLU"
             self.description = "third convolution's Wx + b, entering its ReLU"
+            conv = model.get_layer("conv3")
             below = keras.Model(model.inputs, conv.input)
 
             def probed(x: Any, training: bool) -> Any:
@@ -103,6 +114,24 @@ class ReluInputProbe:
                              **{f"p{q}": float(v) for q, v in zip(PERCENTILES, found,
                                                                   strict=True)}})
         return rows
+
+
+def percentiles_at_steps(relu_inputs: pd.DataFrame, steps_per_epoch: int,
+                         steps: tuple[int, ...], mode: str = "training") -> pd.DataFrame:
+    """The first seed's probe percentiles (`ReluInputProbe`) at the end of the epochs where
+    each of ``steps`` falls (the probe runs once an epoch), per model and probed feature:
+    Ioffe & Szegedy's Fig. 1 as a table. Steps past the training's end are left out."""
+    data = relu_inputs[(relu_inputs["seed"] == relu_inputs["seed"].min())
+                       & (relu_inputs["mode"] == mode)]
+    last = int(data["epoch"].max()) if len(data) else 0
+    epochs = {step: -(-step // steps_per_epoch) for step in steps}
+    rows = [data[data["epoch"] == epoch].assign(step=epoch * steps_per_epoch)
+            for step, epoch in epochs.items() if epoch <= last]
+    columns = ["model", "channel", "step", *(f"p{q}" for q in PERCENTILES)]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(rows)[columns].sort_values(["model", "channel", "step"],
+                                                kind="stable").reset_index(drop=True)
 
 
 def bn_layer_values(model: keras.Model, model_label: str) -> pd.DataFrame:

@@ -12,6 +12,12 @@ on the logits.
 ``normalization`` (a `bnviz.variants.Variant` by name) says what stands where BN stands:
 batch norm itself (the default), a piece of it, or another normaliser (`bnviz.norms`).
 
+``architecture="mlp-sigmoid"`` is Ioffe & Szegedy's own test network (2015, §4.1, Fig. 1): the
+image flattened, three fully connected hidden layers of `MLP_UNITS` sigmoid units, then
+Dense(10) → softmax, no dropout. Each sigmoid is a layer of its own (``sigmoid1..3``), so what it
+receives can be probed; ``"before"`` puts BN between each hidden layer's Wx and its sigmoid (the
+paper's place; the hidden layers then drop their bias), ``"after"`` on each sigmoid's output.
+
 TensorFlow is imported inside the functions, so importing this module is cheap.
 """
 
@@ -21,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from bnviz.config import BASELINE_PLACEMENT, PLACEMENTS
+from bnviz.config import BASELINE_PLACEMENT, CNN, MLP_SIGMOID, PLACEMENTS
 from bnviz.data import IMAGE_SHAPE, NUM_CLASSES
 from bnviz.variants import BATCH_NORM, variant
 
@@ -30,6 +36,8 @@ if TYPE_CHECKING:
 
 MODEL_PLACEMENTS = (BASELINE_PLACEMENT, *PLACEMENTS)
 BASELINE = "baseline"
+CHANNELS = 32  # of each convolution
+MLP_UNITS = 100  # of each hidden layer of Ioffe & Szegedy's MLP
 
 
 def model_label(placement: str, normalization: str = BATCH_NORM) -> str:
@@ -40,24 +48,43 @@ def model_label(placement: str, normalization: str = BATCH_NORM) -> str:
     return f"{variant(normalization).label} {placement}"
 
 
-def build_model(placement: str, seed: int, normalization: str = BATCH_NORM
-                ) -> keras.Sequential:
+def build_model(placement: str, seed: int, normalization: str = BATCH_NORM,
+                architecture: str = CNN) -> keras.Sequential:
     """Build one comparison model.
 
     Weight layers draw their initial values from seeds derived from ``seed`` and
-    their position (conv 1..3, dense), so the baseline and the BN model built
-    with the same seed start from identical convolution and dense weights.
+    their position (conv or hidden layer 1..3, dense), so the baseline and the BN model
+    built with the same seed start from identical weights in every layer they share.
     """
+    if placement not in MODEL_PLACEMENTS:
+        raise ValueError(f"placement must be one of {MODEL_PLACEMENTS}, not {placement!r}")
+    builders = {CNN: _cnn_layers, MLP_SIGMOID: _mlp_layers}
+    if architecture not in builders:
+        raise ValueError(f"architecture must be one of {tuple(builders)}, not {architecture!r}")
+    import keras
+
+    stack = builders[architecture](placement, seed, normalization)
+    name = model_label(placement, normalization)
+    # Keras' scope names take ASCII letters, digits and underscores only.
+    return keras.Sequential(stack, name="".join(
+        c if c.isascii() and c.isalnum() else "_" for c in name))
+
+
+def _initializer(seed: int, position: int) -> keras.initializers.Initializer:
+    import keras
+
+    return keras.initializers.GlorotUniform(seed=seed * 16 + position)
+
+
+def _cnn_layers(placement: str, seed: int, normalization: str) -> list[keras.layers.Layer]:
+    """The blog's CNN (the module's docstring)."""
     import keras
     from keras import layers
 
     from bnviz.norms import normalizing_layers
 
-    if placement not in MODEL_PLACEMENTS:
-        raise ValueError(f"placement must be one of {MODEL_PLACEMENTS}, not {placement!r}")
-
     def init(position: int) -> keras.initializers.Initializer:
-        return keras.initializers.GlorotUniform(seed=seed * 16 + position)
+        return _initializer(seed, position)
 
     before = placement == "before"
     after = placement == "after"
@@ -71,32 +98,54 @@ def build_model(placement: str, seed: int, normalization: str = BATCH_NORM
 
     def conv_block(index: int, kernel: int, padding: str, pool: bool) -> None:
         stack.append(layers.Conv2D(
-            32, kernel, padding=padding, activation=conv_activation, use_bias=conv_bias,
+            CHANNELS, kernel, padding=padding, activation=conv_activation, use_bias=conv_bias,
             kernel_initializer=init(index), name=f"conv{index}",
         ))
         if before:
-            stack.extend(normalizing_layers(kind, index, seed, rank=4))
+            stack.extend(normalizing_layers(kind, index, seed, rank=4, features=CHANNELS))
             stack.append(layers.ReLU(name=f"relu{index}"))
         if pool:
             stack.append(layers.MaxPooling2D(2, name=f"pool{index}"))
             if after:
-                stack.extend(normalizing_layers(kind, index, seed, rank=4))
+                stack.extend(normalizing_layers(kind, index, seed, rank=4, features=CHANNELS))
 
     conv_block(1, 5, "valid", pool=True)
     conv_block(2, 4, "same", pool=True)
     conv_block(3, 3, "valid", pool=False)
     stack.append(layers.Flatten(name="flatten"))
     if after:
-        stack.extend(normalizing_layers(kind, 3, seed, rank=2))
+        stack.extend(normalizing_layers(kind, 3, seed, rank=2, features=4 * 4 * CHANNELS))
     stack += [
         layers.Dropout(0.2, seed=seed, name="dropout"),
         layers.Dense(NUM_CLASSES, kernel_initializer=init(4), name="dense"),
         layers.Activation("softmax", name="softmax"),
     ]
-    name = model_label(placement, normalization)
-    # Keras' scope names take ASCII letters, digits and underscores only.
-    return keras.Sequential(stack, name="".join(
-        c if c.isascii() and c.isalnum() else "_" for c in name))
+    return stack
+
+
+def _mlp_layers(placement: str, seed: int, normalization: str) -> list[keras.layers.Layer]:
+    """Ioffe & Szegedy's MLP (the module's docstring)."""
+    import keras
+    from keras import layers
+
+    from bnviz.norms import normalizing_layers
+
+    kind = variant(normalization)
+    before, after = placement == "before", placement == "after"
+    stack: list[keras.layers.Layer] = [keras.Input(shape=(*IMAGE_SHAPE, 1)),
+                                       layers.Flatten(name="flatten")]
+    for index in (1, 2, 3):
+        stack.append(layers.Dense(MLP_UNITS, use_bias=not before or not kind.normalizes,
+                                  kernel_initializer=_initializer(seed, index),
+                                  name=f"fc{index}"))
+        if before:
+            stack.extend(normalizing_layers(kind, index, seed, rank=2, features=MLP_UNITS))
+        stack.append(layers.Activation("sigmoid", name=f"sigmoid{index}"))
+        if after:
+            stack.extend(normalizing_layers(kind, index, seed, rank=2, features=MLP_UNITS))
+    return [*stack,
+            layers.Dense(NUM_CLASSES, kernel_initializer=_initializer(seed, 4), name="dense"),
+            layers.Activation("softmax", name="softmax")]
 
 
 def layer_table(model: keras.Model) -> pd.DataFrame:
@@ -116,6 +165,9 @@ def layer_table(model: keras.Model) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def param_counts(placement: str, normalization: str = BATCH_NORM) -> pd.DataFrame:
-    """The per-layer table of a freshly built model of this placement and normalisation."""
-    return layer_table(build_model(placement, seed=0, normalization=normalization))
+def param_counts(placement: str, normalization: str = BATCH_NORM,
+                 architecture: str = CNN) -> pd.DataFrame:
+    """The per-layer table of a freshly built model of this placement, normalisation and
+    network."""
+    return layer_table(build_model(placement, seed=0, normalization=normalization,
+                                   architecture=architecture))

@@ -27,6 +27,7 @@ Importing this module imports Keras; `bnviz.models` imports it only when it buil
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -117,11 +118,11 @@ class StepNoise(layers.Layer):
 
 
 # A builder makes the layers of one position: (layer name, position, model seed, input rank,
-# the variant's options) → layers.
+# features (channels or units) of its input, the variant's options) → layers.
 Builder = Callable[..., list[layers.Layer]]
 
 
-def batch_norm(name: str, index: int, seed: int, rank: int, **options: Any
+def batch_norm(name: str, index: int, seed: int, rank: int, features: int, **options: Any
                ) -> list[layers.Layer]:
     """Keras' batch norm (``options``: its ``center`` and ``scale``)."""
     return [layers.BatchNormalization(name=name, **options)]
@@ -133,46 +134,49 @@ def noise_seed(seed: int, index: int) -> int:
     return seed * 16 + 8 + index
 
 
-def noisy_batch_norm(name: str, index: int, seed: int, rank: int) -> list[layers.Layer]:
+def noisy_batch_norm(name: str, index: int, seed: int, rank: int, features: int
+                     ) -> list[layers.Layer]:
     """Batch norm, then `StepNoise` (Santurkar et al.: the noise after each BN layer)."""
     return [layers.BatchNormalization(name=name),
             StepNoise(noise_seed(seed, index), name=f"noise{index}")]
 
 
-def step_noise(name: str, index: int, seed: int, rank: int) -> list[layers.Layer]:
+def step_noise(name: str, index: int, seed: int, rank: int, features: int) -> list[layers.Layer]:
     """`StepNoise` alone, named ``name``: the noise where batch norm would be, and no batch
     norm (Santurkar et al.'s control)."""
     return [StepNoise(noise_seed(seed, index), name=name)]
 
 
-def partial_batch_norm(name: str, index: int, seed: int, rank: int, center: bool,
+def partial_batch_norm(name: str, index: int, seed: int, rank: int, features: int, center: bool,
                        scale: bool) -> list[layers.Layer]:
     """`PartialBatchNormalization`: only the centring or only the scaling."""
     return [PartialBatchNormalization(center=center, scale=scale, name=name)]
 
 
-def layer_norm(name: str, index: int, seed: int, rank: int) -> list[layers.Layer]:
+def layer_norm(name: str, index: int, seed: int, rank: int, features: int) -> list[layers.Layer]:
     """Layer norm over every feature of an image (all axes but the batch's)."""
     return [layers.LayerNormalization(axis=list(range(1, rank)), name=name)]
 
 
-def group_norm(name: str, index: int, seed: int, rank: int) -> list[layers.Layer]:
-    """Group norm with `GROUPS` groups of channels."""
-    return [layers.GroupNormalization(groups=GROUPS, name=name)]
+def group_norm(name: str, index: int, seed: int, rank: int, features: int
+               ) -> list[layers.Layer]:
+    """Group norm with `GROUPS` groups of channels, or as many as divide ``features`` (the
+    MLP's 100 units: 4 groups of 25)."""
+    return [layers.GroupNormalization(groups=math.gcd(GROUPS, features), name=name)]
 
 
 BUILDERS: dict[str, Builder] = {builder.__name__: builder for builder in (
     batch_norm, noisy_batch_norm, step_noise, partial_batch_norm, layer_norm, group_norm)}
 
 
-def normalizing_layers(variant: Variant, index: int, seed: int,
-                       rank: int) -> list[layers.Layer]:
+def normalizing_layers(variant: Variant, index: int, seed: int, rank: int,
+                       features: int) -> list[layers.Layer]:
     """The layers that stand where the blog's model has ``bn{index}``: the variant's
     normaliser (and, for ``noisy-batch``, its noise; for ``noise-only``, the noise alone),
-    for an input of ``rank`` dimensions
-    (batch included)."""
+    for an input of ``rank`` dimensions (batch included) and ``features`` channels or units."""
     build = BUILDERS[variant.builder]
-    return build(f"{variant.layer_prefix}{index}", index, seed, rank, **dict(variant.options))
+    return build(f"{variant.layer_prefix}{index}", index, seed, rank, features,
+                 **dict(variant.options))
 
 
 def is_normalizer(layer: layers.Layer) -> bool:

@@ -1,8 +1,10 @@
-"""Classroom presets: named configurations, each one change away from the blog's."""
+"""Classroom presets: named configurations, most one change away from the blog's, and the
+learning-rate sweeps some of them come with."""
 
 from __future__ import annotations
 
-from bnviz.config import ExperimentConfig
+from bnviz.config import MLP_SIGMOID, ExperimentConfig
+from bnviz.sweep import SweepRequest
 
 _BLOG = ExperimentConfig()
 LANDING_PRESET = "The blog post"  # what a visit without a link opens on
@@ -40,4 +42,35 @@ PRESETS: dict[str, tuple[ExperimentConfig, str]] = {
                                        "Batches of 8 with GroupNorm in BN's place: it "
                                        "normalises each image on its own, so small batches "
                                        "cannot hurt it; compare with Small batches (BN)."),
+    # Ioffe & Szegedy (2015, §4.1): 50,000 steps of 60 images. 3,000 training images make 50
+    # steps an epoch, so 1,000 epochs are their 50,000 steps; a probe every 250 steps keeps the
+    # stored landscape small over so many steps. The paper names no optimizer or rate: plain
+    # SGD at 0.1 is bnviz's choice (the baseline learns at it, if slowly).
+    "Ioffe & Szegedy's MLP": (_BLOG.replace(
+        architecture=MLP_SIGMOID, placement="before", batch_size=60, train_size=3000,
+        epochs=1000, optimizer="sgd", learning_rate=0.1, landscape_every=250),
+        "The paper's own test (their Fig. 1): three layers of 100 sigmoid units, BN before "
+        "each sigmoid, batches of 60 for 50,000 steps, on binarised images. Inside BN follows "
+        "what the last sigmoid receives over training."),
+    "BN and the learning rate (Bjorck)": (_BLOG.replace(optimizer="sgd", learning_rate=0.1),
+                                          "Plain SGD at 0.1, where the baseline cannot "
+                                          "train and BN can: Bjorck et al. (2018) found BN's "
+                                          "main gift is permitting larger rates. Its Learning "
+                                          "rates tab holds the sweep: compare the models at "
+                                          "matched small rates too."),
 }
+
+# The learning-rate sweep each of these presets comes with (in the gallery, so the Learning
+# rates tab shows it at once): SGD from 1e-4 to 0.3, the grid's steps of about 3×.
+PRESET_SWEEPS: dict[str, tuple[tuple[float, ...], int]] = {
+    "BN and the learning rate (Bjorck)": ((1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1), 20),
+}
+
+
+def preset_sweep(name: str, config: ExperimentConfig) -> SweepRequest | None:
+    """The learning-rate sweep preset ``name`` comes with, on ``config`` (its gallery
+    configuration), or None."""
+    if name not in PRESET_SWEEPS:
+        return None
+    rates, epochs = PRESET_SWEEPS[name]
+    return SweepRequest(config, rates, epochs)

@@ -570,3 +570,49 @@ def outcome(diverged_at_some_epoch: bool, first_loss: float, last_loss: float,
         return "trained"
     learning = last_loss < STILL_LEARNING * min(first_loss, CHANCE_LOSS)
     return "still learning" if learning else "stuck at chance"
+
+
+def sweep_verdict(table: pd.DataFrame, test_images: int) -> str:
+    """What a learning-rate sweep's table (`bnviz.sweep.SWEEP_COLUMNS`) shows, in words: how
+    the models compare at the rates both trained at, and up to which rate each trained, with
+    each one's best (Bjorck et al. 2018 ask exactly this: is BN better at matched rates, or
+    because it permits larger ones?). Every point is one seed's run, so a difference within
+    the test set's sampling error is called so."""
+    trained = table[table["outcome"] == "trained"]
+    models = list(dict.fromkeys(table["model"]))
+    if len(models) != 2 or trained.empty:
+        return "No run trained at these rates: nothing to compare."
+    rates = {model: sorted(trained[trained["model"] == model]["learning_rate"])
+             for model in models}
+    both = trained.pivot_table(index="learning_rate", columns="model",
+                               values="best_test_accuracy").reindex(columns=models).dropna()
+    parts = []
+    if not both.empty:
+        baseline, normalized = models
+        gaps = both[normalized] - both[baseline]
+        # Two standard errors of a difference of two accuracies measured on the same images
+        # (at most: the errors of two models on one test set are positively correlated).
+        noise = 2 * math.sqrt(2) * max(sampling_error(float(v), test_images)
+                                       for v in both.to_numpy().ravel())
+        span = (f"{both.index.min():g}" if len(both) == 1 else
+                f"{both.index.min():g} to {both.index.max():g}")
+        ahead = int((gaps > noise).sum())
+        behind = int((gaps < -noise).sum())
+        level = len(gaps) - ahead - behind
+        parts.append(
+            f"At the rates both models trained at ({span}), {normalized}'s best test accuracy "
+            f"minus the baseline's ran from {_difference('accuracy', float(gaps.min()))} to "
+            f"{_difference('accuracy', float(gaps.max()))}: ahead beyond the test set's sampling "
+            f"error (±{noise:.3f}) at {ahead}, behind at {behind}, level at {level} of "
+            f"{len(gaps)} rates")
+    else:
+        parts.append("No rate trained both models, so they cannot be compared at a matched rate")
+    for model in models:
+        if not rates[model]:
+            parts.append(f"{model} trained at none of these rates")
+            continue
+        best = trained[trained["model"] == model].sort_values(
+            "best_test_accuracy", kind="stable").iloc[-1]
+        parts.append(f"{model} trained up to {rates[model][-1]:g} and did best at "
+                     f"{best['learning_rate']:g} ({best['best_test_accuracy']:.3f})")
+    return "; ".join(parts) + ". One seed per point; best test accuracy over epochs is optimistic."

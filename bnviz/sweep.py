@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from bnviz.comparison import model_placements
-from bnviz.config import ConfigError, ExperimentConfig, field_meta
+from bnviz.config import IMAGE_COST, ConfigError, ExperimentConfig, field_meta
 
 # The log grid of learning rates offered to a person (the sweep's choices and the sidebar's).
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
@@ -68,9 +68,11 @@ class SweepRequest:
         """One row per model and learning rate (a whole run of `epochs`)."""
         return len(self.points())
 
-    def work(self) -> int:
-        """Images seen by both models over every epoch of every rate's run."""
-        return self.progress_rows() * self.epochs * self.config.train_size
+    def work(self) -> float:
+        """Images seen by both models over every epoch of every rate's run, in images of the
+        blog's CNN (`bnviz.config.IMAGE_COST`)."""
+        return (self.progress_rows() * self.epochs * self.config.train_size
+                * IMAGE_COST[self.config.architecture])
 
     def config_hash(self) -> str:
         """Stable key of the sweep (the base config, the rates and the epochs). Sweeps train

@@ -55,8 +55,8 @@ from bnviz.comparison import (
     history_frame,
     model_placements,
 )
-from bnviz.config import BASELINE_PLACEMENT, ExperimentConfig
-from bnviz.data import IMAGE_SHAPE, NUM_CLASSES, Split, make_split
+from bnviz.config import BASELINE_PLACEMENT, CNN, ExperimentConfig
+from bnviz.data import IMAGE_SHAPE, NUM_CLASSES, Split, split_of
 from bnviz.inside import (
     PROBE_IMAGES,
     ReluInputProbe,
@@ -155,7 +155,7 @@ def _borrow_trainers_and_read_images(config: ExperimentConfig, pool: ThreadPoolE
     `TRAINER_POOL` until ``borrowed`` closes, and the images."""
     # The images are read (zlib lets go of the GIL) while TensorFlow is imported and the
     # models are built: both are part of the wait for the first epoch.
-    reading = pool.submit(make_split, config.split, config.train_size, config.scale_pixels)
+    reading = pool.submit(split_of, config)
     trainers = {model_label(placement, config.normalization):
                 borrowed.enter_context(TRAINER_POOL.lend(placement, config))
                 for placement in model_placements(config)}
@@ -297,7 +297,7 @@ def sweep_learning_rates(request: SweepRequest,
     """Train both models at each learning rate; report best test accuracy or divergence
     (the rules are `bnviz.summary`'s). ``on_point`` receives each table row as it is done."""
     base = request.config
-    split = make_split(base.split, base.train_size, base.scale_pixels)
+    split = split_of(base)
     rows = []
     # Both models of a rate at once, as a comparison trains its two: each operation has half
     # the cores (`bnviz.tf_settings`), and one trainer per placement is all the
@@ -321,7 +321,7 @@ def sweep_point(request: SweepRequest, rate: float, placement: str,
     epochs, stopped early when it diverges; its row of the sweep's table."""
     base = request.config
     if split is None:
-        split = make_split(base.split, base.train_size, base.scale_pixels)
+        split = split_of(base)
     config = base.replace(learning_rate=float(rate), epochs=request.epochs, seeds=1)
     best, blew_up, epochs_run = float("nan"), False, 0
     first_loss = last_loss = float("nan")
@@ -348,7 +348,7 @@ def warm_up() -> None:
     """Compile the default comparison's two trainers with one small epoch each, so that a
     training process's first real epoch does not pay TensorFlow's one-time set-up."""
     config = ExperimentConfig(epochs=1, train_size=100)
-    split = make_split(config.split, config.train_size, config.scale_pixels)
+    split = split_of(config)
     for placement in model_placements(config):
         with TRAINER_POOL.lend(placement, config) as trainer:
             for _ in epochs_of(trainer, config.seed, config.learning_rate, split, 1):
@@ -422,14 +422,16 @@ class ModelTrainer:
     """
 
     def __init__(self, placement: str, batch_size: int, optimizer: str,
-                 normalization: str = BATCH_NORM) -> None:
+                 normalization: str = BATCH_NORM, architecture: str = CNN) -> None:
         import tensorflow as tf
 
         self.placement = placement
         self.batch_size = batch_size
         self.optimizer_name = optimizer
         self.normalization = _trained_normalization(placement, normalization)
-        self.model = build_model(placement, seed=0, normalization=self.normalization)
+        self.architecture = architecture
+        self.model = build_model(placement, seed=0, normalization=self.normalization,
+                                 architecture=architecture)
         self.optimizer = make_optimizer(optimizer, learning_rate=0.001)
         self.optimizer.build(self.model.trainable_variables)
         self.probe = ReluInputProbe(self.model)
@@ -455,9 +457,10 @@ class ModelTrainer:
         return waited
 
     @property
-    def key(self) -> tuple[str, int, str, str]:
+    def key(self) -> tuple[str, int, str, str, str]:
         """What a compiled trainer is specific to: everything else is reset by `start`."""
-        return self.placement, self.batch_size, self.optimizer_name, self.normalization
+        return (self.placement, self.batch_size, self.optimizer_name, self.normalization,
+                self.architecture)
 
     def start(self, seed: int, learning_rate: float, split: Split) -> None:
         """Make the model and optimizer those of a fresh training with this seed and rate."""
@@ -465,7 +468,7 @@ class ModelTrainer:
 
         # A freshly built model holds exactly the initial state for this seed (weights,
         # BN statistics, the dropout's random state); building one traces nothing.
-        fresh = build_model(self.placement, seed, self.normalization)
+        fresh = build_model(self.placement, seed, self.normalization, self.architecture)
         for target, source in zip(self.model.variables, fresh.variables, strict=True):
             target.assign(source.value)
         # Likewise a fresh optimizer's state (zero moments, step 0, this rate), copied rather
@@ -663,16 +666,17 @@ class TrainerPool:
 
     @contextmanager
     def lend(self, placement: str, config: ExperimentConfig) -> Iterator[ModelTrainer]:
-        """A trainer for this placement and the config's batch size, optimizer and
-        normalisation."""
+        """A trainer for this placement and the config's batch size, optimizer,
+        normalisation and network."""
         normalization = _trained_normalization(placement, config.normalization)
-        key = (placement, config.batch_size, config.optimizer, normalization)
+        key = (placement, config.batch_size, config.optimizer, normalization,
+               config.architecture)
         with self._lock:
             found = next((t for t in self._idle if t.key == key), None)
             if found is not None:
                 self._idle.remove(found)
         trainer = found or ModelTrainer(placement, config.batch_size, config.optimizer,
-                                        normalization)
+                                        normalization, config.architecture)
         try:
             yield trainer
         finally:

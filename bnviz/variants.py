@@ -91,10 +91,10 @@ VARIANTS: dict[str, Variant] = {variant.name: variant for variant in (
             "If BN worked by keeping those distributions steady (less *internal covariate "
             "shift*), this network should train much slower than plain BN. In Santurkar et "
             "al.'s VGG on CIFAR-10 it trained about as fast. In bnviz's run (BN before the "
-            "ReLU, measured on 2026-12-01, 3 seeds) the noise did slow training down: 11.3 ± "
-            "0.6 epochs to 90 % training accuracy (measured with the noise on) against BN's "
-            "7.7 ± 0.6, though still fewer than the baseline's 16.7 ± 2.1; over the last 10 "
-            "epochs it tested 0.830 against BN's 0.844.")),
+            "ReLU, measured on 2026-12-01, 5 seeds) the noise did slow training down: 11.2 ± "
+            "0.4 epochs to 90 % training accuracy (measured with the noise on) against BN's "
+            "7.6 ± 0.5, though still fewer than the baseline's 17.2 ± 4.5; over the last 10 "
+            "epochs it tested 0.827 against BN's 0.841.")),
     Variant(
         "noise-only", label="noise only", layer_prefix="noise", uses_batch_statistics=False,
         keeps_moving_statistics=False, has_every_bn_value=False, learns_per_position=False,
@@ -107,10 +107,10 @@ VARIANTS: dict[str, Variant] = {variant.name: variant for variant in (
             "If noisy BN trains well only because each BN layer re-normalises what the noise "
             "did to the layer before, this shows what the noise does alone. Santurkar et al. "
             "found that it \"prevents [the network] from training entirely\". In bnviz's run "
-            "(in BN before the ReLU's places, measured on 2026-12-01, 3 seeds) it did not: the "
-            "network reached 90 % training accuracy after 23.0 ± 3.0 epochs against the "
-            "baseline's 16.7 ± 2.1, and over the last 10 epochs tested about as the baseline "
-            "did (0.824 against 0.832). The noise cost it about the same share of speed (some "
+            "(in BN before the ReLU's places, measured on 2026-12-01, 5 seeds) it did not: the "
+            "network reached 90 % training accuracy after 24.2 ± 7.6 epochs against the "
+            "baseline's 17.2 ± 4.5, and over the last 10 epochs tested about as the baseline "
+            "did (0.821 against 0.827). The noise cost it about the same share of speed (some "
             "40 to 50 % more epochs) as it cost BN: in this small network it is mild enough to "
             "learn through without BN re-normalising it.")),
     Variant(

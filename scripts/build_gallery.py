@@ -1,6 +1,11 @@
-"""Train every preset with 3 seeds and keep the results in bnviz/gallery/, with an index.
+"""Train every preset with `bnviz.gallery.GALLERY_SEEDS` seeds (and its learning-rate sweep,
+where it has one) and keep the results in bnviz/gallery/, with an index.
 
-Usage: python scripts/build_gallery.py [PRESET ...]   (default: every preset)
+Usage: python scripts/build_gallery.py [--force] [PRESET ...]   (default: every preset)
+
+Resumable: an entry the gallery would serve today (same configuration hash, results version
+and images, and its sweep present) is kept as it is, unless ``--force``; each entry is written
+as soon as it is trained, so an interrupted build goes on where it stopped.
 
 Each entry is trained by bnviz's own trainer, in this process, at the preset's settings with
 `bnviz.gallery.GALLERY_SEEDS` seeds. ``GALLERY.json`` records, per entry, when it was trained,
@@ -16,6 +21,7 @@ import datetime
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +38,7 @@ from bnviz.gallery import (  # noqa: E402
     read_index,
     write_index,
 )
-from bnviz.presets import PRESETS  # noqa: E402
+from bnviz.presets import PRESETS, preset_sweep  # noqa: E402
 from bnviz.training import run_request  # noqa: E402
 
 
@@ -49,32 +55,59 @@ def versions() -> dict[str, str]:
             "bnviz commit": commit or "unknown"}
 
 
+def _up_to_date(entry: GalleryEntry | None, name: str) -> bool:
+    """Whether ``entry`` is what preset ``name`` would be trained into now, files and all."""
+    if entry is None or entry.problem() is not None:
+        return False
+    config = gallery_config(PRESETS[name][0])
+    sweep = preset_sweep(name, config)
+    if entry.config != config or entry.sweep != sweep:
+        return False
+    files = [entry.file] + ([entry.sweep_file] if entry.sweep_file else [])
+    return all((GALLERY_DIR / file).exists() for file in files)
+
+
 def main() -> None:
-    chosen = sys.argv[1:] or list(PRESETS)
+    arguments = sys.argv[1:]
+    force = "--force" in arguments
+    chosen = [name for name in arguments if name != "--force"] or list(PRESETS)
     unknown = [name for name in chosen if name not in PRESETS]
     if unknown:
         raise SystemExit(f"unknown preset(s): {', '.join(unknown)}; known: {', '.join(PRESETS)}")
     GALLERY_DIR.mkdir(exist_ok=True)
     entries = {entry.preset: entry for entry in read_index()}
     for name in chosen:
+        if not force and _up_to_date(entries.get(name), name):
+            print(f"keeping {name!r}: up to date", flush=True)
+            continue
         config = gallery_config(PRESETS[name][0])
         request = ComparisonRequest(config)
+        began = time.perf_counter()
         print(f"training {name!r} ({config.seeds} seeds, {config.epochs} epochs) …", flush=True)
         result = run_request(request)
         (GALLERY_DIR / f"{request.config_hash()}{request.suffix}").write_bytes(
             request.encode_result(result))
+        sweep = preset_sweep(name, config)
+        if sweep is not None:
+            print(f"  and its sweep ({len(sweep.learning_rates)} rates, {sweep.epochs} epochs) …",
+                  flush=True)
+            (GALLERY_DIR / f"{sweep.config_hash()}{sweep.suffix}").write_bytes(
+                sweep.encode_result(run_request(sweep)))
         entries[name] = GalleryEntry(
             preset=name, config=config, config_hash=request.config_hash(),
             results_version=RESULTS_VERSION,
             data_fingerprint=split_fingerprint(config.split, config.train_size),
             data_source=result.data_source,
             trained_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            versions=versions(), cpu=cpu_name())
+            versions=versions(), cpu=cpu_name(),
+            sweep_rates=sweep.learning_rates if sweep else (),
+            sweep_epochs=sweep.epochs if sweep else 0)
         # Keep the index in preset order, and drop files no entry points to.
         write_index([entries[p] for p in PRESETS if p in entries])
-        print(f"  wrote {entries[name].file}", flush=True)
-    kept = {entry.file for entry in entries.values()}
-    for path in GALLERY_DIR.glob(f"*{ComparisonRequest.suffix}"):
+        print(f"  wrote {entries[name].file} in {time.perf_counter() - began:.0f} s", flush=True)
+    kept = {file for preset in PRESETS if preset in entries
+            for file in (entries[preset].file, entries[preset].sweep_file) if file}
+    for path in [*GALLERY_DIR.glob(f"*{ComparisonRequest.suffix}"), *GALLERY_DIR.glob("*.csv")]:
         if path.name not in kept:
             path.unlink()
     total = sum(path.stat().st_size for path in GALLERY_DIR.iterdir())

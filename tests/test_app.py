@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz import charts, explain
+from bnviz.gallery import GALLERY_SEEDS
 from bnviz.job import GALLERY, JOB
 from bnviz.page import Body, Control, View
 from bnviz.summary import STATISTIC_LABELS
@@ -81,9 +82,9 @@ def test_a_visit_without_a_link_opens_on_the_blogs_precomputed_result(in_process
     assert [b.label for b in at.button if b.label == "Train it yourself"]
     assert at.tabs and _series(at) == {
         "baseline · train", "baseline · test", "BN after · train", "BN after · test"}
-    assert "Paired over 3 seeds" in at.success[0].value
+    assert f"Paired over {GALLERY_SEEDS} seeds" in at.success[0].value
     assert at.sidebar.slider(key="setting_epochs").value == 100
-    assert at.session_state["setting_seeds"] == 3
+    assert at.session_state["setting_seeds"] == GALLERY_SEEDS
     request = ComparisonRequest(gallery_config(PRESETS["The blog post"][0]))
     assert ui.state.shared_job_manager().get(request) is None  # nothing trains
     assert at.sidebar.form_submit_button[0].label == "Train"
@@ -94,7 +95,8 @@ def test_present_shows_the_landing_result_with_large_chart_fonts_and_keeps_its_l
     at = page(present="1")
     at.run()
     assert not at.exception and not at.warning  # present is no unknown setting
-    assert "Paired over 3 seeds" in at.success[0].value  # the blog's precomputed result, as landing
+    # the blog's precomputed result, as landing
+    assert f"Paired over {GALLERY_SEEDS} seeds" in at.success[0].value
     chart = next(e for e in at.main if getattr(e, "type", "") == "vega_lite_chart")
     spec = json.loads(chart.proto.spec)
     assert spec["config"]["axis"]["labelFontSize"] == charts.LARGE_FONTS["axis"]
@@ -126,7 +128,8 @@ def test_a_preset_is_served_from_the_gallery_without_training(in_process_page):
     at.run()
     at.sidebar.pills(key="preset").set_value("Scaled pixels").run()
     assert not at.exception
-    assert at.query_params["scale_pixels"] == "true" and at.query_params["seeds"] == "3"
+    assert at.query_params["scale_pixels"] == "true"
+    assert at.query_params["seeds"] == str(GALLERY_SEEDS)
     assert _view(at).body == Body.RESULT and _view(at).origin == GALLERY
     assert any(m.value.startswith("**Precomputed**") for m in at.markdown)
     assert ui.state.shared_job_manager().pending_count() == 0  # submit() would start a job
@@ -204,18 +207,20 @@ def test_seeds_and_the_new_sections_render():
                for c in convergence.caption)
 
 
-def test_the_convergence_tab_shows_each_seeds_difference_and_what_3_seeds_settle(
+def test_the_convergence_tab_shows_each_seeds_difference_and_what_the_seeds_settle(
         in_process_page):
     at = page()
-    at.run()  # the blog's precomputed result, 3 seeds
+    at.run()  # the blog's precomputed result, GALLERY_SEEDS seeds
     convergence = _open(at, "Convergence")
     charts_drawn = [json.loads(e.proto.spec) for e in convergence.main
                     if getattr(e, "type", "") == "vega_lite_chart"]
     assert len(charts_drawn) == 2  # epochs to 90 % and test accuracy, a dot per seed
     verdict = next(m.value for m in convergence.markdown
-                   if m.value.startswith("Over 3 seeds, paired by seed (BN − baseline)"))
+                   if m.value.startswith(f"Over {GALLERY_SEEDS} seeds, paired by seed "
+                                         "(BN − baseline)"))
     assert "epochs to 90 % train accuracy" in verdict and "98 % interval" in verdict
-    assert "3 seeds cannot settle this" in verdict or verdict.count("a clear difference") == 2
+    assert (f"{GALLERY_SEEDS} seeds cannot settle this" in verdict
+            or verdict.count("a clear difference") == 2)
     table = convergence.table[0].value
     assert "optimistic" in STATISTIC_LABELS["best_test_accuracy"]
     assert STATISTIC_LABELS["late_test_accuracy"] in table.index
@@ -244,7 +249,7 @@ def test_train_it_yourself_is_followed_here_while_others_keep_the_precomputed_re
         next(b for b in mine.button if b.label == "Train it yourself").click().run()
         assert not mine.exception
         wait_for(lambda: len(asked) == 1)
-        assert mine.query_params["seeds"] == "3"  # the link now names what trains
+        assert mine.query_params["seeds"] == str(GALLERY_SEEDS)  # the link names what trains
         assert not mine.tabs  # this session follows its training
         others = page()
         others.run()
@@ -294,7 +299,7 @@ def test_the_groupnorm_preset_names_its_variant_and_says_there_are_no_two_modes(
     assert any(c.value == explain.NORMALIZATIONS["group"] for c in at.caption)
     # BN at the same settings is the Small batches preset, in the gallery: read against it.
     reference = next(c.value for c in at.caption if c.value.startswith("For comparison"))
-    assert "(BN after, 3 seeds): 90 % train accuracy after" in reference
+    assert f"(BN after, {GALLERY_SEEDS} seeds): 90 % train accuracy after" in reference
     assert _series(at) == {"baseline · train", "baseline · test", "GroupNorm after · train",
                            "GroupNorm after · test"}
     modes = _open(at, "Train vs inference")
@@ -426,3 +431,50 @@ def test_a_queued_training_can_be_withdrawn_by_the_session_that_queued_it(held_t
         assert _view(queued).body == Body.WELCOME  # nothing of it is left
     finally:
         release.set()
+
+
+def _chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(e.proto.spec) for e in at.main
+            if getattr(e, "type", "") == "vega_lite_chart"]
+
+
+def test_ioffe_and_szegedys_mlp_shows_their_figure_1_over_training_steps(in_process_page):
+    at = page()
+    at.run()
+    at.sidebar.pills(key="preset").set_value("Ioffe & Szegedy's MLP").run()
+    assert not at.exception
+    assert at.query_params["architecture"] == "mlp-sigmoid"
+    assert _view(at).origin == GALLERY
+    assert at.sidebar.segmented_control(key="setting_architecture").value == "mlp-sigmoid"
+    parameters = _open(at, "Parameters")
+    captions = [c.value for c in parameters.caption]
+    assert "Total 99,710 · trainable 99,710 · non-trainable 0" in captions
+    assert "Total 100,610 · trainable 100,010 · non-trainable 600" in captions
+    assert any("600 trainable and 600 non-trainable parameters" in m.value
+               and "drops those 300" in m.value for m in parameters.markdown)
+    inside = _open(at, "Inside BN")
+    assert any(m.value.startswith("Ioffe & Szegedy's own test (2015, §4.1, Fig. 1 b, c)")
+               and "(50 training steps each)" in m.value for m in inside.markdown)
+    spec = json.dumps(_chart_specs(inside))
+    assert "Training step" in spec and "Input to the last sigmoid" in spec
+    assert "Unit of the last hidden layer" in spec
+    table = inside.dataframe[0].value
+    assert sorted(table.step.unique()) == [1_000, 10_000, 50_000]
+    assert set(table.model) == {"baseline", "BN before"}
+    for section in ("Predictions", "Train vs inference", "Why BN helps", "Convergence"):
+        _open(at, section)  # every tab draws for the MLP
+
+
+def test_the_bjorck_preset_opens_its_learning_rate_sweep_at_once(held_trainings):
+    at = page()
+    at.run()
+    at.sidebar.pills(key="preset").set_value("BN and the learning rate (Bjorck)").run()
+    assert not at.exception
+    assert at.query_params["optimizer"] == "sgd"
+    sweep = _open(at, "Learning rates")
+    assert sweep.multiselect[0].value == [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
+    assert any("Best test accuracy" in json.dumps(s) for s in _chart_specs(sweep))
+    assert any(m.value.startswith("At the rates both models trained at (0.0001 to ")
+               for m in sweep.markdown)
+    assert any(c.value.startswith("Broke: baseline at ") for c in sweep.caption)
+    assert held_trainings.asked == []  # served from the gallery: nothing trained

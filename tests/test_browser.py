@@ -297,3 +297,37 @@ def test_the_normalisation_setting_and_its_presets_in_the_sidebar(tmp_path):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "browser-groupnorm-preset.png"), full_page=True)
         assert page.locator("[data-testid='stException']").count() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_papers_own_experiments_open_from_their_presets(tmp_path):
+    """Ioffe & Szegedy's MLP with its Fig. 1 view, and Bjorck et al.'s learning-rate sweep,
+    both from the gallery: drawn at once, nothing trains."""
+    log_path = tmp_path / "streamlit.log"
+    with page_server(tmp_path / "cache", log_path) as (url, browser):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        sidebar.get_by_role("radio", name="Ioffe & Szegedy's MLP").click()
+        page.get_by_text("Precomputed").first.wait_for(timeout=30_000)
+        assert "architecture=mlp-sigmoid" in page.url
+        page.get_by_role("tab", name="Inside BN").click()
+        page.get_by_text("Ioffe & Szegedy's own test").first.wait_for(timeout=30_000)
+        page.get_by_text("Percentiles at steps 1,000, 10,000, 50,000").first.wait_for(
+            timeout=30_000)
+        page.locator("[data-testid='stVegaLiteChart']").first.locator(
+            "canvas, svg").first.wait_for(timeout=30_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-mlp-figure-1.png"), full_page=True)
+        assert page.locator("[data-testid='stException']").count() == 0
+
+        sidebar.get_by_role("radio", name="BN and the learning rate (Bjorck)").click()
+        page.wait_for_url("**optimizer=sgd**", timeout=30_000)
+        page.get_by_role("tab", name="Learning rates").click()
+        page.get_by_text("At the rates both models trained at").first.wait_for(timeout=30_000)
+        page.locator("[data-testid='stVegaLiteChart']").first.locator(
+            "canvas, svg").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "browser-bjorck-sweep.png"), full_page=True)
+        assert page.locator("[data-testid='stException']").count() == 0
+    assert "training started" not in log_path.read_text()

@@ -27,11 +27,22 @@ def test_params_prints_the_blogs_totals():
 def test_params_prints_the_counts_of_the_normalization_asked_for():
     out = _cli("params", "--normalization", "group")
     assert out.returncode == 0, out.stderr
-    assert "Model: GroupNorm after (placement=after, normalization=group)" in out.stdout
+    assert ("Model: GroupNorm after (placement=after, normalization=group, "
+            "architecture=cnn)") in out.stdout
     # γ and β on 576 features after, 96 channels before; no moving statistics.
     assert "Total params: 32,778" in out.stdout  # 31,626 + 2 × 576
     assert "Total params: 31,722" in out.stdout  # 31,530 + 2 × 96
     assert "Non-trainable params: 0" in out.stdout and "BatchNormalization" not in out.stdout
+
+
+@pytest.mark.slow
+def test_params_prints_ioffe_and_szegedys_mlp():
+    out = _cli("params", "--architecture", "mlp-sigmoid")
+    assert out.returncode == 0, out.stderr
+    assert "Model: BN after (placement=after, normalization=batch, architecture=mlp-sigmoid)" \
+        in out.stdout
+    for total in ("99,710", "100,910", "100,610"):  # baseline, after, before (tests/test_mlp)
+        assert f"Total params: {total}" in out.stdout
 
 
 @pytest.mark.slow
@@ -86,7 +97,7 @@ def test_data_names_the_source_and_the_blogs_first_labels():
 def test_bad_argument_is_one_line_and_nonzero(tmp_path):
     out = _cli("run", "--epochs", "0", "--out", str(tmp_path))
     assert out.returncode != 0
-    assert out.stderr.strip() == "error: epochs: must be between 1 and 300, not 0"
+    assert out.stderr.strip() == "error: epochs: must be between 1 and 1000, not 0"
 
 
 @pytest.mark.slow

@@ -20,7 +20,8 @@ def test_defaults_are_the_blog_experiment():
 def test_mapping_keys_are_exactly_the_field_names():
     assert tuple(ExperimentConfig().to_mapping()) == field_names()
     assert set(field_names()) == {
-        "epochs", "batch_size", "placement", "normalization", "learning_rate", "optimizer",
+        "architecture", "epochs", "batch_size", "placement", "normalization", "learning_rate",
+        "optimizer",
         "train_size", "split", "scale_pixels", "seed", "seeds", "landscape_every",
     }
 
@@ -54,7 +55,7 @@ def test_round_trip_through_strings():
 
 
 @pytest.mark.parametrize(("field", "value", "words"), [
-    ("epochs", "0", "between 1 and 300"),
+    ("epochs", "0", "between 1 and 1000"),
     ("epochs", "abc", "whole number"),
     ("learning_rate", "nan", "finite"),
     ("learning_rate", "5", "between"),

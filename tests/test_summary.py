@@ -22,6 +22,7 @@ from bnviz.summary import (
     paired_summary,
     sampling_error,
     seed_spread_table,
+    sweep_verdict,
     t_critical,
 )
 
@@ -299,3 +300,33 @@ def test_the_pages_tables_and_words_import_no_training_code_and_no_result():
     page_reads = {"summary", "charts", "explain", "variants", "comparison", "sweep"}
     assert not _reached(page_reads) & {"models", "norms", "landscape", "inside", "training"}
     assert not _reached({"summary", "charts", "explain", "variants"}) & {"comparison", "sweep"}
+
+
+def _sweep_table(rows):
+    return pd.DataFrame([{"model": model, "learning_rate": rate, "best_test_accuracy": accuracy,
+                          "diverged": outcome == "diverged", "outcome": outcome, "epochs_run": 20}
+                         for model, rate, accuracy, outcome in rows])
+
+
+def test_the_sweep_verdict_compares_matched_rates_and_says_how_far_each_model_trains():
+    table = _sweep_table([
+        ("baseline", 1e-4, 0.64, "trained"), ("BN after", 1e-4, 0.47, "trained"),
+        ("baseline", 1e-3, 0.75, "trained"), ("BN after", 1e-3, 0.76, "trained"),
+        ("baseline", 1e-2, float("nan"), "diverged"), ("BN after", 1e-2, 0.82, "trained"),
+        ("baseline", 1e-1, float("nan"), "diverged"), ("BN after", 1e-1, 0.85, "trained"),
+    ])
+    words = sweep_verdict(table, test_images=1000)
+    assert words.startswith("At the rates both models trained at (0.0001 to 0.001), BN after's "
+                            "best test accuracy minus the baseline's ran from −0.170 to +0.010")
+    # 0.01 of 0.76 is well inside two standard errors of a difference on 1000 images
+    assert "behind at 1, level at 1 of 2 rates" in words
+    assert "baseline trained up to 0.001 and did best at 0.001 (0.750)" in words
+    assert "BN after trained up to 0.1 and did best at 0.1 (0.850)" in words
+
+
+def test_the_sweep_verdict_says_when_no_rate_trains_both():
+    table = _sweep_table([("baseline", 1.0, float("nan"), "diverged"),
+                          ("BN after", 1.0, 0.5, "trained")])
+    words = sweep_verdict(table, test_images=1000)
+    assert words.startswith("No rate trained both models")
+    assert "baseline trained at none of these rates" in words

@@ -91,7 +91,7 @@ def test_an_error_in_the_child_comes_back_as_its_message(runner, tiny_config):
     # The child validates what it receives: smuggle in a value validation forbids.
     unusable = tiny_config.replace()
     object.__setattr__(unusable, "epochs", 0)
-    with pytest.raises(TrainingCrashed, match="ConfigError: epochs: must be between 1 and 300"):
+    with pytest.raises(TrainingCrashed, match="ConfigError: epochs: must be between 1 and 1000"):
         runner(ComparisonRequest(unusable))
 
 

@@ -11,8 +11,9 @@ import streamlit as st
 
 from bnviz import charts, explain
 from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
-from bnviz.config import ExperimentConfig
-from bnviz.data import CLASS_NAMES, DataError, class_counts_text, make_split
+from bnviz.config import MLP_SIGMOID, ExperimentConfig
+from bnviz.data import CLASS_NAMES, TEST_SIZE, DataError, class_counts_text, make_split
+from bnviz.inside import FIGURE_1_STEPS, percentiles_at_steps
 from bnviz.jobs import ENDED, FAILED, GALLERY, QUEUED, Job, JobManager
 from bnviz.link import markdown_code
 from bnviz.page import NOT_WATCHING, Control, training_control
@@ -30,6 +31,7 @@ from bnviz.summary import (
     paired_verdict,
     sampling_error_note,
     seed_spread_table,
+    sweep_verdict,
 )
 from bnviz.sweep import (
     DEFAULT_RATES,
@@ -237,7 +239,19 @@ def _show_parameters(result: ComparisonResult) -> None:
     show_chart(result, lambda: charts.parameters_chart(result.layer_tables), key="parameters",
                fit=True)
     variant = result.config.variant
-    if variant.is_batch_norm:
+    if variant.is_batch_norm and result.config.architecture == MLP_SIGMOID:
+        table = result.layer_tables[result.normalized_model]
+        norm = table[table["type"] == "BatchNormalization"]
+
+        def hidden(model: str) -> int:
+            layers = result.layer_tables[model]
+            return int(layers[layers["layer"].str.startswith("fc")]["params"].sum())
+
+        biases = hidden(result.baseline_model) - hidden(result.normalized_model)
+        st.markdown(explain.PARAMETERS_MLP.format(
+            learned=int(norm["trainable"].sum()), moving=int(norm["non_trainable"].sum()),
+            bias=explain.PARAMETERS_MLP_BIAS.format(biases=biases) if biases else ""))
+    elif variant.is_batch_norm:
         st.markdown(explain.PARAMETERS)
     else:
         st.markdown(explain.PARAMETERS_VARIANT.format(name=result.normalized_model))
@@ -312,8 +326,24 @@ def _show_predictions(result: ComparisonResult) -> None:
 
 
 def _inside_text(result: ComparisonResult) -> str:
-    """The Inside BN text, saying what the chart compares at this result's placement."""
-    return explain.INSIDE.format(compared=explain.INSIDE_COMPARED[result.config.placement])
+    """The Inside BN text, saying what the chart compares at this result's network and
+    placement."""
+    config = result.config
+    if config.architecture == MLP_SIGMOID:
+        return explain.INSIDE_MLP.format(
+            steps_per_epoch=config.steps_per_epoch,
+            compared=explain.INSIDE_MLP_COMPARED[config.placement])
+    return explain.INSIDE.format(compared=explain.INSIDE_COMPARED[config.placement])
+
+
+def _relu_input_chart(result: ComparisonResult, mode: str, **options: object
+                      ) -> charts.alt.FacetChart:
+    """The Inside BN chart of this result's network: epochs for the CNN, training steps for
+    Ioffe & Szegedy's MLP, as their Fig. 1."""
+    config = result.config
+    steps = config.steps_per_epoch if config.architecture == MLP_SIGMOID else None
+    return charts.relu_input_chart(result.relu_inputs, mode, architecture=config.architecture,
+                                   steps_per_epoch=steps, **options)
 
 
 def _show_inside(result: ComparisonResult) -> None:
@@ -328,14 +358,20 @@ def _show_inside(result: ComparisonResult) -> None:
     # phone's screen.
     for column, model in zip(st.columns(len(result.models)), result.models, strict=True):
         with column:
-            show_chart(result, lambda model=model: charts.relu_input_chart(
-                result.relu_inputs, mode, width=RELU_PANEL_WIDTH, model=model),
+            show_chart(result, lambda model=model: _relu_input_chart(
+                result, mode, width=RELU_PANEL_WIDTH, model=model),
                 key=f"relu_inputs_{mode}_{model}")
     st.download_button("Download chart (PNG)", data=lambda: charts.to_png(
-        charts.relu_input_chart(result.relu_inputs, mode)),
+        _relu_input_chart(result, mode)),
         file_name=f"bnviz-relu-inputs-{mode}.png", mime="image/png", on_click="ignore",
         key=f"relu_inputs_{mode}_png")
     st.markdown(_inside_text(result))
+    if result.config.architecture == MLP_SIGMOID:
+        table = views.once(result, ("figure 1", mode), lambda: percentiles_at_steps(
+            result.relu_inputs, result.config.steps_per_epoch, FIGURE_1_STEPS, mode))
+        st.markdown(f"**Percentiles at steps {', '.join(f'{s:,}' for s in FIGURE_1_STEPS)}** "
+                    f"({mode} mode, first seed)")
+        st.dataframe(table, hide_index=True)
     if not result.config.variant.normalizes:  # the noise-only control: no layer to show
         st.info(f"The {result.normalized_model} model has no normalising layer (only noise "
                 "where BN would be), so it has no γ, β or moving statistics to show.")
@@ -369,7 +405,7 @@ def _show_landscape(result: ComparisonResult) -> None:
         mime="image/png", on_click="ignore", key="landscape_png")
     st.markdown(explain.LANDSCAPE)
     st.markdown(views.once(result, "landscape verdict", lambda: landscape_verdict(
-        landscape_summary(result.landscape), raw_pixels=not result.config.scale_pixels,
+        landscape_summary(result.landscape), raw_pixels=result.config.raw_pixels,
         optimizer=result.config.optimizer)))
     st.download_button("Download landscape (CSV)", lambda: result.landscape.to_csv(index=False),
                        file_name=f"bnviz-{result.config.config_hash()}-landscape.csv",
@@ -417,11 +453,16 @@ def _show_sweep_progress(manager: JobManager, request: SweepRequest) -> None:
 def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
     """The sweep tab: choose rates and epochs, run (shared, cached), see the chart."""
     st.markdown(explain.SWEEP)
+    # A preset that comes with a sweep (the gallery's) opens on it, shown at once.
+    precomputed = manager.gallery.sweep_for(config) if manager.gallery is not None else None
     with st.form("sweep"):
-        rates = st.multiselect("Learning rates", LEARNING_RATES, default=list(DEFAULT_RATES),
+        rates = st.multiselect("Learning rates", LEARNING_RATES,
+                               default=list(precomputed.learning_rates if precomputed
+                                            else DEFAULT_RATES),
                                format_func=lambda v: f"{v:g}", max_selections=MAX_RATES,
                                help="A log grid; every rate trains both models.")
-        epochs = st.slider("Epochs per run", 1, MAX_SWEEP_EPOCHS, DEFAULT_SWEEP_EPOCHS,
+        epochs = st.slider("Epochs per run", 1, MAX_SWEEP_EPOCHS,
+                           precomputed.epochs if precomputed else DEFAULT_SWEEP_EPOCHS,
                            help="Short runs are enough to see which rates break a model.")
         pressed = st.form_submit_button("Run sweep", disabled=manager.cannot_train() is not None)
     if not rates:
@@ -443,6 +484,8 @@ def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> N
             st.caption("Broke: " + "; ".join(
                 f"{row.model} at {row.learning_rate:g} ({row.outcome})"
                 for row in broke.itertuples()) + ".")
+        st.markdown(views.once(result, "sweep verdict", lambda: sweep_verdict(
+            result.table, TEST_SIZE)))
         st.download_button("Download sweep (CSV)", lambda: result.table.to_csv(index=False),
                            file_name=f"bnviz-{request.config_hash()}.csv", mime="text/csv",
                            on_click="ignore")
@@ -468,7 +511,7 @@ def _show_curves(result: ComparisonResult, large: bool = False) -> None:
         st.caption(f"Lines: the mean of {result.seeds_shown} seeds; shaded bands: from the "
                    "lowest to the highest seed.")
     st.markdown(explain.CURVES)
-    if not result.config.scale_pixels:
+    if result.config.raw_pixels:
         st.caption(views.once(result, "raw pixels", lambda: _raw_pixels_note(result)))
     # A stopped training's files say so in their names: nothing inside them does.
     name = f"bnviz-{result.config.config_hash()}" + ("-stopped" if result.partial else "")
