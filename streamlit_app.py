@@ -3,9 +3,10 @@
 import streamlit as st
 
 from bnviz import explain, tf_settings
+from bnviz.classroom import hidden_fields
 from bnviz.comparison import ComparisonRequest
 from bnviz.page import Body, decide
-from ui import sections, state
+from ui import lesson, sections, state
 from ui.sidebar import PRESET, TRAIN, show_experiment_sidebar
 
 tf_settings.apply()  # before anything imports TensorFlow (bnviz.tf_settings)
@@ -16,8 +17,13 @@ st.set_page_config(page_title="bnviz: batch normalisation, side by side", page_i
                    layout="wide", initial_sidebar_state="collapsed" if present else "auto")
 sections.compact_page()
 run_requested = link.run
-config, asked = show_experiment_sidebar(link.config, manager.gallery,
-                                        can_train=manager.cannot_train() is None)
+lesson.open_class_if_asked(link)  # teach=1: a new class, then the teacher's own link
+place = lesson.current_place(link)  # where this visitor is in a lesson (None: not in one)
+config, asked = show_experiment_sidebar(
+    place.config(link.config, link.given) if place else link.config, manager.gallery,
+    can_train=manager.cannot_train() is None,
+    hidden=place.hidden if place else hidden_fields(link.lesson)[0],
+    loaded_for=(place.lesson.name, place.index) if place else None)
 request = ComparisonRequest(config)
 
 st.title(explain.TITLE)
@@ -25,6 +31,15 @@ if not present:  # on a projector the room has the teacher for that
     st.caption(explain.SUBTITLE)
 state.show_link_problems(link.problems)
 state.show_server_problems(manager)
+if place:
+    lesson.show_step(place)
+if place and not lesson.revealed(place):
+    lesson.show_question(place)
+    st.stop()  # a prediction first: the result stays hidden until the reveal
+if place:
+    lesson.show_reveal(place, manager)
+else:
+    lesson.show_share_view(config)
 
 if asked:
     state.write_url(config)
@@ -57,3 +72,5 @@ match view.body:
         sections.show_about()
     case Body.WELCOME:
         sections.show_welcome()
+if place:
+    lesson.show_navigation(place)

@@ -20,6 +20,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bnviz.classroom import HIDE_PARAM, PARAMS, TEACH_PARAM, LessonLink
 from bnviz.config import WORK_FIELDS, ConfigError, ExperimentConfig, field_meta, field_names
 
 RUN_PARAM = "run"
@@ -31,6 +32,7 @@ RUN_NO = frozenset({"", "0", "false", "no", "off"})
 MAX_SHOWN = 40  # characters of a name or value a warning quotes
 MAX_MESSAGE = 200  # characters of a validation message a warning quotes
 MAX_WARNINGS = 8  # warnings listed one by one; the rest are counted
+MAX_LESSON_TEXT = 100  # characters of a lesson, room, key or step parameter read at all
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class LinkReading:
     run: bool
     problems: list[LinkProblem] = field(default_factory=list)
     present: bool = False
+    lesson: LessonLink = field(default_factory=LessonLink)  # of lessons (bnviz.classroom)
+    given: frozenset[str] = frozenset()  # the settings it gave a valid value for
 
 
 def shorten(text: str, limit: int = MAX_SHOWN) -> str:
@@ -117,6 +121,7 @@ def read_link(query: Mapping[str, Sequence[str]]) -> LinkReading:
     run = _switch(values, RUN_PARAM, problems, "run=1 trains on opening", "so nothing trains")
     present = _switch(values, PRESENT_PARAM, problems, "present=1 shows the page for a "
                       "projector", "so the page shows as usual")
+    lesson = _lesson_link(values, problems)
     for name in list(values):
         if name not in field_names():
             problems.append(LinkProblem(name, "unknown setting"))
@@ -129,8 +134,27 @@ def read_link(query: Mapping[str, Sequence[str]]) -> LinkReading:
                 continue  # a rule across fields (the work cap): judged with the others below
             problems.append(LinkProblem(name, _expected(name) + ", not {value}", values[name]))
             del values[name]
-    return LinkReading(config=_config(values, problems), run=run, problems=problems,
-                       present=present)
+    config = _config(values, problems)
+    return LinkReading(config=config, run=run, problems=problems, present=present,
+                       lesson=lesson, given=frozenset(values))
+
+
+def _lesson_link(values: dict[str, str], problems: list[LinkProblem]) -> LessonLink:
+    """Take the lesson and class parameters (`bnviz.classroom.PARAMS`) out of ``values``.
+    Whether a lesson, room or step exists is `bnviz.classroom.place`'s to say."""
+    texts = {name: values.pop(name) for name in PARAMS if name in values}
+    teach = _switch(texts, TEACH_PARAM, problems, "teach=1 starts a class",
+                    "so no class starts")
+    hide = tuple(part.strip().lower() for part in texts.pop(HIDE_PARAM, "").split(",")
+                 if part.strip())
+    for name in hide:
+        if name not in field_names():
+            problems.append(LinkProblem(HIDE_PARAM, "names {value}, which is no setting",
+                                        name, uses_default=False))
+    kept = {name: text.strip()[:MAX_LESSON_TEXT] for name, text in texts.items()}
+    return LessonLink(lesson=kept.get("lesson"), step=kept.get("step"), teach=teach,
+                      room=kept.get("room"), key=kept.get("key"),
+                      hide=tuple(name for name in hide if name in field_names()))
 
 
 def _switch(values: dict[str, str], name: str, problems: list[LinkProblem], meaning: str,

@@ -53,27 +53,40 @@ def _show_control(name: str) -> Any:
                            help=help_text)
 
 
+_LOADED_FOR = "settings_loaded_for"  # session state: what the widgets were last loaded for
+
+
 def show_experiment_sidebar(url_config: ExperimentConfig, gallery: Gallery | None,
-                            can_train: bool = True) -> tuple[ExperimentConfig, str]:
+                            can_train: bool = True, hidden: tuple[str, ...] = (),
+                            loaded_for: object = None) -> tuple[ExperimentConfig, str]:
     """Draw presets and the settings form; returns the chosen config and what was asked:
     `TRAIN` (the form's button), `PRESET` (show that preset's result, training it only if
     none is at hand) or "" (nothing).
 
     Nothing trains until Train (or a preset) is pressed: the form holds changes back
-    until then.
+    until then. The settings named in ``hidden`` (a lesson's step, a ``hide=`` link) are
+    not drawn and keep ``url_config``'s values; with any hidden, no presets either (they
+    would change them). The widgets take ``url_config``'s values on the first run and
+    whenever ``loaded_for`` (a lesson's step) changes.
     """
-    if _KEY + "epochs" not in st.session_state:
+    if _KEY + "epochs" not in st.session_state or st.session_state.get(
+            _LOADED_FOR) != loaded_for:
         _load_into_widgets(url_config)
+        st.session_state[_LOADED_FOR] = loaded_for
     st.sidebar.header("Experiment")
-    st.sidebar.pills(
-        "Presets", list(PRESETS), key="preset", on_change=_choose_preset, args=(gallery,),
-        help=f"A preset shows its result at once: precomputed with {GALLERY_SEEDS} seeds, or "
-        "trained now if this server has none. " + " ".join(
-            f"**{name}**: {description}" for name, (_, description) in PRESETS.items()),
-    )
-    st.sidebar.caption("Or set each knob below and press Train.")
+    if not hidden:
+        st.sidebar.pills(
+            "Presets", list(PRESETS), key="preset", on_change=_choose_preset, args=(gallery,),
+            help=f"A preset shows its result at once: precomputed with {GALLERY_SEEDS} seeds, "
+            "or trained now if this server has none. " + " ".join(
+                f"**{name}**: {description}" for name, (_, description) in PRESETS.items()),
+        )
+        st.sidebar.caption("Or set each knob below and press Train.")
+    shown = [name for name in field_names() if name not in hidden]
+    if not shown:
+        return url_config, ""
     with st.sidebar.form("settings"):
-        values = {name: _show_control(name) for name in field_names()}
+        values = {**url_config.to_dict(), **{name: _show_control(name) for name in shown}}
         pressed = st.form_submit_button(
             "Train", type="primary", width="stretch", disabled=not can_train,
             help=None if can_train else "This server has too little memory to train.")

@@ -10,6 +10,7 @@ import uuid
 
 import streamlit as st
 
+from bnviz.classroom import PARAMS as LESSON_PARAMS
 from bnviz.cluster import ADDRESS_VARIABLE, runner_from_environment
 from bnviz.config import ExperimentConfig
 from bnviz.gallery import Gallery
@@ -180,7 +181,8 @@ def submit_for_session(manager: JobManager, request: Request) -> Job:
 
 def write_url(config: ExperimentConfig) -> None:
     """Put the configuration in the link, so that copying it shares these settings (a
-    presentation switch in the link stays)."""
-    present = st.query_params.get_all(PRESENT_PARAM)
-    st.query_params.from_dict({**config.to_mapping(),
-                               **({PRESENT_PARAM: present[-1]} if present else {})})
+    presentation switch, a lesson's or a class's parameters and a ``hide=`` in the link
+    stay)."""
+    kept = {name: st.query_params.get_all(name)[-1] for name in (PRESENT_PARAM, *LESSON_PARAMS)
+            if st.query_params.get_all(name)}
+    st.query_params.from_dict({**config.to_mapping(), **kept})

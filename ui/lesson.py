@@ -1,0 +1,347 @@
+"""A lesson on the page (`bnviz.classroom`): the step to read, its question, Back and Next, a
+live class's room and the teacher's controls, and the links that hide controls."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import urllib.parse
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from bnviz.classroom import (
+    KEY_PARAM,
+    LESSON_PARAM,
+    ROOM_PARAM,
+    STEP_PARAM,
+    Place,
+    Role,
+    place,
+)
+from bnviz.comparison import ComparisonRequest
+from bnviz.config import ExperimentConfig, field_meta, field_names
+from bnviz.jobs import JobManager
+from bnviz.lessons import READERS, LessonError, NoAnswer, lesson, reveal_text
+from bnviz.link import PRESENT_PARAM, LinkReading, markdown_code
+from bnviz.rooms import FileRoomStore, RoomError, new_student_id
+from bnviz.store import default_cache_dir
+
+_STUDENT = "student_id"  # session state: this browser's random id in a class
+_ANSWERS = "lesson_answers"  # session state: (lesson, step) -> choice, self-paced
+_EXPLORING = "exploring_alone"  # session state: room codes this student stepped out of
+_SHOWN_STEP = "lesson_step_shown"  # session state: the (lesson, step) the tabs were set for
+FOLLOW_SECONDS = 1.0  # how often a student's page looks for the teacher's move
+
+
+@st.cache_resource
+def _rooms_in(directory: str) -> FileRoomStore:
+    return FileRoomStore(Path(directory))
+
+
+def rooms() -> FileRoomStore:
+    """This server's classes, kept beside its results (``BNVIZ_CACHE_DIR``): they survive a
+    restart."""
+    return _rooms_in(str(Path(default_cache_dir()) / "rooms"))
+
+
+def open_class_if_asked(link: LinkReading) -> None:
+    """``lesson=NAME&teach=1``: open a class for that lesson and send the teacher to the
+    teacher's link (its key stays in that link only). A bad lesson name is said by `current_place`
+    like any other, and the page goes on as usual."""
+    if not (link.lesson.teach and link.lesson.lesson):
+        return
+    try:
+        taught = lesson(link.lesson.lesson)
+        room, key = rooms().open_room(taught.name, len(taught.steps))
+    except (LessonError, RoomError) as error:
+        st.error(f"{error}")
+        return
+    present = st.query_params.get_all(PRESENT_PARAM)
+    st.query_params.from_dict({ROOM_PARAM: room.code, KEY_PARAM: key,
+                               **({PRESENT_PARAM: present[-1]} if present else {})})
+    st.rerun()
+
+
+def current_place(link: LinkReading) -> Place | None:
+    """Where this visitor stands in a lesson (None outside one, or while a student explores
+    alone), after saying what was wrong with the link's lesson, room or step."""
+    if link.lesson.teach and link.lesson.lesson:
+        return None  # `open_class_if_asked` could not open it and said why
+    found, problems = place(link.lesson, rooms())
+    for problem in problems:
+        st.warning(problem)
+    if found is None or found.room is None:
+        return found
+    if found.role is Role.STUDENT:
+        student = st.session_state.setdefault(_STUDENT, new_student_id())
+        try:
+            rooms().join(found.room.code, student)
+        except RoomError as error:
+            st.warning(f"{error}")
+            return None
+        if found.room.code in st.session_state.get(_EXPLORING, set()):
+            _show_back_to_class(found)
+            return None
+    return found
+
+
+def _show_back_to_class(found: Place) -> None:
+    with st.sidebar:
+        st.info(f"You left class {found.room.code} to explore on your own.")
+        if st.button("Back to the class", type="primary"):
+            st.session_state[_EXPLORING].discard(found.room.code)
+            st.rerun()
+
+
+def revealed(found: Place) -> bool:
+    """Whether the step's result may be shown to this visitor now."""
+    return found.revealed(answered(found) is not None)
+
+
+def answered(found: Place) -> int | None:
+    """This visitor's answer to the step's question (its index), if any."""
+    if found.room is not None:
+        student = st.session_state.get(_STUDENT)
+        return found.room.answers.get(found.index, {}).get(student)
+    return st.session_state.get(_ANSWERS, {}).get((found.lesson.name, found.index))
+
+
+def open_steps_tab(found: Place) -> None:
+    """Open the tab the step names, once when the step is first shown (the student may open
+    another tab after)."""
+    shown = (found.lesson.name, found.index)
+    if st.session_state.get(_SHOWN_STEP) != shown:
+        st.session_state[_SHOWN_STEP] = shown
+        st.session_state["section"] = found.step.tab
+
+
+def show_step(found: Place) -> None:
+    """The lesson's title and where the visitor is, the step's title and text; the step's
+    tab opened the first time the step is shown."""
+    open_steps_tab(found)
+    room = f" · class {found.room.code}" if found.room is not None else ""
+    st.caption(f"Lesson: **{found.lesson.title}** · step {found.number} of "
+               f"{len(found.lesson.steps)}{room}")
+    st.subheader(found.step.title)
+    st.markdown(found.step.text)
+    if found.role is Role.TEACHER:
+        _show_teacher_panel(found)
+    elif found.role is Role.STUDENT:
+        _follow_the_class(found)
+        if st.sidebar.button("Explore on my own",
+                             help="Leave the class for a while; come back from the sidebar."):
+            st.session_state.setdefault(_EXPLORING, set()).add(found.room.code)
+            st.rerun()
+
+
+def show_question(found: Place) -> None:
+    """The step's question before its reveal: the choices, and what this visitor answered."""
+    question = found.step.question
+    if question is None:
+        return
+    mine = answered(found)
+    if found.role is Role.TEACHER:
+        st.markdown(f"**Question:** {question.prompt}")
+        st.markdown("\n".join(f"{letter}. {choice.text}" for letter, choice in
+                              zip("ABCD", question.choices, strict=False)))
+        return
+    with st.form(f"question_{found.lesson.name}_{found.index}"):
+        picked = st.radio(question.prompt, range(len(question.choices)), index=mine,
+                          format_func=lambda i: question.choices[i].text)
+        sent = st.form_submit_button("Answer", type="primary")
+    if sent and picked is not None:
+        _answer(found, int(picked))
+        st.rerun()
+    if sent and picked is None:
+        st.warning("Choose one of the answers first.")
+    if found.room is not None and mine is not None:
+        st.info(f"Your answer: **{question.choices[mine].text}**. You may change it until "
+                "your teacher reveals the result.")
+    elif found.room is None:
+        st.caption("Answer to see the result: predicting first is what makes a demonstration "
+                   "teach (Crouch, Fagen, Callan & Mazur 2004).")
+    if found.role is Role.SELF_PACED:
+        show_navigation(found)
+
+
+def _answer(found: Place, choice: int) -> None:
+    if found.room is None:
+        st.session_state.setdefault(_ANSWERS, {})[(found.lesson.name, found.index)] = choice
+        return
+    try:
+        rooms().answer(found.room.code, st.session_state[_STUDENT], found.index, choice,
+                       len(found.step.question.choices))
+    except RoomError as error:
+        st.warning(f"{error}")
+
+
+def show_reveal(found: Place, manager: JobManager) -> None:
+    """After the reveal: what the step's own run shows against this visitor's answer, and in
+    a class the distribution of the class's answers."""
+    question = found.step.question
+    if question is None:
+        return
+    result = manager.lookup(ComparisonRequest(found.step.config())).result
+    if result is None:
+        st.info("The result of this step is not on this server yet: it trains now.")
+        return
+    mine = answered(found)
+    if mine is not None:
+        st.success(reveal_text(question, result, mine))
+    else:
+        try:
+            st.success(READERS[question.reader].read(result).facts)
+        except NoAnswer as error:
+            st.info(f"This run cannot answer the question: {error}.")
+    if found.room is not None:
+        _show_tally(found)
+
+
+def _tally_frame(found: Place) -> pd.DataFrame:
+    question = found.step.question
+    counts = found.room.tally(found.index, len(question.choices))
+    return pd.DataFrame({"answer": [choice.text for choice in question.choices],
+                         "students": counts})
+
+
+def _show_tally(found: Place) -> None:
+    frame = _tally_frame(found)
+    total = int(frame["students"].sum())
+    description = ("The class's answers: " + "; ".join(
+        f"{row.answer}, {row.students}" for row in frame.itertuples()) + f" ({total} in all).")
+    chart = alt.Chart(frame, description=description).mark_bar().encode(
+        x=alt.X("students:Q", title="Students", axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("answer:N", title=None, sort=list(frame["answer"]),
+                axis=alt.Axis(labelOverlap=False, labelLimit=240)),
+        tooltip=["answer", "students"]).properties(height=44 * len(frame))
+    st.altair_chart(chart, width="stretch")
+    st.caption(description)
+
+
+@st.fragment(run_every=FOLLOW_SECONDS)
+def _follow_the_class(found: Place) -> None:
+    """A student's page follows the teacher: when the class moves, reveals or ends, the whole
+    page is drawn again (within `FOLLOW_SECONDS`)."""
+    try:
+        now = rooms().room(found.room.code)
+    except RoomError:
+        return
+    if (now.step, now.revealed, now.ended) != (found.room.step, found.room.revealed,
+                                               found.room.ended):
+        st.rerun(scope="app")
+    st.caption(f"Following class {now.code}: your page moves with your teacher's.")
+
+
+def _show_teacher_panel(found: Place) -> None:
+    room = found.room
+    students = students_link(room.code)
+    with st.sidebar:
+        st.header(f"Class {room.code}")
+        st.markdown(f"Students open {markdown_code(students, 200)}, or scan:")
+        # An <img> of our own: st.image gives its picture no alt text (streamlit/streamlit#8563's
+        # sibling); the link is ours, escaped, and the PNG data cannot hold markup.
+        qr = base64.b64encode(_qr_png(students)).decode()
+        st.markdown(f'<img src="data:image/png;base64,{qr}" width="220" '
+                    f'alt="QR code of the students\' link, {html.escape(students)}">',
+                    unsafe_allow_html=True)
+        st.caption("Keep this page's own link to yourself: it holds the teacher's key.")
+        _teacher_controls(found)
+    _live_count(found)
+
+
+@st.fragment(run_every=FOLLOW_SECONDS)
+def _live_count(found: Place) -> None:
+    """The teacher's live count of who has joined and answered."""
+    try:
+        now = rooms().room(found.room.code)
+    except RoomError:
+        return
+    if found.step.question is not None:
+        st.metric("Answered", f"{now.answered(found.index)} of {now.present}")
+    else:
+        st.metric("Students in the class", now.present)
+
+
+def _teacher_controls(found: Place) -> None:
+    room, key = found.room, st.query_params.get(KEY_PARAM, "")
+    store = rooms()
+    columns = st.columns(2)
+    moves = []
+    if columns[0].button("Back", disabled=found.index == 0, width="stretch"):
+        moves.append(lambda: store.move(room.code, key, found.index - 1))
+    if columns[1].button("Next", type="primary", disabled=found.is_last, width="stretch"):
+        moves.append(lambda: store.move(room.code, key, found.index + 1))
+    if found.step.question is not None and not room.revealed and st.button(
+            "Reveal", type="primary", width="stretch",
+            help="Show the result and the class's answers on every page."):
+        moves.append(lambda: store.reveal(room.code, key))
+    if st.button("End the class", width="stretch"):
+        moves.append(lambda: store.end(room.code, key))
+    for move in moves:
+        try:
+            move()
+        except RoomError as error:
+            st.warning(f"{error}")
+            return
+        st.rerun()
+    try:
+        answers = store.answers_csv(room.code, key)
+    except RoomError:
+        return
+    st.download_button("Download the answers (CSV)", answers,
+                       file_name=f"bnviz-class-{room.code}-answers.csv", mime="text/csv",
+                       on_click="ignore", help="One row per answer: step, a random id per "
+                       "student (no names), the choice (both counted from 0).")
+
+
+def _qr_png(text: str) -> bytes:
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="png", scale=6, border=2)
+    return buffer.getvalue()
+
+
+def _page_url() -> str:
+    """This page's address without its query ('' where Streamlit does not know it)."""
+    url = getattr(st.context, "url", None) or ""
+    return url.split("?", 1)[0]
+
+
+def students_link(code: str) -> str:
+    """The link students open to follow the class."""
+    return f"{_page_url()}?{urllib.parse.urlencode({ROOM_PARAM: code})}"
+
+
+def show_navigation(found: Place) -> None:
+    """Back and Next of a self-paced lesson (the step is in the link, so it can be shared);
+    a class moves with its teacher's buttons, in the teacher's sidebar."""
+    if found.role is not Role.SELF_PACED:
+        return
+    columns = st.columns([1, 1, 4])
+    target = None
+    if columns[0].button("Back", disabled=found.index == 0, width="stretch"):
+        target = found.number - 1
+    if columns[1].button("Next", type="primary", disabled=found.is_last, width="stretch"):
+        target = found.number + 1
+    if target is not None:
+        present = st.query_params.get_all(PRESENT_PARAM)
+        st.query_params.from_dict({LESSON_PARAM: found.lesson.name, STEP_PARAM: str(target),
+                                   **({PRESENT_PARAM: present[-1]} if present else {})})
+        st.rerun()
+
+
+def show_share_view(config: ExperimentConfig) -> None:
+    """"Share this view": a link to these settings with the controls chosen hidden."""
+    with st.sidebar.expander("Share this view"):
+        hidden = st.multiselect("Controls to hide", field_names(),
+                                format_func=lambda name: field_meta(name)["label"],
+                                help="The link opens on these settings with these controls "
+                                "out of the sidebar, so a class sees only what it should "
+                                "change.")
+        query = {**config.to_mapping(), **({"hide": ",".join(hidden)} if hidden else {})}
+        st.code(f"{_page_url()}?{urllib.parse.urlencode(query)}", language=None, wrap_lines=True)
