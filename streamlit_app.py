@@ -20,7 +20,8 @@ run_requested = link.run
 lesson.open_class_if_asked(link)  # teach=1: a new class, then the teacher's own link
 place = lesson.current_place(link)  # where this visitor is in a lesson (None: not in one)
 config, asked = show_experiment_sidebar(
-    place.config(link.config, link.given) if place else link.config, manager.gallery,
+    place.config(link.config, link.given, link.lesson.step) if place else link.config,
+    manager.gallery,
     can_train=manager.cannot_train() is None,
     hidden=place.hidden if place else hidden_fields(link.lesson)[0],
     loaded_for=(place.lesson.name, place.index) if place else None)
@@ -35,6 +36,7 @@ if place:
     lesson.show_step(place)
 if place and not lesson.revealed(place):
     lesson.show_question(place)
+    lesson.mark_drawn(place)
     st.stop()  # a prediction first: the result stays hidden until the reveal
 if place:
     lesson.show_reveal(place, manager)
@@ -42,7 +44,7 @@ else:
     lesson.show_share_view(config)
 
 if asked:
-    state.write_url(config)
+    state.write_url(config, step=place.number if place and place.room else None)
 # A preset the gallery cannot serve trains with its own settings.
 train_asked = bool(asked == TRAIN or run_requested or (
     asked == PRESET and manager.result_for(request) is None))
@@ -74,3 +76,4 @@ match view.body:
         sections.show_welcome()
 if place:
     lesson.show_navigation(place)
+lesson.mark_drawn(place)  # last: this run drew the whole page

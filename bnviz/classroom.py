@@ -26,8 +26,11 @@ from bnviz.rooms import Room, RoomError, RoomStore
 
 LESSON_PARAM, STEP_PARAM, TEACH_PARAM = "lesson", "step", "teach"
 ROOM_PARAM, KEY_PARAM, HIDE_PARAM = "room", "key", "hide"
+# A student's random id in the student's own link, so that reloading the page is the same
+# student (and the same answer), not a second one.
+ME_PARAM = "me"
 # The link parameters of lessons and classes: not settings of the experiment.
-PARAMS = (LESSON_PARAM, STEP_PARAM, TEACH_PARAM, ROOM_PARAM, KEY_PARAM, HIDE_PARAM)
+PARAMS = (LESSON_PARAM, STEP_PARAM, TEACH_PARAM, ROOM_PARAM, KEY_PARAM, HIDE_PARAM, ME_PARAM)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class LessonLink:
     room: str | None = None
     key: str | None = None
     hide: tuple[str, ...] = ()
+    me: str | None = None
 
     @property
     def asks(self) -> bool:
@@ -85,11 +89,16 @@ class Place:
         """The settings this step keeps out of the sidebar (and the link's reach)."""
         return tuple(name for name in field_names() if name not in self.step.editable)
 
-    def config(self, asked: ExperimentConfig, given: frozenset[str]) -> ExperimentConfig:
+    def config(self, asked: ExperimentConfig, given: frozenset[str],
+               written_for: str | None = None) -> ExperimentConfig:
         """The configuration shown: the step's own, with the visitor's values (``asked``, of
         which the link or the sidebar gave the fields ``given``) for the settings the step
-        lets them change. Anything else the link says is not heard inside a lesson."""
+        lets them change. Anything else the link says is not heard inside a lesson. In a
+        class the link's settings count only for the step they were written at
+        (``written_for``, the link's ``step``): the teacher's move leaves them behind."""
         own = self.step.config()
+        if self.room is not None and written_for != str(self.number):
+            return own
         changes = {name: getattr(asked, name) for name in self.step.editable
                    if name in given and getattr(asked, name) != getattr(own, name)}
         try:

@@ -124,9 +124,10 @@ def percentiles_at_steps(relu_inputs: pd.DataFrame, steps_per_epoch: int,
     data = relu_inputs[(relu_inputs["seed"] == relu_inputs["seed"].min())
                        & (relu_inputs["mode"] == mode)]
     last = int(data["epoch"].max()) if len(data) else 0
-    epochs = {step: -(-step // steps_per_epoch) for step in steps}
+    # Two steps in one epoch are one probe: listed once.
+    epochs = dict.fromkeys(-(-step // steps_per_epoch) for step in steps)
     rows = [data[data["epoch"] == epoch].assign(step=epoch * steps_per_epoch)
-            for step, epoch in epochs.items() if epoch <= last]
+            for epoch in epochs if epoch <= last]
     columns = ["model", "channel", "step", *(f"p{q}" for q in PERCENTILES)]
     if not rows:
         return pd.DataFrame(columns=columns)

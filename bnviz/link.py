@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bnviz.classroom import HIDE_PARAM, PARAMS, TEACH_PARAM, LessonLink
+from bnviz.classroom import HIDE_PARAM, KEY_PARAM, PARAMS, TEACH_PARAM, LessonLink
 from bnviz.config import WORK_FIELDS, ConfigError, ExperimentConfig, field_meta, field_names
 
 RUN_PARAM = "run"
@@ -114,7 +114,10 @@ def read_link(query: Mapping[str, Sequence[str]]) -> LinkReading:
     values: dict[str, str] = {}
     for key, given in query.items():
         given = list(given) or [""]
-        if len(given) > 1:
+        if len(given) > 1 and key == KEY_PARAM:  # a teacher's key is never shown on a page
+            problems.append(LinkProblem(key, f"given {len(given)} times; only the last value "
+                                             "is read", uses_default=False))
+        elif len(given) > 1:
             problems.append(LinkProblem(key, f"given {len(given)} times; only the last value, "
                                              "{value}, is read", given[-1], uses_default=False))
         values[key] = given[-1]
@@ -153,7 +156,7 @@ def _lesson_link(values: dict[str, str], problems: list[LinkProblem]) -> LessonL
                                         name, uses_default=False))
     kept = {name: text.strip()[:MAX_LESSON_TEXT] for name, text in texts.items()}
     return LessonLink(lesson=kept.get("lesson"), step=kept.get("step"), teach=teach,
-                      room=kept.get("room"), key=kept.get("key"),
+                      room=kept.get("room"), key=kept.get("key"), me=kept.get("me"),
                       hide=tuple(name for name in hide if name in field_names()))
 
 

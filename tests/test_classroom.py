@@ -76,3 +76,18 @@ def test_hide_keeps_known_settings_once_and_reports_the_rest():
     assert hidden_fields(reading.lesson) == (("seed", "batch_size"), [])
     assert [p.value for p in reading.problems] == ["bogus"]
     assert reading.config == ExperimentConfig()  # hide is no setting
+
+
+def test_in_a_class_the_links_settings_count_only_for_the_step_they_were_written_at(rooms):
+    room, key = rooms.open_room("batch-norm", len(LESSON.steps))
+    editable = next(i for i, step in enumerate(LESSON.steps) if "normalization" in step.editable)
+    rooms.move(room.code, key, editable)
+    reading = read_link({"room": [room.code], "normalization": ["layer"],
+                         "step": [str(editable + 1)]})
+    found, _ = place(reading.lesson, rooms)
+    assert found.config(reading.config, reading.given, reading.lesson.step).normalization \
+        == "layer"
+    rooms.move(room.code, key, editable + 1)  # the teacher moves on: the link's is left behind
+    found, _ = place(reading.lesson, rooms)
+    assert found.config(reading.config, reading.given, reading.lesson.step) \
+        == found.step.config()

@@ -79,7 +79,8 @@ def test_bad_lesson_links_get_a_plain_message_and_the_page(in_process_page, quer
     at = page(**query)
     at.run()
     assert not at.exception
-    assert any(warning in w.value for w in at.warning), [w.value for w in at.warning]
+    shown = [w.value.replace("\\", "") for w in at.warning]  # link text shown escaped
+    assert any(warning in text for text in shown), shown
     assert at.title  # the page itself is there
 
 
@@ -123,6 +124,12 @@ def test_a_live_class_follows_its_teacher(in_process_page):
         assert not student.tabs  # still hidden: the teacher reveals
     teacher.run()
     assert any(m.label == "Answered" and m.value == "3 of 3" for m in teacher.metric)
+    # A student who reloads (a new session on the student's own link) is the same student.
+    reloaded = page(room=code, me=students[2].query_params["me"])
+    reloaded.run()
+    _answer(reloaded, 1)
+    teacher.run()
+    assert any(m.label == "Answered" and m.value == "3 of 3" for m in teacher.metric)
 
     _button(teacher, "Reveal").click().run()
     assert not teacher.exception and teacher.tabs
@@ -154,3 +161,34 @@ def test_a_live_class_follows_its_teacher(in_process_page):
     assert any("you follow the class as a student" in w.value for w in stranger.warning)
     assert not [b for b in stranger.button if b.label == "Reveal"]
     assert key not in str(stranger.query_params)
+
+
+def test_train_over_the_work_cap_says_so_instead_of_failing(in_process_page):
+    at = page()
+    at.run()
+    at.sidebar.slider(key="setting_epochs").set_value(1000)  # × 1000 images × 5 seeds
+    next(b for b in at.sidebar.get("form_submit_button") if b.label == "Train").click().run()
+    assert not at.exception
+    assert any(e.value.startswith("Not trained:") and "cap" in e.value for e in at.sidebar.error)
+
+
+def test_a_lesson_name_with_markup_is_shown_as_text(in_process_page):
+    at = page(lesson="[Sign in](https://evil.example)")
+    at.run()
+    assert not at.exception
+    texts = [w.value for w in at.warning]
+    assert texts and not any("[Sign in](https://evil.example)" in text for text in texts)
+
+
+def test_a_teachers_key_is_never_quoted_and_an_ended_class_keeps_its_answers(in_process_page):
+    teacher = page(lesson="batch-norm", teach="1")
+    teacher.run()
+    code, key = teacher.query_params["room"], teacher.query_params["key"]
+    repeated = page(room=code, key=["typo", key])
+    repeated.run()
+    assert not any(key in w.value for w in repeated.warning)
+    teacher.run()
+    _button(teacher, "End the class").click().run()
+    assert not teacher.exception
+    assert any("has ended" in w.value for w in teacher.warning)
+    assert [d for d in teacher.sidebar.get("download_button")]  # the answers, still

@@ -16,6 +16,7 @@ import streamlit as st
 from bnviz.classroom import (
     KEY_PARAM,
     LESSON_PARAM,
+    ME_PARAM,
     ROOM_PARAM,
     STEP_PARAM,
     Place,
@@ -26,14 +27,17 @@ from bnviz.comparison import ComparisonRequest
 from bnviz.config import ExperimentConfig, field_meta, field_names
 from bnviz.jobs import JobManager
 from bnviz.lessons import READERS, LessonError, NoAnswer, lesson, reveal_text
-from bnviz.link import PRESENT_PARAM, LinkReading, markdown_code
-from bnviz.rooms import FileRoomStore, RoomError, new_student_id
+from bnviz.link import MAX_LESSON_TEXT, PRESENT_PARAM, LinkReading, markdown_code, markdown_text
+from bnviz.rooms import FileRoomStore, Room, RoomError, new_student_id
 from bnviz.store import default_cache_dir
 
 _STUDENT = "student_id"  # session state: this browser's random id in a class
 _ANSWERS = "lesson_answers"  # session state: (lesson, step) -> choice, self-paced
 _EXPLORING = "exploring_alone"  # session state: room codes this student stepped out of
 _SHOWN_STEP = "lesson_step_shown"  # session state: the (lesson, step) the tabs were set for
+_FULL_RUNS = "class_full_runs"  # session state: how many full runs of the page this session had
+_DRAWN = "class_drawn"  # session state: the class as the last full run that reached its end drew it
+_SEEN = "class_fragment_seen"  # session state: the full run the follow fragment last ran in
 FOLLOW_SECONDS = 1.0  # how often a student's page looks for the teacher's move
 
 
@@ -58,7 +62,7 @@ def open_class_if_asked(link: LinkReading) -> None:
         taught = lesson(link.lesson.lesson)
         room, key = rooms().open_room(taught.name, len(taught.steps))
     except (LessonError, RoomError) as error:
-        st.error(f"{error}")
+        st.error(markdown_text(str(error), 300))  # it quotes the link's text: no markup
         return
     present = st.query_params.get_all(PRESENT_PARAM)
     st.query_params.from_dict({ROOM_PARAM: room.code, KEY_PARAM: key,
@@ -71,22 +75,39 @@ def current_place(link: LinkReading) -> Place | None:
     alone), after saying what was wrong with the link's lesson, room or step."""
     if link.lesson.teach and link.lesson.lesson:
         return None  # `open_class_if_asked` could not open it and said why
+    st.session_state[_FULL_RUNS] = st.session_state.get(_FULL_RUNS, 0) + 1
     found, problems = place(link.lesson, rooms())
     for problem in problems:
-        st.warning(problem)
+        st.warning(markdown_text(problem, 300))  # they quote the link's text: no markup
+    if found is None and link.lesson.room and link.lesson.key:
+        _offer_answers_of_an_ended_class(link.lesson.room, link.lesson.key)
     if found is None or found.room is None:
         return found
     if found.role is Role.STUDENT:
-        student = st.session_state.setdefault(_STUDENT, new_student_id())
+        # The id lives in the student's link too: a reload is the same student.
+        student = st.session_state.setdefault(_STUDENT, link.lesson.me or new_student_id())
+        if st.query_params.get(ME_PARAM) != student:
+            st.query_params[ME_PARAM] = student
         try:
             rooms().join(found.room.code, student)
         except RoomError as error:
-            st.warning(f"{error}")
+            st.warning(markdown_text(str(error), 300))
             return None
         if found.room.code in st.session_state.get(_EXPLORING, set()):
             _show_back_to_class(found)
             return None
     return found
+
+
+def _offer_answers_of_an_ended_class(code: str, key: str) -> None:
+    """The teacher's link of a class that has ended still downloads its answers."""
+    try:
+        answers = rooms().answers_csv(code, key)
+    except RoomError:
+        return  # not the teacher's, or no such class: the warning above said what
+    st.sidebar.download_button("Download the answers (CSV)", answers,
+                               file_name=f"bnviz-class-{code.strip().upper()}-answers.csv",
+                               mime="text/csv", on_click="ignore")
 
 
 def _show_back_to_class(found: Place) -> None:
@@ -153,8 +174,7 @@ def show_question(found: Place) -> None:
         picked = st.radio(question.prompt, range(len(question.choices)), index=mine,
                           format_func=lambda i: question.choices[i].text)
         sent = st.form_submit_button("Answer", type="primary")
-    if sent and picked is not None:
-        _answer(found, int(picked))
+    if sent and picked is not None and _answer(found, int(picked)):
         st.rerun()
     if sent and picked is None:
         st.warning("Choose one of the answers first.")
@@ -168,15 +188,18 @@ def show_question(found: Place) -> None:
         show_navigation(found)
 
 
-def _answer(found: Place, choice: int) -> None:
+def _answer(found: Place, choice: int) -> bool:
+    """Record this visitor's answer; False (and why, on the page) when the class refused it."""
     if found.room is None:
         st.session_state.setdefault(_ANSWERS, {})[(found.lesson.name, found.index)] = choice
-        return
+        return True
     try:
         rooms().answer(found.room.code, st.session_state[_STUDENT], found.index, choice,
                        len(found.step.question.choices))
     except RoomError as error:
-        st.warning(f"{error}")
+        st.warning(f"Your answer was not taken: {markdown_text(str(error), 300)}")
+        return False
+    return True
 
 
 def show_reveal(found: Place, manager: JobManager) -> None:
@@ -222,16 +245,35 @@ def _show_tally(found: Place) -> None:
     st.caption(description)
 
 
+def _state(room: Room) -> tuple[str, int, bool, bool]:
+    return room.code, room.step, room.revealed, room.ended
+
+
+def mark_drawn(found: Place | None) -> None:
+    """Note, at the very end of a page run, which state of the class the page now shows: a run
+    cut short (Streamlit ends a run early when reruns queue up behind it, as thirty pages
+    redrawing at a reveal make them) leaves the old state noted, and the follow fragment then
+    draws the page again."""
+    if found is not None and found.room is not None:
+        st.session_state[_DRAWN] = _state(found.room)
+
+
 @st.fragment(run_every=FOLLOW_SECONDS)
 def _follow_the_class(found: Place) -> None:
-    """A student's page follows the teacher: when the class moves, reveals or ends, the whole
-    page is drawn again (within `FOLLOW_SECONDS`)."""
+    """A student's page follows the teacher: when the class moves, reveals or ends, or the
+    last page run ended before it drew what it had read, the whole page is drawn again
+    (within `FOLLOW_SECONDS`)."""
     try:
         now = rooms().room(found.room.code)
     except RoomError:
         return
-    if (now.step, now.revealed, now.ended) != (found.room.step, found.room.revealed,
-                                               found.room.ended):
+    run = st.session_state.get(_FULL_RUNS)
+    # Within a full run the page is still being drawn: only a rerun of the fragment alone, in
+    # the same full run's wake, can tell that the run never reached its end.
+    cut_short = st.session_state.get(_SEEN) == run and st.session_state.get(
+        _DRAWN) != _state(found.room)
+    st.session_state[_SEEN] = run
+    if _state(now) != _state(found.room) or cut_short:
         st.rerun(scope="app")
     st.caption(f"Following class {now.code}: your page moves with your teacher's.")
 
@@ -267,7 +309,8 @@ def _live_count(found: Place) -> None:
 
 
 def _teacher_controls(found: Place) -> None:
-    room, key = found.room, st.query_params.get(KEY_PARAM, "")
+    # Read as the link reader reads it (`bnviz.link`): stripped and cut, as `place` judged it.
+    room, key = found.room, st.query_params.get(KEY_PARAM, "").strip()[:MAX_LESSON_TEXT]
     store = rooms()
     columns = st.columns(2)
     moves = []

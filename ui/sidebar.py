@@ -6,8 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from bnviz.config import ExperimentConfig, field_meta, field_names
+from bnviz.config import ConfigError, ExperimentConfig, field_meta, field_names
 from bnviz.gallery import GALLERY_SEEDS, Gallery
+from bnviz.link import markdown_text
 from bnviz.presets import PRESETS
 from bnviz.sweep import LEARNING_RATES
 
@@ -54,6 +55,7 @@ def _show_control(name: str) -> Any:
 
 
 _LOADED_FOR = "settings_loaded_for"  # session state: what the widgets were last loaded for
+_UNSET = object()
 
 
 def show_experiment_sidebar(url_config: ExperimentConfig, gallery: Gallery | None,
@@ -69,8 +71,10 @@ def show_experiment_sidebar(url_config: ExperimentConfig, gallery: Gallery | Non
     would change them). The widgets take ``url_config``'s values on the first run and
     whenever ``loaded_for`` (a lesson's step) changes.
     """
-    if _KEY + "epochs" not in st.session_state or st.session_state.get(
-            _LOADED_FOR) != loaded_for:
+    # Keyed on a sentinel of our own, not on a widget's state: Streamlit drops the state of a
+    # widget that a run did not draw (a setting a lesson hides), which would reload every
+    # other run and undo what the student had just chosen.
+    if st.session_state.get(_LOADED_FOR, _UNSET) != loaded_for:
         _load_into_widgets(url_config)
         st.session_state[_LOADED_FOR] = loaded_for
     st.sidebar.header("Experiment")
@@ -94,5 +98,9 @@ def show_experiment_sidebar(url_config: ExperimentConfig, gallery: Gallery | Non
     if preset is not None:
         return _preset_config(preset, gallery), PRESET
     if pressed:
-        return ExperimentConfig.from_mapping(values), TRAIN
+        try:
+            return ExperimentConfig.from_mapping(values), TRAIN
+        except ConfigError as error:  # settings each valid, together too large (the work cap)
+            st.sidebar.error(f"Not trained: {markdown_text(error.message, 300)}. Lower the "
+                             "epochs, the training images or the seeds.")
     return url_config, ""

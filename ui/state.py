@@ -11,6 +11,7 @@ import uuid
 import streamlit as st
 
 from bnviz.classroom import PARAMS as LESSON_PARAMS
+from bnviz.classroom import STEP_PARAM
 from bnviz.cluster import ADDRESS_VARIABLE, runner_from_environment
 from bnviz.config import ExperimentConfig
 from bnviz.gallery import Gallery
@@ -179,10 +180,12 @@ def submit_for_session(manager: JobManager, request: Request) -> Job:
     return job
 
 
-def write_url(config: ExperimentConfig) -> None:
+def write_url(config: ExperimentConfig, step: int | None = None) -> None:
     """Put the configuration in the link, so that copying it shares these settings (a
     presentation switch, a lesson's or a class's parameters and a ``hide=`` in the link
-    stay)."""
+    stay); in a class, ``step`` says which step the settings were chosen at."""
     kept = {name: st.query_params.get_all(name)[-1] for name in (PRESENT_PARAM, *LESSON_PARAMS)
             if st.query_params.get_all(name)}
+    if step is not None:
+        kept[STEP_PARAM] = str(step)
     st.query_params.from_dict({**config.to_mapping(), **kept})
