@@ -349,8 +349,10 @@ class StoppableRunner:
     """Reports an epoch every few milliseconds until ``should_stop`` says stop; then returns
     the epochs done as a partial result (as `bnviz.training.train_comparison` does)."""
 
-    def __init__(self) -> None:
+    def __init__(self, epoch_ends: threading.Event | None = None) -> None:
         self.started = threading.Event()
+        # When given: a stopped training ends only once it is set (its epoch still running).
+        self.epoch_ends = epoch_ends
 
     def __call__(self, request, on_progress, should_stop=None):
         import dataclasses
@@ -359,6 +361,8 @@ class StoppableRunner:
         self.started.set()
         for epoch in range(1, 1000):
             if should_stop is not None and should_stop():
+                if self.epoch_ends is not None:
+                    self.epoch_ends.wait(30)
                 if epoch == 1:
                     from bnviz.request import TrainingStopped
 
@@ -454,12 +458,18 @@ def test_a_viewer_leaves_a_running_training_but_only_its_starter_stops_it(tmp_pa
 def test_asking_while_a_stopped_training_ends_its_epoch_trains_anew(tmp_path, open_manager):
     from bnviz.jobs import STOPPED
 
-    manager = open_manager(ResultsStore(tmp_path), runner=StoppableRunner(), max_running=2)
+    # The stopped training's epoch ends only after the fresh request: otherwise a runner that
+    # stops within milliseconds may end before it, and the race decides what the test sees.
+    epoch_ends = threading.Event()
+    manager = open_manager(ResultsStore(tmp_path), runner=StoppableRunner(epoch_ends),
+                           max_running=2)
     job = manager.submit(_request(epochs=1), session="teacher")
     wait_for(lambda: len(job.rows) >= 1)
     manager.stop(job, "teacher")
     fresh = manager.submit(_request(epochs=1), session="student")  # before it has ended
     assert fresh is not job and fresh.owner == "student"
+    assert job.status != STOPPED  # still ending its epoch
+    epoch_ends.set()
     wait_for(lambda: job.status == STOPPED and len(fresh.rows) >= 1)
     assert not job.saved  # the partial result does not take the fresh training's place
     assert manager.get(job.request) is fresh
