@@ -78,6 +78,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.first_epoch import cpu_name  # noqa: E402  (after the path set-up)
 from bnviz.config import ExperimentConfig  # noqa: E402  (after the path set-up)
 from tests.server import CHROMIUM, CHROMIUM_ARGS, STARTED, Server  # noqa: E402
 
@@ -842,16 +843,6 @@ def _lesson_failures(result: dict) -> list[str]:
     return failures
 
 
-def cpu_model() -> str:
-    """The CPU's model name (``lscpu``'s), which every figure in the docs names."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
 
 def print_figures(title: str, figures: dict, skip: tuple[str, ...] = ()) -> None:
     """A scenario's figures, one per line under its title, as they are measured."""
@@ -933,7 +924,7 @@ def main() -> None:
             failures += check(result, args.max_jobs)
             print_figures(f"{name} ({result['wall_seconds']} s)", result,
                           skip=("scenario", "wall_seconds"))
-    print(f"\nmachine: {cpu_model()}, {os.cpu_count()} cores, "
+    print(f"\nmachine: {cpu_name()}, {os.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GB; "
           f"configs: {args.epochs} epochs x {args.train_size} images")
     if args.json:
