@@ -398,14 +398,18 @@ def parameters_chart(layer_tables: dict[str, pd.DataFrame]) -> alt.Chart:
     )
 
 
-def predictions_frame(labels: np.ndarray, probabilities: dict[str, np.ndarray]) -> pd.DataFrame:
+# Per model: each test image's predicted class and its confidence in [0, 1]
+# (`bnviz.comparison.ComparisonResult.answers_at`).
+Answers = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def predictions_frame(labels: np.ndarray, answers: Answers) -> pd.DataFrame:
     """Per test image: true class, and each model's predicted class and confidence."""
     frame = pd.DataFrame({"index": np.arange(len(labels)),
                           "true": [CLASS_NAMES[i] for i in labels]})
-    for model, probs in probabilities.items():
-        predicted = probs.argmax(axis=1)
+    for model, (predicted, confidence) in answers.items():
         frame[f"{model} predicted"] = [CLASS_NAMES[i] for i in predicted]
-        frame[f"{model} confidence"] = probs.max(axis=1)
+        frame[f"{model} confidence"] = confidence
         frame[f"{model} correct"] = predicted == labels
     return frame
 
@@ -426,12 +430,12 @@ def filter_predictions(frame: pd.DataFrame, models: list[str], which: str) -> pd
     raise ValueError(f"unknown filter {which!r}; choose from {PREDICTION_FILTERS}")
 
 
-def confusion_frame(labels: np.ndarray, probabilities: dict[str, np.ndarray]) -> pd.DataFrame:
+def confusion_frame(labels: np.ndarray, answers: Answers) -> pd.DataFrame:
     """Counts of (true, predicted) class pairs per model, all 100 cells present."""
     rows = []
-    for model, probs in probabilities.items():
+    for model, (predicted, _) in answers.items():
         counts = np.zeros((len(CLASS_NAMES),) * 2, dtype=int)
-        np.add.at(counts, (labels, probs.argmax(axis=1)), 1)
+        np.add.at(counts, (labels, predicted), 1)
         for true_index, true_name in enumerate(CLASS_NAMES):
             total = counts[true_index].sum()
             for predicted_index, predicted_name in enumerate(CLASS_NAMES):

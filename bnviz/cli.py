@@ -212,8 +212,9 @@ def write_pngs(result: Any, out: Path) -> list[Path]:
         "parameters.png": charts.parameters_chart(result.layer_tables),
         "relu_inputs.png": charts.relu_input_chart(result.relu_inputs),
     }
-    if not result.bn_modes.empty:  # layer and group norm have no two modes to compare
-        charts_by_file["bn_modes.png"] = charts.bn_modes_chart(result.bn_modes)
+    modes, _ = result.bn_modes_at()
+    if not modes.empty:  # layer and group norm have no two modes to compare
+        charts_by_file["bn_modes.png"] = charts.bn_modes_chart(modes)
     if not result.landscape.empty:
         charts_by_file["landscape.png"] = charts.landscape_chart(result.landscape)
     paths = []

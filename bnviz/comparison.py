@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bnviz.config import BASELINE_PLACEMENT, ExperimentConfig
+from bnviz.snapshots import Predictions, at_checkpoint
 from bnviz.summary import convergence_summary
 
 FRAMES = ("relu_inputs", "bn_layers", "bn_modes", "landscape")  # extra tables kept with a result
@@ -41,13 +42,17 @@ class ComparisonResult:
     config: ExperimentConfig
     history: pd.DataFrame  # tidy: one row per model, seed and epoch (HISTORY_COLUMNS)
     test_labels: np.ndarray  # (n_test,) int
-    probabilities: dict[str, np.ndarray]  # model label -> (n_test, 10) softmax outputs
+    # Each model's answers on the test set after every kept epoch of the first seed
+    # (`bnviz.snapshots`); its models, in training order, are the result's.
+    predictions: Predictions
     layer_tables: dict[str, pd.DataFrame]  # model label -> per-layer parameter table
     # model, seed, epoch, p15, p50, p85 of the input to each model's last ReLU
     relu_inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
-    # model, layer, feature, gamma, beta, moving_mean, moving_variance (BN model, first seed)
+    # epoch, model, layer, feature, gamma, beta, moving_mean, moving_variance (BN model, first
+    # seed, at each checkpoint: `bnviz.snapshots.checkpoint_epochs`); read with `bn_layers_at`
     bn_layers: pd.DataFrame = field(default_factory=pd.DataFrame)
-    # mode, batch_size, accuracy: the BN model evaluated with moving averages or batch statistics
+    # epoch, mode, batch_size, accuracy: the BN model evaluated with moving averages or batch
+    # statistics at each checkpoint; read with `bn_modes_at`
     bn_modes: pd.DataFrame = field(default_factory=pd.DataFrame)
     # model, seed, step, epoch and the loss-landscape measures (bnviz.landscape), per probe
     landscape: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -89,7 +94,27 @@ class ComparisonResult:
     @property
     def models(self) -> list[str]:
         """Model labels in training order (baseline first)."""
-        return list(self.probabilities)
+        return self.predictions.models
+
+    @property
+    def final_epoch(self) -> int:
+        """The first seed's last epoch: what the tabs show unless asked for another."""
+        return self.predictions.last_epoch
+
+    def answers_at(self, epoch: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per model, its predicted classes and confidences on the test set after ``epoch``
+        (default the last): `bnviz.snapshots.Predictions.at`."""
+        return self.predictions.at(epoch)
+
+    def bn_layers_at(self, epoch: int | None = None) -> tuple[pd.DataFrame, int | None]:
+        """BN's values at the last checkpoint at or before ``epoch`` (default the last), and
+        that checkpoint's epoch."""
+        return at_checkpoint(self.bn_layers, epoch)
+
+    def bn_modes_at(self, epoch: int | None = None) -> tuple[pd.DataFrame, int | None]:
+        """BN's two modes compared at the last checkpoint at or before ``epoch`` (default the
+        last), and that checkpoint's epoch."""
+        return at_checkpoint(self.bn_modes, epoch)
 
     @property
     def baseline_model(self) -> str:
@@ -151,7 +176,7 @@ class ComparisonRequest:
             "train_class_counts": list(result.train_class_counts),
             "stopped": [result.stopped_seed, result.stopped_epoch],
         }
-        arrays = {f"probabilities_{i}": p for i, p in enumerate(result.probabilities.values())}
+        arrays = result.predictions.arrays()
         buffer = io.BytesIO()
         np.savez_compressed(buffer, meta=np.array(json.dumps(meta)),
                             test_labels=result.test_labels, **arrays)
@@ -162,25 +187,41 @@ class ComparisonRequest:
         another configuration."""
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
-            probabilities = {
-                name: archive[f"probabilities_{i}"] for i, name in enumerate(meta["models"])
-            }
+            history = pd.DataFrame(meta["history"], columns=list(HISTORY_COLUMNS))
+            # Results saved before answers were kept per epoch hold the last epoch's softmax
+            # outputs: they read as answers kept after that epoch alone.
+            last = _first_seed_epochs(history)
+            predictions = Predictions.from_arrays(archive, meta["models"]) \
+                if "prediction_epochs" in archive else Predictions.from_probabilities(
+                    {name: archive[f"probabilities_{i}"]
+                     for i, name in enumerate(meta["models"])}, last)
             test_labels = archive["test_labels"]
         if ExperimentConfig.from_mapping(meta["config"]) != self.config:
             raise ValueError("entry belongs to another configuration")
+        frames = {name: pd.DataFrame(meta["frames"].get(name, {})) for name in FRAMES}
+        for name in ("bn_layers", "bn_modes"):  # likewise kept at the last epoch alone
+            if "epoch" not in frames[name] and not frames[name].empty:
+                frames[name].insert(0, "epoch", last)
         return ComparisonResult(
             config=self.config,
-            history=pd.DataFrame(meta["history"], columns=list(HISTORY_COLUMNS)),
+            history=history,
             test_labels=test_labels,
-            probabilities=probabilities,
+            predictions=predictions,
             layer_tables={k: pd.DataFrame(v) for k, v in meta["layer_tables"].items()},
-            **{name: pd.DataFrame(meta["frames"].get(name, {})) for name in FRAMES},
+            **frames,
             data_source=meta.get("data_source", ""),
             warnings=tuple(meta.get("warnings", ())),
             train_class_counts=tuple(meta.get("train_class_counts", ())),
             stopped_seed=int(meta.get("stopped", (0, 0))[0]),
             stopped_epoch=int(meta.get("stopped", (0, 0))[1]),
         )
+
+
+def _first_seed_epochs(history: pd.DataFrame) -> int:
+    """How many epochs the first seed of ``history`` trained."""
+    if history.empty:
+        return 0
+    return int(history[history["seed"] == history["seed"].iloc[0]]["epoch"].max())
 
 
 def merge_seeds(config: ExperimentConfig, parts: list[ComparisonResult]) -> ComparisonResult:
@@ -198,7 +239,7 @@ def merge_seeds(config: ExperimentConfig, parts: list[ComparisonResult]) -> Comp
         config=config,
         history=joined([part.history for part in parts]),
         test_labels=first.test_labels,
-        probabilities=first.probabilities,
+        predictions=first.predictions,
         layer_tables=first.layer_tables,
         relu_inputs=joined([part.relu_inputs for part in parts]),
         bn_layers=first.bn_layers,

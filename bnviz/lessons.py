@@ -327,7 +327,7 @@ def one_image_batch(result: ComparisonResult) -> Reading:
     ``moving-averages`` or ``batch-statistics`` for the higher, ``same`` when they differ by
     less than two standard errors of a difference on this test set (the sweep's rule)."""
     ours = result.normalized_model
-    modes = result.bn_modes
+    modes, _ = result.bn_modes_at()
     if modes.empty:
         raise NoAnswer(f"the {ours} model keeps no moving averages, so it has no two modes "
                        "to compare")

@@ -3,7 +3,7 @@ learning-rate sweeps some of them come with."""
 
 from __future__ import annotations
 
-from bnviz.config import MLP_SIGMOID, ExperimentConfig
+from bnviz.config import MLP_SIGMOID, NORMALIZATIONS, ExperimentConfig
 from bnviz.sweep import SweepRequest
 
 _BLOG = ExperimentConfig()
@@ -65,6 +65,32 @@ PRESETS: dict[str, tuple[ExperimentConfig, str]] = {
 PRESET_SWEEPS: dict[str, tuple[tuple[float, ...], int]] = {
     "BN and the learning rate (Bjorck)": ((1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1), 20),
 }
+
+
+# The blog's settings with one knob moved, to the values a visitor tries first: precomputed too
+# (`bnviz.gallery`), so the common what-ifs open at once. Those a preset already is are left
+# out (`gallery_configs`).
+WHAT_IFS: dict[str, ExperimentConfig] = {
+    **{f"Batch size {size}": _BLOG.replace(batch_size=size) for size in (16, 32, 128, 256)},
+    **{f"Learning rate {rate:g}": _BLOG.replace(learning_rate=rate) for rate in (1e-4, 1e-2)},
+    "BN before the ReLU": _BLOG.replace(placement="before"),
+    **{f"Normalisation {name}": _BLOG.replace(normalization=name)
+       for name in NORMALIZATIONS if name != _BLOG.normalization},
+    "Optimizer SGD": _BLOG.replace(optimizer="sgd"),
+    **{f"{size:,} training images": _BLOG.replace(train_size=size) for size in (300, 3000)},
+    "Official test split": _BLOG.replace(split="official"),
+    "Scaled pixels to [0, 1]": _BLOG.replace(scale_pixels=True),
+}
+
+
+def gallery_configs() -> dict[str, ExperimentConfig]:
+    """Every configuration the gallery precomputes, by name: the presets, then the what-ifs
+    that are not already a preset."""
+    configs = {name: config for name, (config, _) in PRESETS.items()}
+    for name, config in WHAT_IFS.items():
+        if config not in configs.values():
+            configs[name] = config
+    return configs
 
 
 def preset_sweep(name: str, config: ExperimentConfig) -> SweepRequest | None:

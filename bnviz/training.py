@@ -73,6 +73,7 @@ from bnviz.landscape import (
 )
 from bnviz.models import build_model, layer_table, model_label
 from bnviz.request import ProgressCallback, Request, StopCheck, TrainingStopped
+from bnviz.snapshots import Predictions, checkpoint_epochs, prediction_epochs, to_percent
 from bnviz.summary import diverged, outcome
 from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult
 from bnviz.variants import BATCH_NORM
@@ -140,9 +141,11 @@ def train_comparison(
                     record.stopped(seed_index, epochs_done=epoch - 1)
                     break
                 record.epoch(seed, epoch, finished)
+                if seed_index == 1:  # what the scrubber and shorter runs are served from
+                    record.keep_first_seed(epoch, finished, trainers, split)
             if seed_index == 1:  # the trainers are reset for the next seed: take these now
-                record.first_seed = _first_seed_outputs(config, trainers, split,
-                                                        stopped=record.partial)
+                record.layer_tables = {label: layer_table(t.model)
+                                       for label, t in trainers.items()}
             if record.partial:
                 break
     return record.result(split)
@@ -208,24 +211,6 @@ def _abort_when_asked(futures: list[Future], trainers: list[ModelTrainer],
                 trainer.abort()
 
 
-def _first_seed_outputs(config: ExperimentConfig, trainers: dict[str, ModelTrainer],
-                        split: Split, stopped: bool) -> dict[str, Any]:
-    """What a result keeps of the first seed's run alone: both models' predictions and
-    parameter tables, the BN model's layer values and its two modes."""
-    bn_label = model_label(config.placement, config.normalization)
-    bn_model = trainers[bn_label]
-    return {
-        "probabilities": {label: t.test_probabilities() for label, t in trainers.items()},
-        "layer_tables": {label: layer_table(t.model) for label, t in trainers.items()},
-        "bn_layers": bn_layer_values(bn_model.model, bn_label),
-        # Without moving statistics both modes compute the same: nothing to compare. Nor
-        # after a Stop: measuring them would delay the partial result, which the person
-        # who pressed Stop is waiting for.
-        "bn_modes": bn_model.mode_accuracies(split.x_test, split.y_test)
-        if config.variant.keeps_moving_statistics and not stopped else pd.DataFrame(),
-    }
-
-
 @dataclass
 class _Record:
     """What a comparison's training has recorded so far, and the result it makes."""
@@ -235,7 +220,12 @@ class _Record:
     rows: list[dict[str, Any]] = field(default_factory=list)
     relu_inputs: list[dict[str, Any]] = field(default_factory=list)
     landscape: list[dict[str, Any]] = field(default_factory=list)
-    first_seed: dict[str, Any] = field(default_factory=dict)
+    # The first seed's answers after each kept epoch, BN's values and modes at checkpoints
+    # (`bnviz.snapshots`), and the parameter tables.
+    answers: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    bn_layers: list[pd.DataFrame] = field(default_factory=list)
+    bn_modes: list[pd.DataFrame] = field(default_factory=list)
+    layer_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     stopped_seed: int = 0  # as in `ComparisonResult`
     stopped_epoch: int = 0
 
@@ -247,6 +237,7 @@ class _Record:
     def epoch(self, seed: int, epoch: int, finished: dict[str, EpochOutputs]) -> None:
         """Both models' rows of one finished epoch, each passed on as it is recorded."""
         for label, (metrics, percentiles) in finished.items():
+            metrics = {k: v for k, v in metrics.items() if k != "answers"}
             self.landscape += [{"model": label, "seed": seed, "step": step, "epoch": epoch,
                                 "direction": direction, **measures}
                                for step, direction, measures in metrics.pop("landscape", ())]
@@ -256,6 +247,33 @@ class _Record:
                                  for values in percentiles]
             if self.on_epoch is not None:
                 self.on_epoch(row)
+
+    def keep_first_seed(self, epoch: int, finished: dict[str, EpochOutputs],
+                        trainers: dict[str, ModelTrainer], split: Split) -> None:
+        """What the first seed's ``epoch`` leaves for the scrubber and for shorter runs: the
+        answers on the test set after it (measured by its evaluation), and at a checkpoint
+        the BN model's layer values and its two modes."""
+        if epoch in prediction_epochs(self.config.epochs):
+            self.answers[epoch] = {label: metrics["answers"]
+                                   for label, (metrics, _) in finished.items()}
+        if epoch not in checkpoint_epochs(self.config.epochs):
+            return
+        bn_label = model_label(self.config.placement, self.config.normalization)
+        bn_model = trainers[bn_label]
+        self.bn_layers.append(bn_layer_values(bn_model.model, bn_label).assign(epoch=epoch))
+        # Without moving statistics both modes compute the same: nothing to compare.
+        if self.config.variant.keeps_moving_statistics:
+            self.bn_modes.append(bn_model.mode_accuracies(split.x_test, split.y_test)
+                                 .assign(epoch=epoch))
+
+    def predictions(self) -> Predictions:
+        """The answers kept, as a result holds them."""
+        epochs = sorted(self.answers)
+        models = list(self.answers[epochs[0]]) if epochs else []
+        return Predictions(
+            tuple(epochs),
+            {m: np.stack([self.answers[e][m][0] for e in epochs]) for m in models},
+            {m: np.stack([self.answers[e][m][1] for e in epochs]) for m in models})
 
     def stopped(self, seed_index: int, epochs_done: int) -> None:
         """The training stopped in this seed (1-based) after ``epochs_done`` of its epochs;
@@ -285,8 +303,19 @@ class _Record:
             train_class_counts=tuple(split.class_counts()),
             stopped_seed=self.stopped_seed,
             stopped_epoch=self.stopped_epoch,
-            **self.first_seed,
+            predictions=self.predictions(),
+            layer_tables=self.layer_tables,
+            bn_layers=_checkpoints(self.bn_layers),
+            bn_modes=_checkpoints(self.bn_modes),
         )
+
+
+def _checkpoints(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Tables kept at checkpoints as one, their ``epoch`` column first."""
+    if not frames:
+        return pd.DataFrame()
+    joined = pd.concat(frames, ignore_index=True)
+    return joined[["epoch", *[c for c in joined.columns if c != "epoch"]]]
 
 
 # -- a learning-rate sweep, a warm-up ------------------------------------------------
@@ -513,8 +542,9 @@ class ModelTrainer:
         # An epoch's seconds include its own trace, not the wait for the other model's.
         waited = self.trace()
         etas = np.array(STEP_MULTIPLES, np.float32) * np.float32(learning_rate)
-        train_loss, train_accuracy, test_loss, test_accuracy, probes, done = self._epoch(
-            order, *self._data, np.int32(first_step), np.int32(probe_every), etas)
+        (train_loss, train_accuracy, test_loss, test_accuracy, classes, confidence, probes,
+         done) = self._epoch(order, *self._data, np.int32(first_step), np.int32(probe_every),
+                             etas)
         if int(done) < self.steps_per_epoch(len(order)):
             raise EpochAborted(f"aborted after {int(done)} steps")
         metrics: dict[str, Any] = {
@@ -523,6 +553,9 @@ class ModelTrainer:
             "test_accuracy": float(test_accuracy),
             "test_loss": float(test_loss),
             "seconds": time.perf_counter() - begin - waited,
+            # Each test image's predicted class and its confidence (in percent), as the
+            # evaluation found them: what the tabs show of the model after this epoch.
+            "answers": (classes.numpy().astype(np.uint8), to_percent(confidence.numpy())),
         }
         if probe_every > 0:
             metrics["landscape"] = [
@@ -543,10 +576,6 @@ class ModelTrainer:
         """Trace the forward passes the end of a training uses (predictions, the BN mode
         comparison) now, while the training runs: a stopped training then ends sooner."""
         self._forward().trace()
-
-    def test_probabilities(self) -> np.ndarray:
-        """Softmax outputs on the test set, BN in inference mode."""
-        return self._forward()(self._data[2], EVAL_SLICE, False).numpy()
 
     def mode_accuracies(self, x_test: np.ndarray, y_test: np.ndarray) -> pd.DataFrame:
         """`bnviz.inside.mode_accuracies` of this model, with its forward pass compiled once."""
@@ -608,9 +637,9 @@ def compile_epoch(model: keras.Model, optimizer: keras.optimizers.Optimizer, bat
             (tf.constant(0), tf.constant(0.0), tf.constant(0.0),
              tf.TensorArray(tf.float32, size=steps, element_shape=[PROBED])))
         total = tf.cast(count, tf.float32)
-        test_loss, test_accuracy = _evaluate(model, x_test, y_test)
-        return (loss_sum / total, correct / total, test_loss, test_accuracy, probes.stack(),
-                done)
+        test_loss, test_accuracy, classes, confidence = _evaluate(model, x_test, y_test)
+        return (loss_sum / total, correct / total, test_loss, test_accuracy, classes,
+                confidence, probes.stack(), done)
 
     images = tf.TensorSpec([None, *IMAGE_SHAPE, 1], tf.float32)
     labels = tf.TensorSpec([None, NUM_CLASSES], tf.float32)
@@ -620,28 +649,36 @@ def compile_epoch(model: keras.Model, optimizer: keras.optimizers.Optimizer, bat
         tf.TensorSpec([len(STEP_MULTIPLES)], tf.float32)])
 
 
-def _evaluate(model: keras.Model, x_test: Any, y_test: Any) -> tuple[Any, Any]:
-    """Test loss and accuracy in inference mode, in slices to bound activation memory (in
-    the compiled epoch's graph)."""
+def _evaluate(model: keras.Model, x_test: Any, y_test: Any) -> tuple[Any, Any, Any, Any]:
+    """Test loss and accuracy in inference mode, and each image's predicted class and its
+    probability, in slices to bound activation memory (in the compiled epoch's graph)."""
     import keras
     import tensorflow as tf
 
     count = tf.shape(y_test)[0]
 
-    def evaluate_slice(start: Any, loss_sum: Any, correct: Any) -> tuple[Any, Any, Any]:
+    def evaluate_slice(start: Any, loss_sum: Any, correct: Any, classes: Any,
+                       confidence: Any) -> tuple[Any, ...]:
         x = x_test[start: start + EVAL_SLICE]
         y = y_test[start: start + EVAL_SLICE]
         probabilities = model(x, training=False)
+        index = start // EVAL_SLICE
         return (start + EVAL_SLICE,
                 loss_sum + tf.reduce_sum(keras.losses.categorical_crossentropy(
                     y, probabilities)),
-                correct + _count_correct(y, probabilities))
+                correct + _count_correct(y, probabilities),
+                classes.write(index, tf.argmax(probabilities, axis=-1, output_type=tf.int32)),
+                confidence.write(index, tf.reduce_max(probabilities, axis=-1)))
 
-    _, loss_sum, correct = tf.while_loop(
+    def answers(dtype: Any) -> Any:
+        return tf.TensorArray(dtype, size=0, dynamic_size=True, infer_shape=False)
+
+    _, loss_sum, correct, classes, confidence = tf.while_loop(
         lambda start, *_: start < count, evaluate_slice,
-        (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+        (tf.constant(0), tf.constant(0.0), tf.constant(0.0), answers(tf.int32),
+         answers(tf.float32)))
     total = tf.cast(count, tf.float32)
-    return loss_sum / total, correct / total
+    return loss_sum / total, correct / total, classes.concat(), confidence.concat()
 
 
 def _count_correct(y: Any, probabilities: Any) -> Any:

@@ -1,11 +1,13 @@
-"""Train every preset with `bnviz.gallery.GALLERY_SEEDS` seeds (and its learning-rate sweep,
-where it has one) and keep the results in bnviz/gallery/, with an index.
+"""Train every preset and every what-if (`bnviz.presets.gallery_configs`) with
+`bnviz.gallery.GALLERY_SEEDS` seeds (and a preset's learning-rate sweep, where it has one) and
+keep the results in bnviz/gallery/, with an index.
 
-Usage: python scripts/build_gallery.py [--force] [PRESET ...]   (default: every preset)
+Usage: python scripts/build_gallery.py [--force] [NAME ...]   (default: all, in index order)
 
 Resumable: an entry the gallery would serve today (same configuration hash, results version
-and images, and its sweep present) is kept as it is, unless ``--force``; each entry is written
-as soon as it is trained, so an interrupted build goes on where it stopped.
+and images, its answers kept after every epoch, and its sweep present) is kept as it is, unless
+``--force``; each entry is written as soon as it is trained, so an interrupted build goes on
+where it stopped. Names are trained in the order given.
 
 Each entry is trained by bnviz's own trainer, in this process, at the preset's settings with
 `bnviz.gallery.GALLERY_SEEDS` seeds. ``GALLERY.json`` records, per entry, when it was trained,
@@ -38,7 +40,7 @@ from bnviz.gallery import (  # noqa: E402
     read_index,
     write_index,
 )
-from bnviz.presets import PRESETS, preset_sweep  # noqa: E402
+from bnviz.presets import gallery_configs, preset_sweep  # noqa: E402
 from bnviz.training import run_request  # noqa: E402
 
 
@@ -56,31 +58,40 @@ def versions() -> dict[str, str]:
 
 
 def _up_to_date(entry: GalleryEntry | None, name: str) -> bool:
-    """Whether ``entry`` is what preset ``name`` would be trained into now, files and all."""
+    """Whether ``entry`` is what ``name`` would be trained into now, files and all."""
+    import numpy as np
+
     if entry is None or entry.problem() is not None:
         return False
-    config = gallery_config(PRESETS[name][0])
+    config = gallery_config(CONFIGS[name])
     sweep = preset_sweep(name, config)
     if entry.config != config or entry.sweep != sweep:
         return False
     files = [entry.file] + ([entry.sweep_file] if entry.sweep_file else [])
-    return all((GALLERY_DIR / file).exists() for file in files)
+    if not all((GALLERY_DIR / file).exists() for file in files):
+        return False
+    with np.load(GALLERY_DIR / entry.file) as archive:  # older entries kept the end alone
+        return "prediction_epochs" in archive.files
+
+
+CONFIGS = gallery_configs()
 
 
 def main() -> None:
     arguments = sys.argv[1:]
     force = "--force" in arguments
-    chosen = [name for name in arguments if name != "--force"] or list(PRESETS)
-    unknown = [name for name in chosen if name not in PRESETS]
+    chosen = [name for name in arguments if name != "--force"] or list(CONFIGS)
+    unknown = [name for name in chosen if name not in CONFIGS]
     if unknown:
-        raise SystemExit(f"unknown preset(s): {', '.join(unknown)}; known: {', '.join(PRESETS)}")
+        raise SystemExit(f"unknown name(s): {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
+    began_all = time.perf_counter()
     GALLERY_DIR.mkdir(exist_ok=True)
     entries = {entry.preset: entry for entry in read_index()}
     for name in chosen:
         if not force and _up_to_date(entries.get(name), name):
             print(f"keeping {name!r}: up to date", flush=True)
             continue
-        config = gallery_config(PRESETS[name][0])
+        config = gallery_config(CONFIGS[name])
         request = ComparisonRequest(config)
         began = time.perf_counter()
         print(f"training {name!r} ({config.seeds} seeds, {config.epochs} epochs) …", flush=True)
@@ -102,16 +113,17 @@ def main() -> None:
             versions=versions(), cpu=cpu_name(),
             sweep_rates=sweep.learning_rates if sweep else (),
             sweep_epochs=sweep.epochs if sweep else 0)
-        # Keep the index in preset order, and drop files no entry points to.
-        write_index([entries[p] for p in PRESETS if p in entries])
+        # Keep the index in the gallery's order, and drop files no entry points to.
+        write_index([entries[p] for p in CONFIGS if p in entries])
         print(f"  wrote {entries[name].file} in {time.perf_counter() - began:.0f} s", flush=True)
-    kept = {file for preset in PRESETS if preset in entries
+    kept = {file for preset in CONFIGS if preset in entries
             for file in (entries[preset].file, entries[preset].sweep_file) if file}
     for path in [*GALLERY_DIR.glob(f"*{ComparisonRequest.suffix}"), *GALLERY_DIR.glob("*.csv")]:
         if path.name not in kept:
             path.unlink()
     total = sum(path.stat().st_size for path in GALLERY_DIR.iterdir())
-    print(f"gallery: {len(entries)} entries, {total / 1e6:.2f} MB")
+    print(f"gallery: {len(entries)} entries, {total / 1e6:.2f} MB; this build took "
+          f"{time.perf_counter() - began_all:.0f} s on {cpu_name()}")
 
 
 if __name__ == "__main__":

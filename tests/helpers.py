@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from bnviz.comparison import HISTORY_COLUMNS, ComparisonRequest, ComparisonResult
 from bnviz.config import ExperimentConfig
+from bnviz.snapshots import Predictions
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TINY_LINK = {"epochs": "2", "train_size": "256"}  # a link to a configuration that trains fast
@@ -61,9 +62,11 @@ def fake_result(config: ExperimentConfig) -> ComparisonResult:
         [["baseline", config.seed, 1, 0.5, 1.2, 0.4, 1.3, 0.1],
          ["BN after", config.seed, 1, 0.6, 1.0, 0.5, 1.1, 0.1]], columns=list(HISTORY_COLUMNS))
     probabilities = np.full((4, 10), 0.1, dtype=np.float32)
+    probabilities[:, 3] = 0.2  # every image read as a dress
     return ComparisonResult(
         config=config, history=history, test_labels=np.arange(4),
-        probabilities={"baseline": probabilities, "BN after": probabilities * 2},
+        predictions=Predictions.from_probabilities(
+            {"baseline": probabilities, "BN after": probabilities * 2}, epoch=1),
         layer_tables={"baseline": pd.DataFrame({"layer": ["dense"], "params": [5130]})},
         data_source="bundled sample")
 

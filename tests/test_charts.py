@@ -34,15 +34,13 @@ def test_parameters_chart_counts():
     assert {(d["model"], d["kind"]): d["count"] for d in data}[("BN after", "non-trainable")] == 2
 
 
-def _probabilities(predicted, n=10):
-    out = np.full((len(predicted), n), 0.01)
-    out[np.arange(len(predicted)), predicted] = 0.91
-    return out
+def _answers(predicted):
+    return np.array(predicted, np.uint8), np.full(len(predicted), 0.91)
 
 
 def test_prediction_filters():
     labels = np.array([0, 1, 2, 3])
-    probs = {"baseline": _probabilities([0, 5, 5, 3]), "BN after": _probabilities([0, 1, 6, 3])}
+    probs = {"baseline": _answers([0, 5, 5, 3]), "BN after": _answers([0, 1, 6, 3])}
     frame = charts.predictions_frame(labels, probs)
     models = list(probs)
     assert list(charts.filter_predictions(frame, models, "both wrong")["index"]) == [2]
@@ -53,7 +51,7 @@ def test_prediction_filters():
 
 def test_confusion_counts_and_per_class_accuracy():
     labels = np.array([0, 0, 1, 1])
-    probs = {"baseline": _probabilities([0, 1, 1, 1])}
+    probs = {"baseline": _answers([0, 1, 1, 1])}
     confusion = charts.confusion_frame(labels, probs)
     assert len(confusion) == 100
     cell = confusion[(confusion.true == "T-shirt/top") & (confusion.predicted == "Trouser")]

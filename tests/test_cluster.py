@@ -49,7 +49,7 @@ def test_each_seed_trains_as_its_own_task_and_the_result_is_the_embedded_one(clu
     assert sorted((r["seed"], r["model"], r["epoch"]) for r in rows) == sorted(
         (seed, model, epoch) for seed in (1, 2) for model in ("baseline", "BN after")
         for epoch in (1, 2, 3))  # live progress of both seeds, each epoch once
-    assert remote.config == config and len(remote.probabilities) == 2
+    assert remote.config == config and len(remote.models) == 2
 
 
 @pytest.mark.slow

@@ -101,7 +101,8 @@ def test_the_probe_sees_batch_statistics_in_training_mode_and_changes_nothing():
 
 @pytest.mark.slow
 def test_bn_layer_values_cover_every_feature(two_seeds):
-    layers = two_seeds.bn_layers
+    layers, epoch = two_seeds.bn_layers_at()
+    assert epoch == two_seeds.config.epochs
     assert layers.groupby("layer").size().to_dict() == {"bn1": 32, "bn2": 32, "bn3": 512}
     assert (layers.moving_variance > 0).all()
 
@@ -177,9 +178,10 @@ def test_layer_norm_probes_find_one_mode_and_its_features_and_a_sweep_names_it(t
                for mode, rows in relu.groupby("mode")}
     np.testing.assert_array_equal(by_mode["training"], by_mode["inference"])
     assert result.bn_modes.empty  # nothing to compare: the page says so
-    sizes = result.bn_layers.groupby("layer", sort=False).size()
+    layers, _ = result.bn_layers_at()
+    sizes = layers.groupby("layer", sort=False).size()
     assert dict(sizes) == {"ln1": 12 * 12 * 32, "ln2": 6 * 6 * 32, "ln3": 512}
-    assert (result.bn_layers.moving_variance == 1).all()  # none kept: drawn at what it means
+    assert (layers.moving_variance == 1).all()  # none kept: drawn at what it means
     assert np.isfinite(result.landscape[list(MEASURES)].to_numpy()).all()
     sweep = sweep_learning_rates(SweepRequest(config.replace(normalization="group"),
                                               (1e-3,), epochs=1))
@@ -218,8 +220,8 @@ def test_the_noisy_models_train_the_same_with_or_without_the_probes(tiny_config,
     relu = plain.relu_inputs[plain.relu_inputs.model == plain.normalized_model]
     assert not np.allclose(relu[relu["mode"] == "training"].p50.to_numpy(),
                            relu[relu["mode"] == "inference"].p50.to_numpy())
-    assert len(plain.bn_modes) == modes
+    assert len(plain.bn_modes_at()[0]) == modes
     # The control has no BN layer: no values, but a table with BN's columns to read.
-    assert plain.bn_layers.empty == (normalization == "noise-only")
-    assert {"layer", "gamma", "beta", "moving_mean", "moving_variance"} <= set(
-        plain.bn_layers.columns)
+    layers, _ = plain.bn_layers_at()
+    assert layers.empty == (normalization == "noise-only")
+    assert {"layer", "gamma", "beta", "moving_mean", "moving_variance"} <= set(layers.columns)

@@ -33,6 +33,7 @@ from bnviz.lessons import (
     reveal_text,
 )
 from bnviz.presets import PRESETS
+from bnviz.snapshots import Predictions
 
 BUILT_IN = lesson("batch-norm")
 NUMBERED_STEPS = list(enumerate(BUILT_IN.steps, start=1))
@@ -341,7 +342,8 @@ def _result(history: pd.DataFrame | None = None, model: str = "BN after",
     probabilities = np.full((test_images, 10), 0.1)
     return ComparisonResult(
         config=ExperimentConfig(), history=history, test_labels=np.zeros(test_images, int),
-        probabilities={"baseline": probabilities, model: probabilities},
+        predictions=Predictions.from_probabilities(
+            {"baseline": probabilities, model: probabilities}, epoch=int(history.epoch.max())),
         layer_tables={}, **frames)
 
 

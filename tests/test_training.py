@@ -24,7 +24,9 @@ def test_history_is_tidy_and_arrives_epoch_by_epoch(tiny_config):
     assert list(result.history.columns) == list(HISTORY_COLUMNS)
     assert [(r["model"], r["epoch"]) for r in rows] == [
         ("baseline", 1), ("BN after", 1), ("baseline", 2), ("BN after", 2)]
-    assert result.probabilities["BN after"].shape == (1000, 10)
+    classes, confidence = result.answers_at()["BN after"]
+    assert classes.shape == confidence.shape == (1000,)
+    assert result.predictions.epochs == (1, 2)  # kept after every epoch
     assert result.test_labels.shape == (1000,)
     assert result.layer_tables["BN after"].params.sum() == 33_930
 
@@ -74,9 +76,9 @@ def test_a_stopped_training_keeps_the_epochs_done_marked_partial(tiny_config):
     assert result.partial and (result.stopped_seed, result.stopped_epoch) == (1, 2)
     assert result.stop_note() == "stopped at epoch 2 of 4 of the first of 2 seeds"
     assert list(result.history.epoch) == [1, 1, 2, 2] and set(result.history.seed) == {1}
-    assert set(result.probabilities) == {"baseline", "BN after"}  # from where it stopped
-    assert not result.bn_layers.empty
-    assert result.bn_modes.empty  # measured at a training's end: left out after a Stop
+    assert result.models == ["baseline", "BN after"] and result.final_epoch == 2
+    # BN's values and modes at the checkpoints reached (1, 2); a Stop measures no more.
+    assert set(result.bn_layers.epoch) == set(result.bn_modes.epoch) == {1, 2}
     # The same epochs as an unstopped training: stopping changes nothing before it.
     whole = train_comparison(config.replace(seeds=1))
     assert_identical(_curves(result), _curves(whole).head(4))

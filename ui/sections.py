@@ -300,7 +300,7 @@ def _prediction_grid(result: ComparisonResult, shown: pd.DataFrame
 
 def _show_predictions(result: ComparisonResult) -> None:
     frame = views.once(result, "predictions",
-                       lambda: charts.predictions_frame(result.test_labels, result.probabilities))
+                       lambda: charts.predictions_frame(result.test_labels, result.answers_at()))
     which = st.radio("Show", charts.PREDICTION_FILTERS, horizontal=True, key="prediction_filter")
     shown = views.once(result, ("predictions", which),
                        lambda: charts.filter_predictions(frame, result.models, which))
@@ -314,7 +314,7 @@ def _show_predictions(result: ComparisonResult) -> None:
             st.warning(f"Test images unavailable: {error}")
     st.markdown(explain.PREDICTIONS)
     confusion = views.once(result, "confusion", lambda: charts.confusion_frame(
-        result.test_labels, result.probabilities))
+        result.test_labels, result.answers_at()))
     columns = st.columns(len(result.models))
     for column, model in zip(columns, result.models, strict=True):
         with column:
@@ -376,13 +376,14 @@ def _show_inside(result: ComparisonResult) -> None:
         st.info(f"The {result.normalized_model} model has no normalising layer (only noise "
                 "where BN would be), so it has no γ, β or moving statistics to show.")
         return
-    show_chart(result, lambda: charts.bn_layers_chart(result.bn_layers, width=BN_PANEL_WIDTH,
+    layers, _ = result.bn_layers_at()
+    show_chart(result, lambda: charts.bn_layers_chart(layers, width=BN_PANEL_WIDTH,
                                                       columns=2), key="bn_layers",
                png_name="bnviz-bn-layers.png")
     st.markdown(explain.BN_LAYERS)
     if not result.config.variant.has_every_bn_value:  # some values stand in
         st.caption(explain.BN_LAYERS_VARIANT)
-    widest = result.bn_layers.groupby("layer").size().max() if len(result.bn_layers) else 0
+    widest = layers.groupby("layer").size().max() if len(layers) else 0
     if widest > charts.MAX_TICKS_PER_LAYER:
         st.caption(f"The widest layer has {widest:,} features: {charts.MAX_TICKS_PER_LAYER} "
                    "evenly spaced ones a layer are drawn; the PNG and the stored result hold "
@@ -416,16 +417,16 @@ def _show_modes(result: ComparisonResult) -> None:
     if not result.config.variant.keeps_moving_statistics:
         st.info(explain.NO_MOVING_STATISTICS.format(name=result.normalized_model))
         return
-    if result.bn_modes.empty and result.partial:
+    modes, _ = result.bn_modes_at()
+    if modes.empty and result.partial:
         st.info(explain.MODES_NOT_MEASURED)
         return
-    show_chart(result, lambda: charts.bn_modes_chart(result.bn_modes), key="bn_modes",
+    show_chart(result, lambda: charts.bn_modes_chart(modes), key="bn_modes",
                png_name="bnviz-bn-modes.png", fit=True)
     # The one-image story was measured for batch norm; the partial variants normalise
     # differently, so for them only what holds for every batch-statistics layer is said.
     st.markdown(explain.MODES + (explain.MODES_ONE_IMAGE if result.config.variant.is_batch_norm
                                  else "") + explain.MODES_AFTER)
-    modes = result.bn_modes
     accuracy = modes[modes["mode"].str.startswith("training")].set_index("batch_size")["accuracy"]
     inference = modes[modes["mode"].str.startswith("inference")]
     if 1 in accuracy.index and len(inference):
@@ -433,7 +434,7 @@ def _show_modes(result: ComparisonResult) -> None:
                    "scores "
                    f"{accuracy.loc[1]:.1%} on the test set (chance: 10 %), against "
                    f"{inference['accuracy'].iloc[0]:.1%} with its moving averages.")
-    st.dataframe(result.bn_modes, hide_index=True)
+    st.dataframe(modes, hide_index=True)
 
 
 @st.fragment(run_every=1.0)
