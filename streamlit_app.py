@@ -45,9 +45,11 @@ else:
 
 if asked:
     state.write_url(config, step=place.number if place and place.room else None)
-# A preset the gallery cannot serve trains with its own settings.
-train_asked = bool(asked == TRAIN or run_requested or (
-    asked == PRESET and manager.result_for(request) is None))
+# Train and a preset train only what no result answers yet (a stored one, the gallery's, or
+# one cut from a longer run): the answer then shows at once, with its own Train button.
+answered = manager.result_for(request) if asked else None
+train_asked = bool(run_requested or (asked == TRAIN and (answered is None or answered.partial))
+                   or (asked == PRESET and answered is None))
 if train_asked:
     state.submit_for_session(manager, request)
 if run_requested:  # acted on once: a rerun, or a failed training, does not train it again
@@ -68,7 +70,7 @@ match view.body:
     case Body.NOT_WATCHING:
         sections.show_not_watching(request)
     case Body.RESULT:
-        sections.show_origin(manager, request, view.origin, view.training)
+        sections.show_origin(manager, request, view.result, view.origin, view.training)
         sections.show_results(view.result, manager, large=present)
     case Body.ABOUT:
         sections.show_about()

@@ -12,6 +12,7 @@ import pandas as pd
 
 from bnviz.config import CNN, MLP_SIGMOID
 from bnviz.data import CLASS_NAMES
+from bnviz.snapshots import thin_features
 from bnviz.summary import HEADLINE_STATISTICS, OUTCOMES
 
 METRICS = ("accuracy", "loss")
@@ -46,11 +47,25 @@ TWO_LEGEND_COLUMNS_WIDTH = 210
 LARGE_FONTS = {"axis": 16, "title": 20, "legend": 16}
 
 
+# The scrubber's mark ("after epoch k"): a dark dashed rule, 10:1 against white.
+MARKER_COLOUR = "#333333"
+
+
+def epoch_marker(field: str, value: float, label: str) -> alt.Chart:
+    """A vertical rule at ``value`` on the ``field`` axis, its tooltip ``label``: where the
+    page's scrubber stands."""
+    return alt.Chart(pd.DataFrame({field: [value], "marker": [label]})).mark_rule(
+        color=MARKER_COLOUR, strokeDash=[4, 3], strokeWidth=1.5).encode(
+        x=f"{field}:Q", tooltip=alt.Tooltip("marker:N", title="Shown"))
+
+
 def _curve_panel(frame: pd.DataFrame, metric: str, highlight: alt.Parameter,
                  width: int | str, height: int,
-                 legend_columns: int | alt.ExprRef | None = None) -> alt.LayerChart | alt.Chart:
+                 legend_columns: int | alt.ExprRef | None = None,
+                 marker: int | None = None) -> alt.LayerChart | alt.Chart:
     """One panel (accuracy or loss) of the learning curves, from `curve_bands`' frame; the
-    legend ``legend_columns`` entries a row (by default as many as the plot's width holds)."""
+    legend ``legend_columns`` entries a row (by default as many as the plot's width holds);
+    ``marker``: an epoch to mark (`epoch_marker`)."""
     several = int(frame["seeds"].max()) > 1
     models = list(frame["model"].unique())
     series_order = [f"{m} · {s}" for m in models for s in SUBSETS]
@@ -92,6 +107,8 @@ def _curve_panel(frame: pd.DataFrame, metric: str, highlight: alt.Parameter,
             opacity=alt.condition(highlight, alt.value(0.18), alt.value(0.03)),
         )
         chart = band + line
+    if marker is not None:
+        chart = chart + epoch_marker("epoch", marker, f"after epoch {marker}")
     return chart.properties(width=width, height=height)
 
 
@@ -118,12 +135,14 @@ def learning_curves(history: pd.DataFrame, width: int = 330, height: int = 260) 
 
 
 def learning_curve_panel(history: pd.DataFrame, metric: str, height: int = 240,
-                         large: bool = False) -> alt.LayerChart | alt.Chart:
+                         large: bool = False, marker: int | None = None
+                         ) -> alt.LayerChart | alt.Chart:
     """One panel of `learning_curves` (``metric``: accuracy or loss) as wide as the page's
     column, its legend below it; clicking a legend entry highlights that series. With
-    ``large``, fonts for a projector (`LARGE_FONTS`)."""
+    ``large``, fonts for a projector (`LARGE_FONTS`); ``marker``: an epoch to mark."""
     highlight = _highlight()
-    chart = _curve_panel(curve_bands(history), metric, highlight, "container", height)
+    chart = _curve_panel(curve_bands(history), metric, highlight, "container", height,
+                         marker=marker)
     # The column sets the width; the height is the plot's own (plain "fit" would squeeze the
     # plot to make room for the title, axes and legend inside ``height``).
     chart = chart.add_params(highlight).properties(
@@ -151,13 +170,14 @@ PROBED_FEATURE = {CNN: "Channel of the last convolution",
 
 def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: int = 260,
                      height: int = 150, model: str | None = None, architecture: str = CNN,
-                     steps_per_epoch: int | None = None) -> alt.FacetChart:
+                     steps_per_epoch: int | None = None, marker: int | None = None
+                     ) -> alt.FacetChart:
     """Per model (columns) and probed channel or unit (rows): the 15th–85th percentile band
     and the median of what the last nonlinearity receives (the CNN's last ReLU, the MLP's last
     sigmoid), over epochs, in one BN mode; only ``model``'s column when one is named (the
     page draws one chart per model, side by side). With ``steps_per_epoch`` the x-axis counts
     training steps instead (the probe runs at the end of each epoch), as Ioffe & Szegedy's
-    Fig. 1 does.
+    Fig. 1 does. ``marker``: an epoch to mark (the page's scrubber).
 
     Each panel has its own y-scale: the raw-pixel baseline's values are tens of times
     larger than a normalised model's and would flatten them on a shared one. With
@@ -190,7 +210,12 @@ def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: i
         y="p50:Q", tooltip=[when, alt.Tooltip("p50:Q", title="median", format=".3f")])
     zero = alt.Chart().mark_rule(strokeDash=[3, 3], color="gray").encode(y=alt.datum(0))
     row = alt.Row("channel:N", title=PROBED_FEATURE[architecture])
-    layers = alt.layer(band, median, zero).properties(width=width, height=height)
+    drawn = [band, median, zero]
+    if marker is not None:  # inside a facet a layer takes the facet's data: a datum it is
+        at = marker * steps_per_epoch if steps_per_epoch is not None else marker
+        drawn.append(alt.Chart().mark_rule(color=MARKER_COLOUR, strokeDash=[4, 3],
+                                           strokeWidth=1.5).encode(x=alt.datum(at)))
+    layers = alt.layer(*drawn).properties(width=width, height=height)
     if model is not None:  # one model's column, named by its title (the page says the mode)
         return layers.facet(row=row, data=data, title=model).resolve_scale(y="independent")
     return layers.facet(
@@ -199,21 +224,6 @@ def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: i
         data=data,
         title=f"Input to the last {nonlinearity}, {RELU_INPUT_MODES[mode]}",
     ).resolve_scale(y="independent")
-
-
-# Ticks drawn per layer at most: layer norm has a gain and bias per feature of a whole map
-# (up to 18,432 in a layer), more than a browser draws quickly or an eye can tell apart.
-MAX_TICKS_PER_LAYER = 512
-
-
-def thin_features(bn_layers: pd.DataFrame, limit: int = MAX_TICKS_PER_LAYER) -> pd.DataFrame:
-    """At most ``limit`` features of each layer, evenly spaced over its features (all of
-    them when it has no more)."""
-    kept = []
-    for _, layer in bn_layers.groupby("layer", sort=False):
-        step = -(-len(layer) // limit)
-        kept.append(layer.iloc[::step])
-    return pd.concat(kept, ignore_index=True) if kept else bn_layers
 
 
 def bn_layers_chart(bn_layers: pd.DataFrame, width: int = 200,
@@ -295,10 +305,11 @@ def landscape_chart(landscape: pd.DataFrame, width: int = 240,
 
 
 def landscape_panels(landscape: pd.DataFrame, width: int | str = 240,
-                     height: int = 220) -> list[alt.LayerChart | alt.Chart]:
+                     height: int = 220, marker: tuple[int, int] | None = None
+                     ) -> list[alt.LayerChart | alt.Chart]:
     """The three panels of `landscape_chart`, each a chart of its own (the page puts them in
     columns that stack on a phone): the first seed's probes along the step the optimizer
-    took (``direction`` ``update``)."""
+    took (``direction`` ``update``). ``marker``: (epoch, its last step) to mark."""
     first = landscape[(landscape["seed"] == landscape["seed"].min())
                       & (landscape["direction"] == "update")]
     # Vega-Lite cannot draw infinities (a step that blew the loss up): leave those out.
@@ -323,6 +334,8 @@ def landscape_panels(landscape: pd.DataFrame, width: int | str = 240,
             # each probe's own min–max as a tick, so a run with few probes still shows them
             ticks = base.mark_rule(opacity=0.8).encode(y=y, y2=f"{high}:Q", tooltip=tooltip)
             panel = band + ticks
+        if marker is not None:
+            panel = panel + epoch_marker("step", marker[1], f"after epoch {marker[0]}")
         panels.append(panel.properties(title=title, width=width, height=height))
     return panels
 

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from bnviz import prefix
 from bnviz.config import BASELINE_PLACEMENT, ExperimentConfig
 from bnviz.snapshots import Predictions, at_checkpoint
 from bnviz.summary import convergence_summary
@@ -63,6 +64,9 @@ class ComparisonResult:
     # was training (1-based; 0: the result is whole) and the epochs it had finished.
     stopped_seed: int = 0
     stopped_epoch: int = 0
+    # Served from a run that holds it (more epochs or seeds, `bnviz.prefix`): that run's
+    # configuration; None for a result trained as it is. Never stored: cut again when asked.
+    cut_from: ExperimentConfig | None = None
 
     @property
     def partial(self) -> bool:
@@ -85,6 +89,20 @@ class ComparisonResult:
         return (note + f" of seed {self.stopped_seed} of {self.config.seeds}: the {whole} "
                 f"whole seed{'s are' if whole > 1 else ' is'} shown, the unfinished one left "
                 "out")
+
+    def cut_note(self) -> str:
+        """Which run this result was cut from, in words ("" when it was trained as it is)."""
+        source = self.cut_from
+        if source is None:
+            return ""
+        parts = []
+        if self.config.epochs < source.epochs:
+            parts.append(f"cut at epoch {self.config.epochs}")
+        if self.config.seeds < source.seeds:
+            parts.append("its first seed" if self.config.seeds == 1
+                         else f"its first {self.config.seeds} seeds")
+        return (f"from the {source.epochs}-epoch, {source.seeds}-seed run, "
+                + " and ".join(parts))
 
     @property
     def seeds_shown(self) -> int:
@@ -163,20 +181,29 @@ class ComparisonRequest:
         """The configuration's hash: stored results and links are keyed by it."""
         return self.config.config_hash()
 
+    def answer_from(self, result: object) -> ComparisonResult | None:
+        """This comparison cut from a finished comparison that holds it (`bnviz.prefix`), or
+        None when ``result`` does not."""
+        if not isinstance(result, ComparisonResult) or not prefix.can_cut(result, self.config):
+            return None
+        return prefix.cut(result, self.config)
+
     def encode_result(self, result: ComparisonResult) -> bytes:
         """Tables as JSON and arrays as arrays, in one compressed ``.npz``."""
+        arrays = result.predictions.arrays()
+        tables = {}
+        for name in ("history", *FRAMES):
+            tables[name] = _table_arrays(name, getattr(result, name), arrays)
         meta = {
             "config": result.config.to_mapping(),
-            "history": result.history.to_dict(orient="list"),
+            "tables": tables,
             "models": result.models,
             "layer_tables": {k: v.to_dict(orient="list") for k, v in result.layer_tables.items()},
-            "frames": {name: getattr(result, name).to_dict(orient="list") for name in FRAMES},
             "data_source": result.data_source,
             "warnings": list(result.warnings),
             "train_class_counts": list(result.train_class_counts),
             "stopped": [result.stopped_seed, result.stopped_epoch],
         }
-        arrays = result.predictions.arrays()
         buffer = io.BytesIO()
         np.savez_compressed(buffer, meta=np.array(json.dumps(meta)),
                             test_labels=result.test_labels, **arrays)
@@ -187,7 +214,14 @@ class ComparisonRequest:
         another configuration."""
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
-            history = pd.DataFrame(meta["history"], columns=list(HISTORY_COLUMNS))
+            if "tables" in meta:
+                tables = {name: _table_from(archive, name, described)
+                          for name, described in meta["tables"].items()}
+            else:  # saved before tables were kept as arrays: all of them JSON
+                tables = {"history": pd.DataFrame(meta["history"]),
+                          **{name: pd.DataFrame(meta["frames"].get(name, {}))
+                             for name in FRAMES}}
+            history = tables["history"].reindex(columns=list(HISTORY_COLUMNS))
             # Results saved before answers were kept per epoch hold the last epoch's softmax
             # outputs: they read as answers kept after that epoch alone.
             last = _first_seed_epochs(history)
@@ -198,7 +232,7 @@ class ComparisonRequest:
             test_labels = archive["test_labels"]
         if ExperimentConfig.from_mapping(meta["config"]) != self.config:
             raise ValueError("entry belongs to another configuration")
-        frames = {name: pd.DataFrame(meta["frames"].get(name, {})) for name in FRAMES}
+        frames = {name: tables.get(name, pd.DataFrame()) for name in FRAMES}
         for name in ("bn_layers", "bn_modes"):  # likewise kept at the last epoch alone
             if "epoch" not in frames[name] and not frames[name].empty:
                 frames[name].insert(0, "epoch", last)
@@ -215,6 +249,30 @@ class ComparisonRequest:
             stopped_seed=int(meta.get("stopped", (0, 0))[0]),
             stopped_epoch=int(meta.get("stopped", (0, 0))[1]),
         )
+
+
+def _table_arrays(name: str, frame: pd.DataFrame, arrays: dict[str, np.ndarray]
+                  ) -> dict[str, Any]:
+    """A table for `ComparisonRequest.encode_result`: its numeric columns added to
+    ``arrays`` (exact, and a third of their JSON once compressed), its text columns and its
+    column order returned for the JSON part."""
+    text = {}
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype.kind in "fiub":
+            arrays[f"{name}.{column}"] = values.to_numpy()
+        else:
+            text[str(column)] = values.tolist()
+    return {"columns": [str(c) for c in frame.columns], "text": text}
+
+
+def _table_from(archive: Any, name: str, described: dict[str, Any]) -> pd.DataFrame:
+    """A table back from `_table_arrays`."""
+    columns = described["columns"]
+    if not columns:
+        return pd.DataFrame()
+    return pd.DataFrame({c: described["text"][c] if c in described["text"]
+                         else archive[f"{name}.{c}"] for c in columns}, columns=columns)
 
 
 def _first_seed_epochs(history: pd.DataFrame) -> int:

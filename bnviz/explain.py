@@ -281,9 +281,9 @@ NO_MOVING_STATISTICS = (
 )
 
 MODES_NOT_MEASURED = (
-    "The comparison of BN's two modes is measured when a training ends; this one was "
-    "stopped before the end of its first seed, so it was not. Press **Train** to train these "
-    "settings to the end."
+    "This result holds no comparison of BN's two modes: it was stored by an older bnviz, "
+    "which measured them only at a training's end, and this training was stopped before. "
+    "Press **Train** to train these settings again."
 )
 
 PARAMETERS_VARIANT = (

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bnviz import prefix
 from bnviz.comparison import ComparisonRequest, ComparisonResult
 from bnviz.config import RESULTS_VERSION, ExperimentConfig
 from bnviz.data import split_fingerprint
@@ -164,6 +165,19 @@ class Gallery:
                     config, entry.sweep_rates, entry.sweep_epochs).config_hash():
                 return entry.sweep
         return None
+
+    def holding(self, request: Any) -> list[ComparisonResult]:
+        """The precomputed comparisons that hold ``request`` (the same settings with more
+        epochs or seeds: `bnviz.prefix.holds`), loaded; none for anything else."""
+        if not isinstance(request, ComparisonRequest):
+            return []
+        found = []
+        for entry in self._servable.values():
+            if prefix.holds(entry.config, request.config):
+                result = self.load(ComparisonRequest(entry.config))
+                if isinstance(result, ComparisonResult):
+                    found.append(result)
+        return found
 
     def load(self, request: Any) -> ComparisonResult | SweepResult | None:
         """The precomputed result of ``request`` (a comparison, or a preset's sweep), or

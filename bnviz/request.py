@@ -57,6 +57,11 @@ class Request(Protocol):
         its training time is proportional to, for estimating a queued job's wait."""
         ...
 
+    def answer_from(self, result: Any) -> Any:
+        """Its result as read from another request's finished ``result`` that holds it (a
+        comparison of fewer epochs or seeds from a longer one: `bnviz.prefix`), or None."""
+        ...
+
 
 class Result(Protocol):
     """What the job manager needs of any request's result."""

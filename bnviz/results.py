@@ -37,6 +37,9 @@ class ResultCache:
         self.lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._kept: OrderedDict[str, Job] = OrderedDict()  # finished; least recently asked first
+        # Answers read from a finished result that holds them (`answered_by_another`), each
+        # made once, so that every viewer shares it (and the views built of it).
+        self._derived: OrderedDict[str, Lookup] = OrderedDict()
         # Why results cannot be kept (a store that cannot be written), for the page to say;
         # None while saving works. Checked once here, updated by every save.
         self.store_problem: str | None = store.check_writable()
@@ -117,11 +120,37 @@ class ResultCache:
         if own and job is not None and job.status == STOPPED and job.result is not None:
             return Lookup(job.result, JOB)
         trained = self.trained(request)
-        if (trained.result is None or trained.result.partial) and self.gallery is not None:
-            precomputed = self.gallery.load(request)
+        if trained.result is None or trained.result.partial:
+            precomputed = self.gallery.load(request) if self.gallery is not None else None
             if precomputed is not None:
                 return Lookup(precomputed, GALLERY)
+            derived = self.answered_by_another(request)
+            if derived is not None:
+                return derived
         return trained
+
+    def answered_by_another(self, request: Request) -> Lookup | None:
+        """``request``'s answer read from another finished result that holds it
+        (`bnviz.request.Request.answer_from`: fewer epochs or seeds of a longer run), with
+        that result's origin: this process's finished jobs first, then the gallery's."""
+        key = request.config_hash()
+        with self.lock:
+            if key in self._derived:
+                self._derived.move_to_end(key)
+                return self._derived[key]
+            sources = [(job.result, job.origin) for job in self._jobs.values()
+                       if job.status == DONE and job.result is not None]
+        if self.gallery is not None:
+            sources += [(result, GALLERY) for result in self.gallery.holding(request)]
+        for source, origin in sources:
+            answer = request.answer_from(source)
+            if answer is not None:
+                with self.lock:
+                    found = self._derived.setdefault(key, Lookup(answer, origin))
+                    while len(self._derived) > self.results_kept:
+                        self._derived.popitem(last=False)
+                return found
+        return None
 
     def jobs(self) -> list[Job]:
         """Every job this process knows now."""

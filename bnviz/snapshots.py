@@ -17,6 +17,7 @@ last epoch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,19 +104,49 @@ class Predictions:
                            {m: p[rows] for m, p in self.percent.items()})
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The answers as named arrays (`from_arrays` reads them back)."""
+        """The answers as named arrays (`from_arrays` reads them back), each image's epochs
+        side by side: an image's answer changes little from one epoch to the next, so they
+        compress to about two thirds of the epochs side by side."""
         arrays = {"prediction_epochs": np.array(self.epochs, np.int32)}
         for i, model in enumerate(self.models):
-            arrays[f"classes_{i}"] = self.classes[model]
-            arrays[f"percent_{i}"] = self.percent[model]
+            arrays[f"classes_{i}"] = np.ascontiguousarray(self.classes[model].T)
+            arrays[f"percent_{i}"] = np.ascontiguousarray(self.percent[model].T)
         return arrays
 
     @classmethod
-    def from_arrays(cls, archive: object, models: list[str]) -> Predictions:
+    def from_arrays(cls, archive: Any, models: list[str]) -> Predictions:
         """The answers from `arrays` as an ``.npz`` archive holds them."""
         return cls(tuple(int(e) for e in archive["prediction_epochs"]),
-                   {m: archive[f"classes_{i}"] for i, m in enumerate(models)},
-                   {m: archive[f"percent_{i}"] for i, m in enumerate(models)})
+                   {m: np.ascontiguousarray(archive[f"classes_{i}"].T)
+                    for i, m in enumerate(models)},
+                   {m: np.ascontiguousarray(archive[f"percent_{i}"].T)
+                    for i, m in enumerate(models)})
+
+
+# BN values kept per layer at most: layer norm has a gain and bias per feature of a whole map
+# (4,608 in the CNN's first layer), more than a browser draws quickly or an eye can tell
+# apart, and seven checkpoints of them would be most of a gallery entry.
+MAX_TICKS_PER_LAYER = 512
+
+
+def thin_features(bn_layers: pd.DataFrame, limit: int = MAX_TICKS_PER_LAYER) -> pd.DataFrame:
+    """At most ``limit`` features of each layer, evenly spaced over its features (all of
+    them when it has no more)."""
+    kept = []
+    for _, layer in bn_layers.groupby("layer", sort=False):
+        step = -(-len(layer) // limit)
+        kept.append(layer.iloc[::step])
+    return pd.concat(kept, ignore_index=True) if kept else bn_layers
+
+
+def feature_steps(bn_layers: pd.DataFrame) -> dict[str, int]:
+    """Per layer that `thin_features` thinned, every how many features it kept."""
+    steps = {}
+    for name, layer in bn_layers.groupby("layer", sort=False):
+        features = layer["feature"].to_numpy()
+        if len(features) > 1 and features[1] - features[0] > 1:
+            steps[str(name)] = int(features[1] - features[0])
+    return steps
 
 
 def at_checkpoint(frame: pd.DataFrame, epoch: int | None) -> tuple[pd.DataFrame, int | None]:

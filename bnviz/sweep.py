@@ -64,6 +64,11 @@ class SweepRequest:
         return [(float(rate), placement) for rate in sorted(self.learning_rates)
                 for placement in model_placements(self.config)]
 
+    def answer_from(self, result: Any) -> None:
+        """None: a sweep is answered by its own training alone (a shorter sweep would need
+        each point's curve, which a sweep does not keep)."""
+        return None
+
     def progress_rows(self) -> int:
         """One row per model and learning rate (a whole run of `epochs`)."""
         return len(self.points())

@@ -73,7 +73,13 @@ from bnviz.landscape import (
 )
 from bnviz.models import build_model, layer_table, model_label
 from bnviz.request import ProgressCallback, Request, StopCheck, TrainingStopped
-from bnviz.snapshots import Predictions, checkpoint_epochs, prediction_epochs, to_percent
+from bnviz.snapshots import (
+    Predictions,
+    checkpoint_epochs,
+    prediction_epochs,
+    thin_features,
+    to_percent,
+)
 from bnviz.summary import diverged, outcome
 from bnviz.sweep import SWEEP_COLUMNS, SweepRequest, SweepResult
 from bnviz.variants import BATCH_NORM
@@ -260,7 +266,8 @@ class _Record:
             return
         bn_label = model_label(self.config.placement, self.config.normalization)
         bn_model = trainers[bn_label]
-        self.bn_layers.append(bn_layer_values(bn_model.model, bn_label).assign(epoch=epoch))
+        self.bn_layers.append(thin_features(bn_layer_values(bn_model.model, bn_label))
+                              .assign(epoch=epoch))
         # Without moving statistics both modes compute the same: nothing to compare.
         if self.config.variant.keeps_moving_statistics:
             self.bn_modes.append(bn_model.mode_accuracies(split.x_test, split.y_test)

@@ -15,17 +15,18 @@ from bnviz.gallery import (
     read_index,
     write_index,
 )
-from bnviz.presets import PRESET_SWEEPS, PRESETS, preset_sweep
+from bnviz.presets import PRESET_SWEEPS, PRESETS, gallery_configs, preset_sweep
+from bnviz.snapshots import checkpoint_epochs, prediction_epochs
 from bnviz.sweep import SweepRequest
 
 ENTRIES = {entry.preset: entry for entry in read_index()}
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
-def test_every_preset_has_a_current_entry(preset):
+@pytest.mark.parametrize("preset", list(gallery_configs()))
+def test_every_preset_and_what_if_has_a_current_entry(preset):
     assert preset in ENTRIES, f"{preset!r} has no gallery entry: {REBUILD}"
     entry = ENTRIES[preset]
-    request = ComparisonRequest(gallery_config(PRESETS[preset][0]))
+    request = ComparisonRequest(gallery_config(gallery_configs()[preset]))
     assert entry.config_hash == request.config_hash(), (
         f"{preset!r}: the preset's configuration changed since its entry was trained; {REBUILD}")
     assert entry.problem() is None, f"{preset!r}: {entry.problem()}; {REBUILD}"
@@ -33,6 +34,11 @@ def test_every_preset_has_a_current_entry(preset):
     assert result is not None, f"{preset!r}: its file cannot be read; {REBUILD}"
     assert sorted(result.history.seed.unique()) == list(range(1, GALLERY_SEEDS + 1))
     assert result.history.epoch.max() == entry.config.epochs
+    # What the scrubber and shorter runs are served from: kept after every epoch.
+    assert result.predictions.epochs == prediction_epochs(entry.config.epochs), REBUILD
+    if entry.config.variant.keeps_moving_statistics:
+        assert tuple(sorted(result.bn_modes.epoch.unique())) == checkpoint_epochs(
+            entry.config.epochs)
     assert result.data_source == entry.data_source and entry.trained_at and entry.versions
 
 

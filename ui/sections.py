@@ -18,6 +18,7 @@ from bnviz.jobs import ENDED, FAILED, GALLERY, QUEUED, Job, JobManager
 from bnviz.link import markdown_code
 from bnviz.page import NOT_WATCHING, Control, training_control
 from bnviz.request import Request
+from bnviz.snapshots import MAX_TICKS_PER_LAYER, feature_steps
 from bnviz.summary import (
     HEADLINE_STATISTICS,
     brief,
@@ -298,30 +299,32 @@ def _prediction_grid(result: ComparisonResult, shown: pd.DataFrame
     return [charts.png_image(images[i]) for i in rows["index"]], captions
 
 
-def _show_predictions(result: ComparisonResult) -> None:
-    frame = views.once(result, "predictions",
-                       lambda: charts.predictions_frame(result.test_labels, result.answers_at()))
+def _show_predictions(result: ComparisonResult, epoch: int) -> None:
+    frame = views.once(result, ("predictions", epoch), lambda: charts.predictions_frame(
+        result.test_labels, result.answers_at(epoch)))
     which = st.radio("Show", charts.PREDICTION_FILTERS, horizontal=True, key="prediction_filter")
-    shown = views.once(result, ("predictions", which),
+    shown = views.once(result, ("predictions", which, epoch),
                        lambda: charts.filter_predictions(frame, result.models, which))
-    st.caption(f"{len(shown)} of {len(frame)} test images match; the first {GRID_SIZE} are shown.")
+    st.caption(f"After epoch {epoch}: {len(shown)} of {len(frame)} test images match; the "
+               f"first {GRID_SIZE} are shown.")
     if len(shown):
         try:
-            images, captions = views.once(result, ("prediction grid", which),
+            images, captions = views.once(result, ("prediction grid", which, epoch),
                                           lambda: _prediction_grid(result, shown))
             st.image(images, caption=captions, width=150)
         except DataError as error:  # not kept: the images may be readable next time
             st.warning(f"Test images unavailable: {error}")
     st.markdown(explain.PREDICTIONS)
-    confusion = views.once(result, "confusion", lambda: charts.confusion_frame(
-        result.test_labels, result.answers_at()))
+    confusion = views.once(result, ("confusion", epoch), lambda: charts.confusion_frame(
+        result.test_labels, result.answers_at(epoch)))
     columns = st.columns(len(result.models))
     for column, model in zip(columns, result.models, strict=True):
         with column:
             show_chart(result, lambda model=model: charts.confusion_chart(confusion, model),
-                       key=f"confusion_{model}")
-    st.markdown("**Accuracy per class**")
-    st.dataframe(views.once(result, "per class", lambda: charts.per_class_accuracy(confusion))
+                       key=f"confusion_{model}_{epoch}")
+    st.markdown(f"**Accuracy per class** (after epoch {epoch})")
+    st.dataframe(views.once(result, ("per class", epoch),
+                            lambda: charts.per_class_accuracy(confusion))
                  .style.format("{:.0%}"))
 
 
@@ -346,7 +349,20 @@ def _relu_input_chart(result: ComparisonResult, mode: str, **options: object
                                    steps_per_epoch=steps, **options)
 
 
-def _show_inside(result: ComparisonResult) -> None:
+def _marker(result: ComparisonResult, epoch: int) -> int | None:
+    """The epoch the charts mark: the scrubber's, unless it stands at the end."""
+    return None if epoch == result.final_epoch else epoch
+
+
+def _checkpoint_note(what: str, measured: int | None, epoch: int) -> None:
+    """Say so when ``what`` was measured at an earlier checkpoint than the epoch shown."""
+    if measured is not None and measured != epoch:
+        st.caption(f"{what} after epoch {measured}: the run measured them at epochs 1, 2, 5, "
+                   f"10, 20, 50, … and at its end, and {measured} is the last such epoch "
+                   f"before {epoch}.")
+
+
+def _show_inside(result: ComparisonResult, epoch: int) -> None:
     if result.relu_inputs.empty:
         st.markdown(_inside_text(result))
         st.info("This result was stored before bnviz recorded inside the networks; train again.")
@@ -356,11 +372,12 @@ def _show_inside(result: ComparisonResult) -> None:
                     help="Training mode is what the network sees while it learns.")
     # One chart per model, side by side (stacked on a phone): one chart of both ran off a
     # phone's screen.
+    marker = _marker(result, epoch)
     for column, model in zip(st.columns(len(result.models)), result.models, strict=True):
         with column:
             show_chart(result, lambda model=model: _relu_input_chart(
-                result, mode, width=RELU_PANEL_WIDTH, model=model),
-                key=f"relu_inputs_{mode}_{model}")
+                result, mode, width=RELU_PANEL_WIDTH, model=model, marker=marker),
+                key=f"relu_inputs_{mode}_{model}_{marker}")
     st.download_button("Download chart (PNG)", data=lambda: charts.to_png(
         _relu_input_chart(result, mode)),
         file_name=f"bnviz-relu-inputs-{mode}.png", mime="image/png", on_click="ignore",
@@ -376,31 +393,35 @@ def _show_inside(result: ComparisonResult) -> None:
         st.info(f"The {result.normalized_model} model has no normalising layer (only noise "
                 "where BN would be), so it has no γ, β or moving statistics to show.")
         return
-    layers, _ = result.bn_layers_at()
+    layers, measured = result.bn_layers_at(epoch)
     show_chart(result, lambda: charts.bn_layers_chart(layers, width=BN_PANEL_WIDTH,
-                                                      columns=2), key="bn_layers",
+                                                      columns=2), key=f"bn_layers_{measured}",
                png_name="bnviz-bn-layers.png")
+    _checkpoint_note("BN's values are shown as they were", measured, epoch)
     st.markdown(explain.BN_LAYERS)
     if not result.config.variant.has_every_bn_value:  # some values stand in
         st.caption(explain.BN_LAYERS_VARIANT)
-    widest = layers.groupby("layer").size().max() if len(layers) else 0
-    if widest > charts.MAX_TICKS_PER_LAYER:
-        st.caption(f"The widest layer has {widest:,} features: {charts.MAX_TICKS_PER_LAYER} "
-                   "evenly spaced ones a layer are drawn; the PNG and the stored result hold "
-                   "the same.")
+    thinned = feature_steps(layers)
+    if thinned:
+        st.caption(f"Layers of more than {MAX_TICKS_PER_LAYER} features are kept and drawn at "
+                   "evenly spaced features: " + ", ".join(
+                       f"{layer} every {step}th" for layer, step in thinned.items()) + ".")
 
 
-def _show_landscape(result: ComparisonResult) -> None:
+def _show_landscape(result: ComparisonResult, epoch: int) -> None:
     if result.landscape.empty:
         st.markdown(explain.LANDSCAPE)
         st.info("This run measured no loss landscape: set **Loss-landscape probe every "
                 "(steps)** above 0 in the sidebar and train again.")
         return
     panels = len(charts.LANDSCAPE_PANELS)
+    marker = _marker(result, epoch)
+    at = None if marker is None else (marker, marker * result.config.steps_per_epoch)
     for index, column in enumerate(st.columns(panels)):
         with column:
             show_chart(result, lambda index=index: charts.landscape_panels(
-                result.landscape, height=200)[index], key=f"landscape_{index}", fit=True)
+                result.landscape, height=200, marker=at)[index],
+                key=f"landscape_{index}_{marker}", fit=True)
     st.download_button("Download chart (PNG)", data=lambda: charts.to_png(
         charts.landscape_chart(result.landscape)), file_name="bnviz-landscape.png",
         mime="image/png", on_click="ignore", key="landscape_png")
@@ -413,16 +434,17 @@ def _show_landscape(result: ComparisonResult) -> None:
                        mime="text/csv", on_click="ignore")
 
 
-def _show_modes(result: ComparisonResult) -> None:
+def _show_modes(result: ComparisonResult, epoch: int) -> None:
     if not result.config.variant.keeps_moving_statistics:
         st.info(explain.NO_MOVING_STATISTICS.format(name=result.normalized_model))
         return
-    modes, _ = result.bn_modes_at()
-    if modes.empty and result.partial:
+    modes, measured = result.bn_modes_at(epoch)
+    if modes.empty:
         st.info(explain.MODES_NOT_MEASURED)
         return
-    show_chart(result, lambda: charts.bn_modes_chart(modes), key="bn_modes",
+    show_chart(result, lambda: charts.bn_modes_chart(modes), key=f"bn_modes_{measured}",
                png_name="bnviz-bn-modes.png", fit=True)
+    _checkpoint_note("Both modes are compared", measured, epoch)
     # The one-image story was measured for batch norm; the partial variants normalise
     # differently, so for them only what holds for every batch-statistics layer is said.
     st.markdown(explain.MODES + (explain.MODES_ONE_IMAGE if result.config.variant.is_batch_norm
@@ -430,7 +452,8 @@ def _show_modes(result: ComparisonResult) -> None:
     accuracy = modes[modes["mode"].str.startswith("training")].set_index("batch_size")["accuracy"]
     inference = modes[modes["mode"].str.startswith("inference")]
     if 1 in accuracy.index and len(inference):
-        st.caption(f"In this run, with one image per batch the {result.normalized_model} model "
+        st.caption(f"In this run, after epoch {measured}, with one image per batch the "
+                   f"{result.normalized_model} model "
                    "scores "
                    f"{accuracy.loc[1]:.1%} on the test set (chance: 10 %), against "
                    f"{inference['accuracy'].iloc[0]:.1%} with its moving averages.")
@@ -499,15 +522,17 @@ def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> N
                    f"{epochs} epochs per run, on this page's other settings.")
 
 
-def _show_curves(result: ComparisonResult, large: bool = False) -> None:
+def _show_curves(result: ComparisonResult, epoch: int, large: bool = False) -> None:
     # Two charts in two columns rather than one chart of two panels: columns stack on a
     # narrow screen and each chart takes its column's width, so nothing runs off the edge.
     height = PRESENT_CURVE_HEIGHT if large else CURVE_HEIGHT
+    marker = _marker(result, epoch)
     for column, metric in zip(st.columns(2), charts.METRICS, strict=True):
         with column:
             show_chart(result, lambda metric=metric: charts.learning_curve_panel(
-                result.history, metric, height, large), key=f"curves_{metric}"
-                + ("_large" if large else ""))
+                result.history, metric, height, large, marker=marker),
+                key=f"curves_{metric}" + ("_large" if large else "")
+                + ("" if marker is None else f"_{marker}"))
     if result.seeds_shown > 1:
         st.caption(f"Lines: the mean of {result.seeds_shown} seeds; shaded bands: from the "
                    "lowest to the highest seed.")
@@ -524,20 +549,27 @@ def _show_curves(result: ComparisonResult, large: bool = False) -> None:
                            file_name=f"{name}-history.csv", mime="text/csv", on_click="ignore")
 
 
-def show_origin(manager: JobManager, request: ComparisonRequest, origin: str,
-                training: bool) -> None:
-    """Say when the result shown is the gallery's precomputed one, with the button that trains
-    it here (or that it is training now for someone else); and, after such a training, that
-    the gallery's result is not what is shown."""
-    entry = manager.gallery.entry(request) if manager.gallery is not None else None
+def show_origin(manager: JobManager, request: ComparisonRequest, result: ComparisonResult,
+                origin: str, training: bool) -> None:
+    """Say when the result shown is the gallery's precomputed one, or cut from a longer run,
+    with the button that trains it here (or that it is training now for someone else); and,
+    after such a training, that the gallery's result is not what is shown."""
+    cut_from = result.cut_from
+    if cut_from is not None and origin != GALLERY:
+        st.caption(f"Trained on this server before, {result.cut_note()}: nothing trained for "
+                   "these settings.")
+        return
+    source = ComparisonRequest(cut_from) if cut_from is not None else request
+    entry = manager.gallery.entry(source) if manager.gallery is not None else None
     if entry is None:
         return
     if origin == GALLERY:
         versions = ", ".join(f"{name} {version}" for name, version in entry.versions.items())
         said, button = st.columns([5, 3], vertical_alignment="center")
         # One line above the chart; where, how and with what it was trained, a click away.
-        said.markdown(f"**Precomputed** ({entry.trained_at[:10]}, {entry.config.seeds} "
-                      "seeds): nothing trained on this server.")
+        what = (f"{result.cut_note()}, {entry.trained_at[:10]}" if cut_from is not None
+                else f"{entry.trained_at[:10]}, {entry.config.seeds} seeds")
+        said.markdown(f"**Precomputed** ({what}): nothing trained on this server.")
         button = button.container(horizontal=True)
         with button.popover("How it was trained"):
             st.markdown(f"Trained on {entry.trained_at[:16].replace('T', ' at ')} UTC by "
@@ -578,22 +610,23 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
     if result.partial:  # never shown as if finished
         st.warning(f"**{result.stop_note().capitalize()}**: a partial result, the epochs done "
                    "before **Stop** was pressed (the curves); the other tabs show the models as "
-                   "they were at the stop, which may be part-way into the next epoch. Press "
-                   "**Train** to train these settings anew.")
+                   "they were after the last whole epoch. Press **Train** to train these "
+                   "settings anew.")
     # Two lines at most above the chart (a projector's 720 px): the intervals and the test
     # set's sampling error are on the Convergence tab.
     st.success(views.once(result, "headline", lambda: headline(_summary(result), brief=True)))
     if not result.config.variant.is_batch_norm:  # what this variant changes, and asks
         st.caption(explain.NORMALIZATIONS[result.config.normalization])
         _show_batch_norm_reference(result, manager)
+    epoch = show_scrubber(result)
     sections = {
-        "Learning curves": lambda: _show_curves(result, large),
+        "Learning curves": lambda: _show_curves(result, epoch, large),
         "Convergence": lambda: _show_convergence(result),
         "Parameters": lambda: _show_parameters(result),
-        "Predictions": lambda: _show_predictions(result),
-        "Inside BN": lambda: _show_inside(result),
-        "Train vs inference": lambda: _show_modes(result),
-        "Why BN helps": lambda: _show_landscape(result),
+        "Predictions": lambda: _show_predictions(result, epoch),
+        "Inside BN": lambda: _show_inside(result, epoch),
+        "Train vs inference": lambda: _show_modes(result, epoch),
+        "Why BN helps": lambda: _show_landscape(result, epoch),
         "Learning rates": lambda: show_learning_rate_sweep(manager, result.config),
         "About batch norm": show_about,
     }
@@ -603,6 +636,26 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
             if tab.open:
                 show()
     st.caption(data_line(result))
+
+
+SCRUBBER_KEY = "after_epoch"
+
+
+def show_scrubber(result: ComparisonResult) -> int:
+    """A slider through the finished training, when the result kept its models after each
+    epoch: every tab then shows the models after the epoch chosen (the curves and the
+    landscape mark it). The epoch chosen; the last by default."""
+    kept = list(result.predictions.epochs)
+    if len(kept) < 2:
+        return result.final_epoch
+    # One slider per result: another result starts again at its end.
+    key = f"{SCRUBBER_KEY}_{result.config.config_hash()}_{result.final_epoch}"
+    return int(st.select_slider(
+        "Show the models after epoch", options=kept, value=result.final_epoch, key=key,
+        help="Moves every tab to both models as they were after this epoch: predictions, "
+        "confusion matrices, inside BN, BN's two modes; the curves and the landscape mark it. "
+        "Nothing is trained: the run kept them as it went (the convergence statistics are "
+        "the whole run's)."))
 
 
 def _show_batch_norm_reference(result: ComparisonResult, manager: JobManager) -> None:
