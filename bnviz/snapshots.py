@@ -56,8 +56,8 @@ def latest_checkpoint(epochs: tuple[int, ...] | list[int], epoch: int) -> int | 
 
 
 def to_percent(confidence: np.ndarray) -> np.ndarray:
-    """Confidences in [0, 1] as whole percents, one byte each."""
-    return np.rint(np.clip(confidence, 0.0, 1.0) * 100).astype(np.uint8)
+    """Confidences in [0, 1] as whole percents, one byte each (a diverged model's NaN: 0)."""
+    return np.rint(np.clip(np.nan_to_num(confidence, nan=0.0), 0.0, 1.0) * 100).astype(np.uint8)
 
 
 @dataclass(eq=False)

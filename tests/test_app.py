@@ -110,8 +110,8 @@ def test_viewers_of_a_finished_result_share_its_charts_built_once(in_process_pag
 
     built = []
     panel = charts.learning_curve_panel
-    monkeypatch.setattr(charts, "learning_curve_panel", lambda history, metric, *args:
-                        built.append(metric) or panel(history, metric, *args))
+    monkeypatch.setattr(charts, "learning_curve_panel", lambda history, metric, *args, **kw:
+                        built.append(metric) or panel(history, metric, *args, **kw))
     viewers = [page() for _ in range(3)]
     for viewer in viewers:
         viewer.run()

@@ -93,7 +93,9 @@ def show_experiment_sidebar(url_config: ExperimentConfig, gallery: Gallery | Non
         values = {**url_config.to_dict(), **{name: _show_control(name) for name in shown}}
         pressed = st.form_submit_button(
             "Train", type="primary", width="stretch", disabled=not can_train,
-            help=None if can_train else "This server has too little memory to train.")
+            help="Shows the result at once when this server already has it (precomputed, or "
+            "cut from a longer run of the same settings), and trains otherwise." if can_train
+            else "This server has too little memory to train.")
     preset = st.session_state.pop(_PRESET_CHOSEN, None)
     if preset is not None:
         return _preset_config(preset, gallery), PRESET
