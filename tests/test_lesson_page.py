@@ -96,6 +96,9 @@ def test_a_link_can_hide_controls_and_share_this_view_builds_one(in_process_page
     # Train keeps the hidden values the link gave (here their defaults) and the link keeps hide.
     shared = page(epochs="20")
     shared.run()
+    assert not shared.sidebar.code  # drawn only once opened (its script is large)
+    shared.session_state["share_view"] = True
+    shared.run()
     shared.sidebar.multiselect[0].set_value(["seed"]).run()
     link = next(c.value for c in shared.sidebar.code)
     assert "hide=seed" in link and "epochs=20" in link

@@ -22,6 +22,9 @@ def test_a_cut_link_opens_at_once_and_the_scrubber_moves_the_predictions(tmp_pat
         page.locator("[data-testid='stVegaLiteChart']").first.locator(
             "canvas, svg").first.wait_for(timeout=30_000)
         assert page.locator("[data-testid='stException']").count() == 0
+        # First sight loads no syntax highlighter (1.5 MB of script): Share this view is shut.
+        scripts = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+        assert not [name for name in scripts if "SyntaxHighlighter" in name]
 
         # The scrubber, from the keyboard: its thumb is a slider; Home goes to epoch 1.
         thumb = page.get_by_role("slider", name=re.compile("Show the models after epoch"))

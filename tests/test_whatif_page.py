@@ -114,3 +114,4 @@ def test_the_cut_result_is_one_object_for_every_viewer(in_process_page):
     second.run()
     assert _view(first).result is _view(second).result
     assert _view(first).result.config == ComparisonRequest(ExperimentConfig(epochs=20)).config
+

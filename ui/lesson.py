@@ -379,8 +379,13 @@ def show_navigation(found: Place) -> None:
 
 
 def show_share_view(config: ExperimentConfig) -> None:
-    """"Share this view": a link to these settings with the controls chosen hidden."""
-    with st.sidebar.expander("Share this view"):
+    """"Share this view": a link to these settings with the controls chosen hidden, drawn
+    only while it is open: its code block loads the page's largest script (1.5 MB, the syntax
+    highlighter), which delayed the first chart of every visit."""
+    share = st.sidebar.expander("Share this view", key="share_view", on_change="rerun")
+    if not share.open:
+        return
+    with share:
         hidden = st.multiselect("Controls to hide", field_names(),
                                 format_func=lambda name: field_meta(name)["label"],
                                 help="The link opens on these settings with these controls "
