@@ -47,7 +47,9 @@ if asked:
     state.write_url(config, step=place.number if place and place.room else None)
 # Train and a preset train only what no result answers yet (a stored one, the gallery's, or
 # one cut from a longer run): the answer then shows at once, with its own Train button.
-answered = manager.result_for(request) if asked else None
+# (Looked up as the page does for this session: its own stopped training's partial result is
+# what it sees, and Train then trains anew.)
+answered = manager.lookup(request, own=state.asked_here(request)).result if asked else None
 train_asked = bool(run_requested or (asked == TRAIN and (answered is None or answered.partial))
                    or (asked == PRESET and answered is None))
 if train_asked:

@@ -86,7 +86,11 @@ def main() -> None:
         measure(server, "/", 60)  # the first visit builds the job manager and reads the gallery
         _settle(server)
         for name, config in links.items():
+            # The seeds always named: without, the blog's own settings would be the landing
+            # page, which shows the gallery's 5-seed run itself, not a cut.
             url = link(config, run=False)
+            if "seeds=" not in url:
+                url += ("&" if url != "/?" else "") + f"seeds={config.seeds}"
             seconds, trained, cpu, problems = measure(server, url, args.timeout)
             at_once = seconds is not None and seconds <= args.within and not trained
             rows.append({"link": name, "url": url, "seconds": seconds, "trained": trained,

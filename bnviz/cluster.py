@@ -160,7 +160,9 @@ def _remote_functions() -> dict[str, Any]:
         tf_settings.apply()  # a Ray worker may have run other code before
         from bnviz.training import train_comparison
 
-        return train_comparison(config, on_epoch=lambda row: ray.get(sink.add.remote(part, row)))
+        # Only the first seed's checkpoints are kept (`bnviz.comparison.merge_seeds`).
+        return train_comparison(config, on_epoch=lambda row: ray.get(sink.add.remote(part, row)),
+                                checkpoints=part == 0)
 
     @ray.remote(max_retries=TASK_RETRIES, num_cpus=1)
     def train_point(request: Any, rate: float, placement: str, sink: Any, part: int) -> Any:

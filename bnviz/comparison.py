@@ -116,7 +116,8 @@ class ComparisonResult:
 
     @property
     def final_epoch(self) -> int:
-        """The first seed's last epoch: what the tabs show unless asked for another."""
+        """The last epoch whose answers the result kept (the first seed's last epoch): what
+        the tabs show unless asked for another."""
         return self.predictions.last_epoch
 
     def answers_at(self, epoch: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -189,7 +190,8 @@ class ComparisonRequest:
         return prefix.cut(result, self.config)
 
     def encode_result(self, result: ComparisonResult) -> bytes:
-        """Tables as JSON and arrays as arrays, in one compressed ``.npz``."""
+        """Numeric table columns and the answers as arrays, text and the rest as JSON, in one
+        compressed ``.npz``."""
         arrays = result.predictions.arrays()
         tables = {}
         for name in ("history", *FRAMES):

@@ -168,11 +168,14 @@ class Gallery:
 
     def holding(self, request: Any) -> list[ComparisonResult]:
         """The precomputed comparisons that hold ``request`` (the same settings with more
-        epochs or seeds: `bnviz.prefix.holds`), loaded; none for anything else."""
+        epochs or seeds: `bnviz.prefix.holds`), loaded, the smallest run first (the quickest
+        to read, and one answer for a request whatever the index's order); none for anything
+        else."""
         if not isinstance(request, ComparisonRequest):
             return []
         found = []
-        for entry in self._servable.values():
+        for entry in sorted(self._servable.values(),
+                            key=lambda e: (e.config.work, e.config.seeds, e.config_hash)):
             if prefix.holds(entry.config, request.config):
                 result = self.load(ComparisonRequest(entry.config))
                 if isinstance(result, ComparisonResult):

@@ -206,9 +206,6 @@ def mode_forward(model: keras.Model) -> Callable[[Any, int, bool], Any]:
     def call(x: Any, batch_size: int, batch_statistics: bool) -> Any:
         return compiled[batch_statistics](x, tf.constant(batch_size, tf.int32))
 
-    # Tracing both modes ahead of their first use, without running them (a run in
-    # batch-statistics mode would move BN's moving averages).
-    call.trace = lambda: [function.get_concrete_function() for function in compiled.values()]
     return call
 
 

@@ -5,9 +5,11 @@ epoch: an epoch's batch order depends on the seed and the epoch alone, and nothi
 training looks ahead. A comparison of seeds s … s+n−1 holds the one of seeds s … s+m−1 for
 m ≤ n: each seed trains from a fresh start. So a request for k epochs and m seeds is answered
 by such a run, cut (`cut`): its curves, tables and probes up to epoch k and for the first m
-seeds, and what the tabs show of the end of a run (answers, BN's values and modes) as the run
-kept them after epoch k (`bnviz.snapshots`). The seeds must start at the same seed: what the
-tabs show comes from the first seed.
+seeds, and each model's answers on the test set as the run kept them after epoch k
+(`bnviz.snapshots`): exactly what a k-epoch run ends with. BN's values and two modes were
+kept at checkpoints only (1, 2, 5, 10, 20, 50, … and the last epoch): exact when k is one of
+them, else those of the last checkpoint before k, which the page says. The seeds must start
+at the same seed: what the tabs show comes from the first seed.
 """
 
 from __future__ import annotations

@@ -110,6 +110,7 @@ def train_comparison(
     config: ExperimentConfig,
     on_epoch: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
+    checkpoints: bool = True,
 ) -> ComparisonResult:
     """Train the baseline and the configured BN model, once per seed.
 
@@ -120,16 +121,18 @@ def train_comparison(
     see both curves grow together. ``should_stop`` is polled between epochs and every
     `STOP_POLL_SECONDS` during one; once it returns True the training ends (an epoch under
     way ends at its next step and counts for nothing), and the result holds the whole
-    epochs done, marked partial (`ComparisonResult.stopped_seed`, ``stopped_epoch``); its
-    predictions, parameter tables and BN values are those of the weights at the stop, and
-    the BN mode comparison is left out (unless a whole seed came before the stop). Stopped
-    before any epoch ended, it raises `TrainingStopped` (there is nothing to show).
+    epochs done, marked partial (`ComparisonResult.stopped_seed`, ``stopped_epoch``), its
+    answers those after the last whole epoch. Stopped before any epoch ended, it raises
+    `TrainingStopped` (there is nothing to show).
 
     Besides the history, every epoch records the percentiles of what each
     model's last ReLU receives (`bnviz.inside`), and every ``config.landscape_every``
     steps the loss landscape along the step taken and along the gradient
-    (`bnviz.landscape`). Predictions, parameter tables, BN layer values and the BN mode
-    comparison come from the first seed's run.
+    (`bnviz.landscape`). The first seed's run also keeps (`bnviz.snapshots`) each model's
+    answers on the test set after every kept epoch, and at the checkpoints the BN model's
+    layer values and its two modes (``checkpoints`` False: the answers after the last epoch
+    alone, and no checkpoint: for a seed trained apart whose outputs are not kept,
+    `bnviz.comparison.merge_seeds`); its parameter tables are the result's.
     """
     record = _Record(config, on_epoch)
     with ExitStack() as borrowed, ThreadPoolExecutor(
@@ -148,7 +151,8 @@ def train_comparison(
                     break
                 record.epoch(seed, epoch, finished)
                 if seed_index == 1:  # what the scrubber and shorter runs are served from
-                    record.keep_first_seed(epoch, finished, trainers, split)
+                    record.keep_first_seed(epoch, finished, trainers, split,
+                                           checkpoints and not (should_stop and should_stop()))
             if seed_index == 1:  # the trainers are reset for the next seed: take these now
                 record.layer_tables = {label: layer_table(t.model)
                                        for label, t in trainers.items()}
@@ -195,10 +199,7 @@ def _both_epochs_unless_stopped(pool: ThreadPoolExecutor, trainers: dict[str, Mo
 def _epoch_and_probe(trainer: ModelTrainer, run: Iterator[dict[str, Any]], epoch: int,
                      probe_images: np.ndarray) -> EpochOutputs:
     # The ReLU probe runs in the model's own thread, beside the other model's epoch.
-    outputs = next(run), trainer.probe.percentiles(probe_images)
-    if epoch == 2:  # not before the first epoch, which a student waits for
-        trainer.trace_forward()
-    return outputs
+    return next(run), trainer.probe.percentiles(probe_images)
 
 
 def _abort_when_asked(futures: list[Future], trainers: list[ModelTrainer],
@@ -232,6 +233,7 @@ class _Record:
     bn_layers: list[pd.DataFrame] = field(default_factory=list)
     bn_modes: list[pd.DataFrame] = field(default_factory=list)
     layer_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    latest: tuple[int, dict[str, tuple[np.ndarray, np.ndarray]]] | None = None
     stopped_seed: int = 0  # as in `ComparisonResult`
     stopped_epoch: int = 0
 
@@ -255,14 +257,17 @@ class _Record:
                 self.on_epoch(row)
 
     def keep_first_seed(self, epoch: int, finished: dict[str, EpochOutputs],
-                        trainers: dict[str, ModelTrainer], split: Split) -> None:
+                        trainers: dict[str, ModelTrainer], split: Split,
+                        checkpoints: bool = True) -> None:
         """What the first seed's ``epoch`` leaves for the scrubber and for shorter runs: the
         answers on the test set after it (measured by its evaluation), and at a checkpoint
-        the BN model's layer values and its two modes."""
-        if epoch in prediction_epochs(self.config.epochs):
-            self.answers[epoch] = {label: metrics["answers"]
-                                   for label, (metrics, _) in finished.items()}
-        if epoch not in checkpoint_epochs(self.config.epochs):
+        (unless ``checkpoints`` is False: a stop was asked, or the run keeps none) the BN
+        model's layer values and its two modes."""
+        answers = {label: metrics["answers"] for label, (metrics, _) in finished.items()}
+        self.latest = (epoch, answers)  # kept too if the training stops after it
+        if epoch in prediction_epochs(self.config.epochs) and checkpoints:
+            self.answers[epoch] = answers
+        if not checkpoints or epoch not in checkpoint_epochs(self.config.epochs):
             return
         bn_label = model_label(self.config.placement, self.config.normalization)
         bn_model = trainers[bn_label]
@@ -274,7 +279,10 @@ class _Record:
                                  .assign(epoch=epoch))
 
     def predictions(self) -> Predictions:
-        """The answers kept, as a result holds them."""
+        """The answers kept, as a result holds them, and those after the first seed's last
+        epoch (where a stop, or a run that keeps no checkpoints, ended it)."""
+        if self.latest is not None:
+            self.answers.setdefault(*self.latest)
         epochs = sorted(self.answers)
         models = list(self.answers[epochs[0]]) if epochs else []
         return Predictions(
@@ -579,11 +587,6 @@ class ModelTrainer:
             self._mode_forward = mode_forward(self.model)
         return self._mode_forward
 
-    def trace_forward(self) -> None:
-        """Trace the forward passes the end of a training uses (predictions, the BN mode
-        comparison) now, while the training runs: a stopped training then ends sooner."""
-        self._forward().trace()
-
     def mode_accuracies(self, x_test: np.ndarray, y_test: np.ndarray) -> pd.DataFrame:
         """`bnviz.inside.mode_accuracies` of this model, with its forward pass compiled once."""
         return mode_accuracies(self.model, x_test, y_test, forward=self._forward())
@@ -599,8 +602,8 @@ def compile_epoch(model: keras.Model, optimizer: keras.optimizers.Optimizer, bat
     on the images of ``order``, ``batch_size`` at a time, with the landscape probe after
     every ``probe_every``-th step (counted from ``first_step``), unless ``abort`` (a boolean
     variable) is set before a step; then evaluate on the test set. It returns the train
-    loss and accuracy, the test loss and accuracy, the probes' measures (NaN where none was
-    taken) and the steps done."""
+    loss and accuracy, the test loss and accuracy, each test image's predicted class and its
+    probability, the probes' measures (NaN where none was taken) and the steps done."""
     # Written with explicit graph loops and traced without AutoGraph: converting this
     # code (and the landscape's) took a large part of the trace, which a student waits
     # through before the first epoch.

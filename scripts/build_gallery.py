@@ -2,7 +2,9 @@
 `bnviz.gallery.GALLERY_SEEDS` seeds (and a preset's learning-rate sweep, where it has one) and
 keep the results in bnviz/gallery/, with an index.
 
-Usage: python scripts/build_gallery.py [--force] [NAME ...]   (default: all, in index order)
+Usage: python scripts/build_gallery.py [--force] [--ray ADDRESS] [NAME ...]
+       (default: all, in index order; --ray: each entry's seeds as parallel tasks on the Ray
+       cluster at ADDRESS, `bnviz.cluster.RayRunner`, as `python -m bnviz run --ray` trains)
 
 Resumable: an entry the gallery would serve today (same configuration hash, results version
 and images, its answers kept after every epoch, and its sweep present) is kept as it is, unless
@@ -80,6 +82,18 @@ CONFIGS = gallery_configs()
 def main() -> None:
     arguments = sys.argv[1:]
     force = "--force" in arguments
+    address = None
+    if "--ray" in arguments:
+        at = arguments.index("--ray")
+        address = arguments[at + 1] if at + 1 < len(arguments) else None
+        if address is None:
+            raise SystemExit("--ray needs the cluster's address (host:port)")
+        del arguments[at: at + 2]
+    train = run_request
+    if address is not None:
+        from bnviz.cluster import RayRunner
+
+        train = RayRunner(address)
     chosen = [name for name in arguments if name != "--force"] or list(CONFIGS)
     unknown = [name for name in chosen if name not in CONFIGS]
     if unknown:
@@ -95,7 +109,7 @@ def main() -> None:
         request = ComparisonRequest(config)
         began = time.perf_counter()
         print(f"training {name!r} ({config.seeds} seeds, {config.epochs} epochs) …", flush=True)
-        result = run_request(request)
+        result = train(request)
         (GALLERY_DIR / f"{request.config_hash()}{request.suffix}").write_bytes(
             request.encode_result(result))
         sweep = preset_sweep(name, config)
@@ -103,7 +117,7 @@ def main() -> None:
             print(f"  and its sweep ({len(sweep.learning_rates)} rates, {sweep.epochs} epochs) …",
                   flush=True)
             (GALLERY_DIR / f"{sweep.config_hash()}{sweep.suffix}").write_bytes(
-                sweep.encode_result(run_request(sweep)))
+                sweep.encode_result(train(sweep)))
         entries[name] = GalleryEntry(
             preset=name, config=config, config_hash=request.config_hash(),
             results_version=RESULTS_VERSION,

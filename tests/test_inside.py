@@ -20,6 +20,7 @@ from bnviz.inside import (
 from bnviz.landscape import MEASURES
 from bnviz.link import read_link
 from bnviz.models import build_model
+from bnviz.snapshots import feature_steps
 from bnviz.store import ResultsStore
 from bnviz.summary import headline, seed_summary
 from bnviz.sweep import SweepRequest
@@ -180,7 +181,10 @@ def test_layer_norm_probes_find_one_mode_and_its_features_and_a_sweep_names_it(t
     assert result.bn_modes.empty  # nothing to compare: the page says so
     layers, _ = result.bn_layers_at()
     sizes = layers.groupby("layer", sort=False).size()
-    assert dict(sizes) == {"ln1": 12 * 12 * 32, "ln2": 6 * 6 * 32, "ln3": 512}
+    # Kept thinned to at most 512 a layer: every 9th of ln1's 12 × 12 × 32, every 3rd of
+    # ln2's 6 × 6 × 32, all of ln3's 512.
+    assert dict(sizes) == {"ln1": -(-12 * 12 * 32 // 9), "ln2": 6 * 6 * 32 // 3, "ln3": 512}
+    assert feature_steps(layers) == {"ln1": 9, "ln2": 3}
     assert (layers.moving_variance == 1).all()  # none kept: drawn at what it means
     assert np.isfinite(result.landscape[list(MEASURES)].to_numpy()).all()
     sweep = sweep_learning_rates(SweepRequest(config.replace(normalization="group"),

@@ -114,11 +114,11 @@ def test_the_gallery_answers_fewer_epochs_and_seeds_of_the_blogs_run(tmp_path, o
     assert one_seed.origin == GALLERY and one_seed.result.cut_from == blog
     first = source.history[source.history.seed == blog.seed].reset_index(drop=True)
     pd.testing.assert_frame_equal(one_seed.result.history, first)
-    twenty = manager.lookup(ComparisonRequest(blog.replace(epochs=20, seeds=1)))
-    assert twenty.origin == GALLERY
-    assert twenty.result.cut_note() == ("from the 100-epoch, 5-seed run, cut at epoch 20 and "
+    thirty = manager.lookup(ComparisonRequest(blog.replace(epochs=30, seeds=1)))
+    assert thirty.origin == GALLERY
+    assert thirty.result.cut_note() == ("from the 100-epoch, 5-seed run, cut at epoch 30 and "
                                         "its first seed")
-    assert twenty.result.history.epoch.max() == 20 and twenty.result.final_epoch == 20
-    for model in source.models:  # what the tabs show: the answers after epoch 20
-        np.testing.assert_array_equal(twenty.result.answers_at()[model][0],
-                                      source.answers_at(20)[model][0])
+    assert thirty.result.history.epoch.max() == 30 and thirty.result.final_epoch == 30
+    for model in source.models:  # what the tabs show: the answers after epoch 30
+        np.testing.assert_array_equal(thirty.result.answers_at()[model][0],
+                                      source.answers_at(30)[model][0])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz import charts
@@ -13,7 +14,7 @@ from bnviz.comparison import ComparisonRequest
 from bnviz.config import ExperimentConfig
 from bnviz.job import GALLERY
 from bnviz.page import Body, View
-from tests.helpers import page
+from tests.helpers import page, run_until_results, wait_for
 from ui.sections import SCRUBBER_KEY
 
 
@@ -45,17 +46,17 @@ def _chart_data(at: AppTest, index: int = 0) -> list[dict]:
                    for row in values]
 
 
-def test_a_20_epoch_link_of_the_blogs_settings_opens_at_once_cut_from_its_stored_run(
+def test_a_30_epoch_link_of_the_blogs_settings_opens_at_once_cut_from_its_stored_run(
         in_process_page):
-    at = page(epochs="20")
+    at = page(epochs="30")
     at.run()
     assert not at.exception
     view = _view(at)
     assert view.body == Body.RESULT and view.origin == GALLERY
-    assert view.result.config == ExperimentConfig(epochs=20)
-    assert view.result.history.epoch.max() == 20 and view.result.seeds_shown == 1
+    assert view.result.config == ExperimentConfig(epochs=30)
+    assert view.result.history.epoch.max() == 30 and view.result.seeds_shown == 1
     assert any(m.value.startswith("**Precomputed** (from the 100-epoch, 5-seed run, cut at "
-                                  "epoch 20 and its first seed") for m in at.markdown)
+                                  "epoch 30 and its first seed") for m in at.markdown)
     _trained_nothing()
     # Train on these settings shows the answer at once too; its own button trains it.
     at.sidebar.form_submit_button[0].click().run()
@@ -108,10 +109,35 @@ def test_the_scrubber_moves_every_tab_to_the_models_after_an_epoch(in_process_pa
     _trained_nothing()
 
 
-def test_the_cut_result_is_one_object_for_every_viewer(in_process_page):
+def test_the_cut_result_is_one_object_for_every_viewer_cut_from_the_smallest_run(
+        in_process_page):
     first, second = page(epochs="20"), page(epochs="20")
     first.run()
     second.run()
     assert _view(first).result is _view(second).result
     assert _view(first).result.config == ComparisonRequest(ExperimentConfig(epochs=20)).config
+    # Quick look (20 epochs) and the blog's run (100) both hold it: the smaller answers.
+    assert _view(first).result.cut_note() == "from the 20-epoch, 5-seed run, its first seed"
 
+
+
+@pytest.mark.slow
+def test_a_stopped_training_trains_anew_on_train_though_a_longer_run_holds_its_settings(
+        in_process_page):
+    import ui.state
+
+    longer = {"epochs": "80", "train_size": "256", "seeds": "2"}
+    run_until_results(page(**longer, run="1"))  # trained here: it holds the one-seed run
+    mine = page(epochs="80", train_size="256", run="1")  # asked to train it all the same
+    mine.run()
+    manager = ui.state.shared_job_manager()
+    job = manager.get(ComparisonRequest(ExperimentConfig(epochs=80, train_size=256)))
+    wait_for(lambda: len(job.rows) >= 2, timeout=60)
+    mine.run()
+    mine.button(key="stop_training").click().run()
+    wait_for(lambda: job.status != "running", timeout=10)
+    mine.run()
+    assert _view(mine).result.partial  # its own partial result, not the cut
+    mine.sidebar.form_submit_button[0].click().run()  # Train: trains these settings anew
+    again = manager.get(job.request)
+    assert again is not job and again.status in ("queued", "running", "done")

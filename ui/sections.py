@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from bnviz import charts, explain
 from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
@@ -357,8 +358,8 @@ def _marker(result: ComparisonResult, epoch: int) -> int | None:
 def _checkpoint_note(what: str, measured: int | None, epoch: int) -> None:
     """Say so when ``what`` was measured at an earlier checkpoint than the epoch shown."""
     if measured is not None and measured != epoch:
-        st.caption(f"{what} after epoch {measured}: the run measured them at epochs 1, 2, 5, "
-                   f"10, 20, 50, … and at its end, and {measured} is the last such epoch "
+        st.caption(f"{what} after epoch {measured}: the run measured them after epochs 1, 2, "
+                   f"5, 10, 20, 50, … and after its last, and {measured} is the last of those "
                    f"before {epoch}.")
 
 
@@ -405,7 +406,7 @@ def _show_inside(result: ComparisonResult, epoch: int) -> None:
     if thinned:
         st.caption(f"Layers of more than {MAX_TICKS_PER_LAYER} features are kept and drawn at "
                    "evenly spaced features: " + ", ".join(
-                       f"{layer} every {step}th" for layer, step in thinned.items()) + ".")
+                       f"{layer} one in {step}" for layer, step in thinned.items()) + ".")
 
 
 def _show_landscape(result: ComparisonResult, epoch: int) -> None:
@@ -416,7 +417,8 @@ def _show_landscape(result: ComparisonResult, epoch: int) -> None:
         return
     panels = len(charts.LANDSCAPE_PANELS)
     marker = _marker(result, epoch)
-    at = None if marker is None else (marker, marker * result.config.steps_per_epoch)
+    # Steps count from 0: epoch k ends with step k × steps an epoch − 1.
+    at = None if marker is None else (marker, marker * result.config.steps_per_epoch - 1)
     for index, column in enumerate(st.columns(panels)):
         with column:
             show_chart(result, lambda index=index: charts.landscape_panels(
@@ -555,9 +557,12 @@ def show_origin(manager: JobManager, request: ComparisonRequest, result: Compari
     with the button that trains it here (or that it is training now for someone else); and,
     after such a training, that the gallery's result is not what is shown."""
     cut_from = result.cut_from
-    if cut_from is not None and origin != GALLERY:
-        st.caption(f"Trained on this server before, {result.cut_note()}: nothing trained for "
-                   "these settings.")
+    if cut_from is not None and origin != GALLERY:  # cut from a run trained on this server
+        said, button = st.columns([5, 3], vertical_alignment="center")
+        said.markdown(f"**Trained on this server before**, {result.cut_note()}: nothing "
+                      "trained for these settings themselves.")
+        _show_train_here(manager, request, training, button.container(horizontal=True),
+                         "the run it was cut from")
         return
     source = ComparisonRequest(cut_from) if cut_from is not None else request
     entry = manager.gallery.entry(source) if manager.gallery is not None else None
@@ -575,24 +580,31 @@ def show_origin(manager: JobManager, request: ComparisonRequest, result: Compari
             st.markdown(f"Trained on {entry.trained_at[:16].replace('T', ' at ')} UTC by "
                         f"bnviz's own trainer, {entry.config.seeds} seeds, on "
                         f"{entry.data_source} ({versions}; {entry.cpu}).")
-        job = manager.get(request)
-        if training and job is not None:
-            left = (f"it starts in {format_duration(manager.seconds_to_start(job))}"
-                    if job.status == QUEUED else f"{format_duration(job.seconds_left())} left")
-            st.caption(f"Someone on this server is training these settings right now ({left}); "
-                       "this page keeps showing the precomputed result.")
-        elif manager.cannot_train() is None and button.button(
-                "Train it yourself", key="train_precomputed",
-                help="Train these settings on this server now; the page then shows that run "
-                "instead, and says so."):
-            if submit_for_session(manager, request).request == request:
-                write_url(request.config)
-                st.rerun()
-            st.warning("Your earlier training is still in progress: one training at a time "
-                       "per visitor. Train these settings once it has finished.")
+        _show_train_here(manager, request, training, button, "the precomputed result")
     else:
         st.caption("Trained on this server. The gallery's precomputed result of these settings "
                    f"(trained {entry.trained_at[:10]}) is not what is shown here.")
+
+
+def _show_train_here(manager: JobManager, request: ComparisonRequest, training: bool,
+                     place: DeltaGenerator, shown: str) -> None:
+    """Under a result that was not trained for ``request`` itself: that someone trains it
+    now, or the button that trains it here (``place``: where the button goes)."""
+    job = manager.get(request)
+    if training and job is not None:
+        left = (f"it starts in {format_duration(manager.seconds_to_start(job))}"
+                if job.status == QUEUED else f"{format_duration(job.seconds_left())} left")
+        st.caption(f"Someone on this server is training these settings right now ({left}); "
+                   f"this page keeps showing {shown}.")
+    elif manager.cannot_train() is None and place.button(
+            "Train it yourself", key="train_precomputed",
+            help="Train these settings on this server now; the page then shows that run "
+            "instead, and says so."):
+        if submit_for_session(manager, request).request == request:
+            write_url(request.config)
+            st.rerun()
+        st.warning("Your earlier training is still in progress: one training at a time "
+                   "per visitor. Train these settings once it has finished.")
 
 
 SECTION_KEY = "section"
@@ -618,7 +630,8 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
     if not result.config.variant.is_batch_norm:  # what this variant changes, and asks
         st.caption(explain.NORMALIZATIONS[result.config.normalization])
         _show_batch_norm_reference(result, manager)
-    epoch = show_scrubber(result)
+    # Not on a projector (present=1): two lines at most above the first chart.
+    epoch = result.final_epoch if large else show_scrubber(result)
     sections = {
         "Learning curves": lambda: _show_curves(result, epoch, large),
         "Convergence": lambda: _show_convergence(result),
