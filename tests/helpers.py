@@ -49,6 +49,19 @@ def run_until_results(at: AppTest, timeout: float = 180) -> AppTest:
     return at
 
 
+def decided(at: AppTest):
+    """What the page decided to show in its last run (`bnviz.page.decide`'s `View`)."""
+    return at.session_state["view"]
+
+
+def open_section(at: AppTest, section: str) -> AppTest:
+    """Open one tab of the results (only the open tab is drawn)."""
+    at.session_state["section"] = section
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def page(**query: str | list[str]) -> AppTest:
     """The app with ``query`` as its link, not yet run."""
     at = AppTest.from_file(APP, default_timeout=120)

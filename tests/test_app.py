@@ -9,9 +9,11 @@ from streamlit.testing.v1 import AppTest
 from bnviz import charts, explain
 from bnviz.gallery import GALLERY_SEEDS
 from bnviz.job import GALLERY, JOB
-from bnviz.page import Body, Control, View
+from bnviz.page import Body, Control
 from bnviz.summary import STATISTIC_LABELS
 from tests.helpers import TINY_LINK, page, run_until_results, wait_for
+from tests.helpers import decided as _view
+from tests.helpers import open_section as _open
 from ui import sections
 
 
@@ -39,19 +41,6 @@ def held_trainings(monkeypatch):
     monkeypatch.setattr(ui.state, "default_runner", lambda budget=None: held)
     yield held
     held.release.set()
-
-
-def _view(at: AppTest) -> View:
-    """What the page decided to show in its last run (`bnviz.page.decide`)."""
-    return at.session_state["view"]
-
-
-def _open(at: AppTest, section: str) -> AppTest:
-    """Open one tab of the results (only the open tab is drawn)."""
-    at.session_state["section"] = section
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _series(at: AppTest) -> set[str]:

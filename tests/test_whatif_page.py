@@ -13,20 +13,11 @@ from bnviz import charts
 from bnviz.comparison import ComparisonRequest
 from bnviz.config import ExperimentConfig
 from bnviz.job import GALLERY
-from bnviz.page import Body, View
+from bnviz.page import Body
+from tests.helpers import decided as _view
+from tests.helpers import open_section as _open
 from tests.helpers import page, run_until_results, wait_for
 from ui.sections import SCRUBBER_KEY
-
-
-def _view(at: AppTest) -> View:
-    return at.session_state["view"]
-
-
-def _open(at: AppTest, section: str) -> AppTest:
-    at.session_state["section"] = section
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _trained_nothing() -> None:
