@@ -112,8 +112,9 @@ class ResultCache:
     def lookup(self, request: Request, own: bool = False) -> Lookup:
         """The finished result of ``request`` and where it came from: its finished job,
         else the store, else the gallery, else one cut from another finished run that holds
-        it (`answered_by_another`) (also while a job of it trains or after it failed). A partial result (a stopped training) gives way to the gallery's whole
-        one: a class opening the landing link sees the precomputed result, whoever stopped
+        it (`answered_by_another`); also while a job of it trains or after it failed. A
+        partial result (a stopped training) gives way to a whole one (the gallery's, or a
+        cut): a class opening the landing link sees the precomputed result, whoever stopped
         a training of it; except for a session that asked to train it (``own``), which
         sees what its stopped training had done."""
         job = self.get(request.config_hash())
