@@ -77,8 +77,11 @@ def test_a_stopped_training_keeps_the_epochs_done_marked_partial(tiny_config):
     assert result.stop_note() == "stopped at epoch 2 of 4 of the first of 2 seeds"
     assert list(result.history.epoch) == [1, 1, 2, 2] and set(result.history.seed) == {1}
     assert result.models == ["baseline", "BN after"] and result.final_epoch == 2
-    # BN's values and modes at the checkpoints reached (1, 2); a Stop measures no more.
-    assert set(result.bn_layers.epoch) == set(result.bn_modes.epoch) == {1, 2}
+    # BN's values and modes at the checkpoints before the Stop was asked (1): once it is
+    # asked none is measured (the person who pressed Stop waits); the answers after the last
+    # whole epoch are kept all the same.
+    assert set(result.bn_layers.epoch) == set(result.bn_modes.epoch) == {1}
+    assert result.predictions.epochs == (1, 2)
     # The same epochs as an unstopped training: stopping changes nothing before it.
     whole = train_comparison(config.replace(seeds=1))
     assert_identical(_curves(result), _curves(whole).head(4))

@@ -117,12 +117,13 @@ def test_a_stopped_training_trains_anew_on_train_though_a_longer_run_holds_its_s
         in_process_page):
     import ui.state
 
-    longer = {"epochs": "80", "train_size": "256", "seeds": "2"}
+    longer = {"epochs": "20", "train_size": "256", "seeds": "2", "landscape_every": "0"}
     run_until_results(page(**longer, run="1"))  # trained here: it holds the one-seed run
-    mine = page(epochs="80", train_size="256", run="1")  # asked to train it all the same
+    mine = page(epochs="20", train_size="256", landscape_every="0", run="1")  # trains it
     mine.run()
     manager = ui.state.shared_job_manager()
-    job = manager.get(ComparisonRequest(ExperimentConfig(epochs=80, train_size=256)))
+    job = manager.get(ComparisonRequest(ExperimentConfig(epochs=20, train_size=256,
+                                                                landscape_every=0)))
     wait_for(lambda: len(job.rows) >= 2, timeout=60)
     mine.run()
     mine.button(key="stop_training").click().run()

@@ -630,8 +630,9 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
     if not result.config.variant.is_batch_norm:  # what this variant changes, and asks
         st.caption(explain.NORMALIZATIONS[result.config.normalization])
         _show_batch_norm_reference(result, manager)
-    # Not on a projector (present=1): two lines at most above the first chart.
-    epoch = result.final_epoch if large else show_scrubber(result)
+    # The scrubber is drawn below the open tab (the first chart stays within the first screen)
+    # and read here, as the previous run left it; not on a projector (present=1).
+    epoch = result.final_epoch if large else scrubbed_epoch(result)
     sections = {
         "Learning curves": lambda: _show_curves(result, epoch, large),
         "Convergence": lambda: _show_convergence(result),
@@ -648,10 +649,24 @@ def show_results(result: ComparisonResult, manager: JobManager, large: bool = Fa
         with tab:
             if tab.open:
                 show()
+    if not large:
+        show_scrubber(result)
     st.caption(data_line(result))
 
 
 SCRUBBER_KEY = "after_epoch"
+
+
+def _scrubber_key(result: ComparisonResult) -> str:
+    # One slider per result: another result starts again at its end.
+    return f"{SCRUBBER_KEY}_{result.config.config_hash()}_{result.final_epoch}"
+
+
+def scrubbed_epoch(result: ComparisonResult) -> int:
+    """The epoch the scrubber (`show_scrubber`) stands at for ``result``: the last unless the
+    visitor moved it."""
+    chosen = st.session_state.get(_scrubber_key(result), result.final_epoch)
+    return int(chosen) if chosen in result.predictions.epochs else result.final_epoch
 
 
 def show_scrubber(result: ComparisonResult) -> int:
@@ -661,8 +676,7 @@ def show_scrubber(result: ComparisonResult) -> int:
     kept = list(result.predictions.epochs)
     if len(kept) < 2:
         return result.final_epoch
-    # One slider per result: another result starts again at its end.
-    key = f"{SCRUBBER_KEY}_{result.config.config_hash()}_{result.final_epoch}"
+    key = _scrubber_key(result)
     return int(st.select_slider(
         "Show the models after epoch", options=kept, value=result.final_epoch, key=key,
         help="Moves every tab to both models as they were after this epoch: predictions, "
