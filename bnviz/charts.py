@@ -16,7 +16,16 @@ from bnviz.snapshots import thin_features
 from bnviz.summary import HEADLINE_STATISTICS, OUTCOMES
 
 METRICS = ("accuracy", "loss")
-SERIES_COLOURS = (("#1f4e8c", "#7fa7d9"), ("#d9480f", "#f4a261"))  # (train, test) per model
+# (train, test) per model: blue for the baseline, orange for the normalised model (a pair
+# that stays apart under red-green colour blindness, `tests/test_a11y.py`), every shade at
+# least 3:1 against white (WCAG's non-text contrast); dark for train, light for test.
+SERIES_COLOURS = (("#1f4e8c", "#3d7cc9"), ("#b33c0b", "#e0661b"))
+# And told apart by more than hue: each model its point shape, test dashed (`STROKE_DASHES`).
+MODEL_SHAPES = ("circle", "square")
+STROKE_DASHES = {"train": [1, 0], "test": [5, 3]}
+# Marks drawn in one colour of their own (an interval, a reference line): 4.5:1 on white.
+ACCENT_COLOUR = "#b33c0b"
+REFERENCE_COLOUR = "#6b6b6b"
 SUBSETS = ("train", "test")
 
 
@@ -77,7 +86,15 @@ def _curve_panel(frame: pd.DataFrame, metric: str, highlight: alt.Parameter,
                        scale=alt.Scale(domain=series_order, range=palette),
                        legend=alt.Legend(orient="bottom", columns=legend_columns or alt.ExprRef(
                            f"width < {TWO_LEGEND_COLUMNS_WIDTH} ? 1 : 2"), offset=6,
-                           rowPadding=2, columnPadding=16, symbolOpacity=1))
+                           rowPadding=2, columnPadding=16, symbolOpacity=1,
+                           symbolStrokeWidth=2))
+    # Shape (the model) and dash (test) on the same field as the colour: Vega-Lite draws one
+    # legend whose entries carry all three, so no entry is told apart by hue alone.
+    shape = alt.Shape("series:N", legend=None, scale=alt.Scale(
+        domain=series_order, range=[MODEL_SHAPES[m % 2] for m in range(len(models))
+                                    for _ in SUBSETS]))
+    dash = alt.StrokeDash("series:N", legend=None, scale=alt.Scale(
+        domain=series_order, range=[STROKE_DASHES[s] for _ in models for s in SUBSETS]))
     log = metric == "loss"
     seeds = int(frame["seeds"].max())
     base = alt.Chart(frame[frame["metric"] == metric], title=metric.capitalize()).encode(
@@ -96,7 +113,7 @@ def _curve_panel(frame: pd.DataFrame, metric: str, highlight: alt.Parameter,
     line = base.mark_line(point=alt.OverlayMarkDef(size=18, filled=True)).encode(
         y=alt.Y("mean:Q", title=metric + (f", mean of {seeds} seeds" if several else ""),
                 scale=y_scale),
-        strokeDash=alt.StrokeDash("subset:N", sort=list(SUBSETS), legend=None),
+        shape=shape, strokeDash=dash,
         opacity=alt.condition(highlight, alt.value(1.0), alt.value(0.15)),
         tooltip=tooltip,
     )
@@ -114,6 +131,13 @@ def _curve_panel(frame: pd.DataFrame, metric: str, highlight: alt.Parameter,
 
 def _highlight() -> alt.Parameter:
     return alt.selection_point(name="highlight", fields=["series"], bind="legend")
+
+
+def curve_table(history: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """What one learning-curve panel draws (`learning_curve_panel`): per series and epoch, the
+    mean over seeds and the band from the lowest to the highest seed."""
+    bands = curve_bands(history)
+    return bands[bands["metric"] == metric][["series", "epoch", "mean", "low", "high", "seeds"]]
 
 
 def learning_curves(history: pd.DataFrame, width: int = 330, height: int = 260) -> alt.HConcatChart:
@@ -168,6 +192,15 @@ PROBED_FEATURE = {CNN: "Channel of the last convolution",
                   MLP_SIGMOID: "Unit of the last hidden layer"}
 
 
+def relu_input_frame(relu_inputs: pd.DataFrame, mode: str, model: str | None = None
+                     ) -> pd.DataFrame:
+    """What `relu_input_chart` draws: the first seed's percentiles in ``mode``, of ``model``
+    alone when one is named."""
+    data = relu_inputs[(relu_inputs["seed"] == relu_inputs["seed"].min())
+                       & (relu_inputs["mode"] == mode)]
+    return data if model is None else data[data["model"] == model]
+
+
 def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: int = 260,
                      height: int = 150, model: str | None = None, architecture: str = CNN,
                      steps_per_epoch: int | None = None, marker: int | None = None
@@ -184,10 +217,7 @@ def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: i
     several seeds, the first seed's run is drawn (percentiles of different runs do not
     average meaningfully).
     """
-    data = relu_inputs[(relu_inputs["seed"] == relu_inputs["seed"].min())
-                       & (relu_inputs["mode"] == mode)]
-    if model is not None:
-        data = data[data["model"] == model]
+    data = relu_input_frame(relu_inputs, mode, model)
     if steps_per_epoch is not None:
         data = data.assign(step=data["epoch"] * steps_per_epoch)
         x = alt.X("step:Q", title="Training step", axis=alt.Axis(format="~s"))
@@ -208,7 +238,7 @@ def relu_input_chart(relu_inputs: pd.DataFrame, mode: str = "training", width: i
     point = alt.OverlayMarkDef(size=14) if data["epoch"].nunique() <= 300 else False
     median = base.mark_line(point=point).encode(
         y="p50:Q", tooltip=[when, alt.Tooltip("p50:Q", title="median", format=".3f")])
-    zero = alt.Chart().mark_rule(strokeDash=[3, 3], color="gray").encode(y=alt.datum(0))
+    zero = alt.Chart().mark_rule(strokeDash=[3, 3], color=REFERENCE_COLOUR).encode(y=alt.datum(0))
     row = alt.Row("channel:N", title=PROBED_FEATURE[architecture])
     drawn = [band, median, zero]
     if marker is not None:  # inside a facet a layer takes the facet's data: a datum it is
@@ -261,9 +291,9 @@ def bn_modes_chart(bn_modes: pd.DataFrame) -> alt.LayerChart:
         y=alt.Y("accuracy:Q", title="Test accuracy", scale=alt.Scale(domain=[0, 1])),
         tooltip=["mode:N", "batch_size:Q", alt.Tooltip("accuracy:Q", format=".3f")],
     )
-    rule = alt.Chart(inference).mark_rule(color="#d9480f", strokeWidth=2).encode(
+    rule = alt.Chart(inference).mark_rule(color=ACCENT_COLOUR, strokeWidth=2).encode(
         y="accuracy:Q", tooltip=["mode:N", alt.Tooltip("accuracy:Q", format=".3f")])
-    label = rule.mark_text(align="left", dx=4, dy=-6, color="#d9480f").encode(
+    label = rule.mark_text(align="left", dx=4, dy=-6, color=ACCENT_COLOUR).encode(
         text=alt.value("moving averages (inference)"), x=alt.value(0))
     return (bars + rule + label).properties(height=240, width=380)
 
@@ -271,14 +301,21 @@ def bn_modes_chart(bn_modes: pd.DataFrame) -> alt.LayerChart:
 def sweep_chart(sweep: pd.DataFrame) -> alt.LayerChart:
     """Best test accuracy against learning rate, one line per model; diverged runs marked."""
     data = sweep.assign(shown=sweep["best_test_accuracy"].fillna(0.0))
+    models = list(sweep["model"].unique())
     base = alt.Chart(data).encode(
         x=alt.X("learning_rate:Q", title="Learning rate", scale=alt.Scale(type="log")),
         y=alt.Y("shown:Q", title="Best test accuracy", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("model:N", title="Model", sort=list(sweep["model"].unique())),
+        color=alt.Color("model:N", title="Model", sort=models,
+                        scale=alt.Scale(domain=models, range=[
+                            SERIES_COLOURS[i % 2][0] for i in range(len(models))])),
         tooltip=["model:N", alt.Tooltip("learning_rate:Q", format="g"), "outcome:N",
                  alt.Tooltip("best_test_accuracy:Q", format=".3f"), "epochs_run:Q"],
     )
-    lines = base.mark_line()
+    # The models' lines told apart by dash as well as hue (shape tells the outcome here).
+    lines = base.mark_line().encode(strokeDash=alt.StrokeDash(
+        "model:N", title="Model", sort=models,
+        scale=alt.Scale(domain=models, range=[list(STROKE_DASHES.values())[i % 2]
+                                              for i in range(len(models))])))
     points = base.mark_point(size=90, filled=True).encode(
         shape=alt.Shape("outcome:N", title="Outcome",
                         scale=alt.Scale(domain=list(OUTCOMES),
@@ -304,36 +341,51 @@ def landscape_chart(landscape: pd.DataFrame, width: int = 240,
         orient="bottom")
 
 
+def landscape_frame(landscape: pd.DataFrame, panel: int | None = None) -> pd.DataFrame:
+    """What `landscape_panels` draws: the first seed's probes along the step taken, with
+    infinities (a step that blew the loss up) as missing values, which Vega-Lite leaves out;
+    only the columns of one panel (`LANDSCAPE_PANELS`) when ``panel`` is given."""
+    first = landscape[(landscape["seed"] == landscape["seed"].min())
+                      & (landscape["direction"] == "update")]
+    data = first.replace([np.inf, -np.inf], np.nan)
+    if panel is None:
+        return data
+    low, high, _, _ = LANDSCAPE_PANELS[panel]
+    return data[["model", "epoch", "step", low] + ([high] if high else [])]
+
+
 def landscape_panels(landscape: pd.DataFrame, width: int | str = 240,
                      height: int = 220, marker: tuple[int, int] | None = None
                      ) -> list[alt.LayerChart | alt.Chart]:
     """The three panels of `landscape_chart`, each a chart of its own (the page puts them in
     columns that stack on a phone): the first seed's probes along the step the optimizer
     took (``direction`` ``update``). ``marker``: (epoch, its last step) to mark."""
-    first = landscape[(landscape["seed"] == landscape["seed"].min())
-                      & (landscape["direction"] == "update")]
-    # Vega-Lite cannot draw infinities (a step that blew the loss up): leave those out.
-    data = first.replace([np.inf, -np.inf], np.nan)
+    data = landscape_frame(landscape)
     models = list(data["model"].unique())
     colour = alt.Color("model:N", title="Model", sort=models,
                        scale=alt.Scale(domain=models,
                                        range=[SERIES_COLOURS[i % 2][0]
-                                              for i in range(len(models))]))
+                                              for i in range(len(models))]),
+                       legend=alt.Legend(symbolOpacity=1))
+    # Each probe a point in its model's shape: the legend (colour and shape on one field)
+    # then tells the models apart by more than hue.
+    shape = alt.Shape("model:N", title="Model", sort=models, scale=alt.Scale(
+        domain=models, range=[MODEL_SHAPES[i % 2] for i in range(len(models))]))
     panels = []
     for low, high, title, axis in LANDSCAPE_PANELS:
         base = alt.Chart(data).encode(x=alt.X("step:Q", title="Training step"), color=colour)
         y = alt.Y(f"{low}:Q", title=axis, scale=alt.Scale(type="log"))
         tooltip = ["model:N", "step:Q", "epoch:Q", alt.Tooltip(f"{low}:Q", format=".4g"),
                    alt.Tooltip("distance:Q", title="step length", format=".3g")]
+        points = base.mark_point(size=14, filled=True).encode(y=y, shape=shape, tooltip=tooltip)
         if high is None:
-            panel = base.mark_line(point=alt.OverlayMarkDef(size=12)).encode(
-                y=y, tooltip=tooltip)
+            panel = base.mark_line().encode(y=y, tooltip=tooltip) + points
         else:
             tooltip.append(alt.Tooltip(f"{high}:Q", format=".4g"))
             band = base.mark_area(opacity=0.35).encode(y=y, y2=f"{high}:Q", tooltip=tooltip)
             # each probe's own min–max as a tick, so a run with few probes still shows them
             ticks = base.mark_rule(opacity=0.8).encode(y=y, y2=f"{high}:Q", tooltip=tooltip)
-            panel = band + ticks
+            panel = band + ticks + points
         if marker is not None:
             panel = panel + epoch_marker("step", marker[1], f"after epoch {marker[0]}")
         panels.append(panel.properties(title=title, width=width, height=height))
@@ -372,6 +424,21 @@ def vega_lite_spec(chart: alt.TopLevelMixin) -> dict:
     return spec
 
 
+def described_spec(chart: alt.TopLevelMixin, description: str) -> dict:
+    """`vega_lite_spec` of ``chart`` labelled by ``description`` (`bnviz.describe`) for
+    assistive technology: Vega makes it the chart's ``aria-label``, and the marks and axes
+    are left out of the accessibility tree (Vega-Lite's ``aria`` off, for the config and
+    every mark), where a facet's panels would be images without names and each mark a
+    node without meaning. (Set on the dict: Altair's ``configure`` would drop the chart's
+    other configuration.)"""
+    spec = vega_lite_spec(chart)
+    spec["description"] = description
+    config = spec.setdefault("config", {})
+    config["aria"] = False
+    config["mark"] = {**config.get("mark", {}), "aria": False}
+    return spec
+
+
 def png_image(pixels: np.ndarray) -> bytes:
     """A greyscale image (height × width, uint8) as PNG bytes."""
     import io
@@ -390,14 +457,19 @@ def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
     return vl_convert.vegalite_to_png(chart.to_json(), scale=scale)
 
 
-def parameters_chart(layer_tables: dict[str, pd.DataFrame]) -> alt.Chart:
-    """Trainable and non-trainable parameters per model, as stacked bars."""
+def parameters_frame(layer_tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per model, its trainable and non-trainable parameter counts: `parameters_chart`'s data."""
     rows = []
     for model, table in layer_tables.items():
         rows.append({"model": model, "kind": "trainable", "count": int(table["trainable"].sum())})
         rows.append({"model": model, "kind": "non-trainable",
                      "count": int(table["non_trainable"].sum())})
-    frame = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def parameters_chart(layer_tables: dict[str, pd.DataFrame]) -> alt.Chart:
+    """Trainable and non-trainable parameters per model, as stacked bars."""
+    frame = parameters_frame(layer_tables)
     return (
         alt.Chart(frame)
         .mark_bar()
@@ -477,6 +549,15 @@ def confusion_chart(frame: pd.DataFrame, model: str, size: int = 300) -> alt.Lay
     return (cells + text).properties(width=size, height=size)
 
 
+def confusion_table(frame: pd.DataFrame, model: str) -> pd.DataFrame:
+    """One model's confusion counts as a table: a row per true class, a column per
+    predicted class (`confusion_chart`'s cells)."""
+    data = frame[frame["model"] == model]
+    table = data.pivot(index="true", columns="predicted", values="count")
+    return table.reindex(index=CLASS_NAMES, columns=CLASS_NAMES).rename_axis(
+        index="true class", columns=None).reset_index()
+
+
 def per_class_accuracy(confusion: pd.DataFrame) -> pd.DataFrame:
     """Accuracy per true class and model, from a `confusion_frame`."""
     hits = confusion[confusion["true"] == confusion["predicted"]]
@@ -508,12 +589,12 @@ def paired_difference_chart(frame: pd.DataFrame, statistic: str,
                         alt.Tooltip("high:Q", title="interval to", format="+" + number),
                         alt.Tooltip("pairs:Q", title="seeds counted"),
                         alt.Tooltip("clear:N", title="clear")]
-    interval = alt.Chart(summary).mark_rule(strokeWidth=3, color="#d9480f").encode(
+    interval = alt.Chart(summary).mark_rule(strokeWidth=3, color=ACCENT_COLOUR).encode(
         x=alt.X("low:Q", title=title), x2="high:Q", y=y, tooltip=interval_tooltip)
     mean = alt.Chart(summary).mark_point(size=120, filled=True, shape="diamond",
-                                         color="#d9480f").encode(x=x, y=y,
+                                         color=ACCENT_COLOUR).encode(x=x, y=y,
                                                                  tooltip=interval_tooltip)
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(
-        strokeDash=[4, 3], color="gray").encode(
+        strokeDash=[4, 3], color=REFERENCE_COLOUR).encode(
         x="zero:Q", tooltip=[alt.Tooltip("zero:Q", title="no difference")])
     return (zero + interval + seeds + mean).properties(width=width, height=90)

@@ -88,3 +88,16 @@ def instant_runner(request: ComparisonRequest, on_progress=None,
                    should_stop=None) -> ComparisonResult:
     """A runner that trains nothing: the fake result at once."""
     return fake_result(request.config)
+
+
+def prediction_alt_texts(at: AppTest) -> list[str]:
+    """The alt texts of the predictions grid's pictures on the page (none: no grid)."""
+    import html
+    import re
+
+    texts = []
+    for element in at.get("html"):
+        if "bnviz-predictions" in element.proto.body:
+            texts += [html.unescape(text) for text in
+                      re.findall(r'<img [^>]*alt="([^"]*)"', element.proto.body)]
+    return texts

@@ -13,6 +13,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from bnviz import charts
 from bnviz.classroom import (
     KEY_PARAM,
     LESSON_PARAM,
@@ -236,12 +237,12 @@ def _show_tally(found: Place) -> None:
     total = int(frame["students"].sum())
     description = ("The class's answers: " + "; ".join(
         f"{row.answer}, {row.students}" for row in frame.itertuples()) + f" ({total} in all).")
-    chart = alt.Chart(frame, description=description).mark_bar().encode(
+    chart = alt.Chart(frame).mark_bar().encode(
         x=alt.X("students:Q", title="Students", axis=alt.Axis(format="d", tickMinStep=1)),
         y=alt.Y("answer:N", title=None, sort=list(frame["answer"]),
                 axis=alt.Axis(labelOverlap=False, labelLimit=240)),
         tooltip=["answer", "students"]).properties(height=44 * len(frame))
-    st.altair_chart(chart, width="stretch")
+    st.vega_lite_chart(charts.described_spec(chart, description), width="stretch")
     st.caption(description)
 
 

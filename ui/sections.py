@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import html
 from collections import Counter
 from collections.abc import Callable
 
@@ -10,7 +12,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from bnviz import charts, explain
+from bnviz import charts, describe, explain
 from bnviz.comparison import ComparisonRequest, ComparisonResult, history_frame
 from bnviz.config import MLP_SIGMOID, ExperimentConfig
 from bnviz.data import CLASS_NAMES, TEST_SIZE, DataError, class_counts_text, make_split
@@ -78,17 +80,35 @@ def compact_page() -> None:
 
 
 def show_chart(result: object, build: Callable[[], charts.alt.TopLevelMixin], key: str,
+               described: Callable[[], str], table: Callable[[], pd.DataFrame] | None = None,
                png_name: str | None = None, fit: bool = False) -> None:
-    """The chart ``build`` makes of a finished ``result``, in Streamlit's theme, with an
-    optional PNG download made on click; with ``fit``, as wide as its column with its legends
-    below (`charts.fit_width`; the PNG keeps the chart's own width). Its specification is
-    built once per result and chart (``key``) and shared by every viewer (`ui.views`)."""
+    """The chart ``build`` makes of a finished ``result``, in Streamlit's theme, said in words
+    (``described``, from `bnviz.describe`: the chart's accessible label and a caption under
+    it), with its data as a table one click away (``table``; None where the page shows the
+    table beside the chart anyway) and an optional PNG download made on click; with ``fit``,
+    as wide as its column with its legends below (`charts.fit_width`; the PNG keeps the
+    chart's own width). What it shows is built once per result and chart (``key``) and
+    shared by every viewer (`ui.views`)."""
+    said = views.once(result, ("description", key), described)
     shown = (lambda: charts.fit_width(build())) if fit else build
-    st.vega_lite_chart(views.chart_spec(result, key, shown), key=key, theme="streamlit")
+    st.vega_lite_chart(views.chart_spec(result, key, shown, said), key=key, theme="streamlit")
+    st.caption(said)
+    if table is not None:
+        show_data_table(f"{key}_data", lambda: views.once(result, ("table", key), table))
     if png_name:
         st.download_button("Download chart (PNG)", data=lambda: charts.to_png(build()),
                            file_name=png_name, mime="image/png", on_click="ignore",
                            key=f"{key}_png")
+
+
+def show_data_table(key: str, table: Callable[[], pd.DataFrame]) -> None:
+    """A chart's data as a table (a screen reader reads it cell by cell), drawn only while
+    its expander is open: a table on every chart would load the grid's script on first
+    sight."""
+    data = st.expander("Data table", key=key, on_change="rerun")
+    if data.open:
+        with data:
+            st.dataframe(table(), hide_index=True)
 
 
 def _show_queue_place_or_rerun(manager: JobManager, request: Request, what: str) -> Job | None:
@@ -173,9 +193,35 @@ def _show_live_progress(manager: JobManager, request: ComparisonRequest) -> None
     st.progress(min(len(job.rows) / request.progress_rows(), 1.0),
                 text=f"Training both models: {where} · {job.elapsed:.0f} s elapsed · "
                      f"{format_duration(job.seconds_left())} left")
+    announce(progress_announcement(len(job.rows) // request.model_count, config.epochs
+                                   * config.seeds))
     if not job.rows:
         st.caption("Preparing data and compiling the models…")
     _show_stop_controls(manager, job)
+
+
+# Read out by a screen reader when it changes (politely: after what it is saying), so not
+# every second: about ten times in a training.
+ANNOUNCEMENTS_PER_TRAINING = 10
+SCREEN_READER_ONLY = ("position:absolute;width:1px;height:1px;margin:-1px;padding:0;"
+                      "overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0")
+
+
+def progress_announcement(epochs_done: int, epochs: int) -> str:
+    """What the live region says of a training ``epochs_done`` epochs (of all seeds) into
+    ``epochs``: it changes about `ANNOUNCEMENTS_PER_TRAINING` times in a training."""
+    if epochs_done == 0:
+        return "Training started: preparing the data and the models."
+    every = max(1, -(-epochs // ANNOUNCEMENTS_PER_TRAINING))  # ceiling
+    said = min(epochs, epochs_done // every * every)
+    return (f"Training: {said} of {epochs} epochs done." if said else
+            "Training: the first epochs are running.")
+
+
+def announce(text: str) -> None:
+    """``text`` in a polite ARIA live region, heard by a screen reader and not seen."""
+    st.html(f'<div role="status" aria-live="polite" style="{SCREEN_READER_ONLY}">'
+            f"{html.escape(text)}</div>")
 
 
 @st.fragment(run_every=LIVE_CURVES_SECONDS)
@@ -186,9 +232,11 @@ def _show_live_curves(manager: JobManager, request: ComparisonRequest, large: bo
         history = history_frame(job.rows)
         for column, metric in zip(st.columns(2), charts.METRICS, strict=True):
             with column:
-                st.altair_chart(charts.learning_curve_panel(
+                said = describe.curves(history, metric)
+                st.vega_lite_chart(charts.described_spec(charts.learning_curve_panel(
                     history, metric, PRESENT_CURVE_HEIGHT if large else CURVE_HEIGHT, large),
-                    key=f"live_curves_{metric}", theme="streamlit")
+                    said), key=f"live_curves_{metric}", theme="streamlit")
+                st.caption(said)
 
 
 def show_busy(manager: JobManager, busy: Job, asked_for: ExperimentConfig,
@@ -229,6 +277,9 @@ def _show_convergence(result: ComparisonResult) -> None:
                 continue
             show_chart(result, lambda statistic=statistic: charts.paired_difference_chart(
                 frame, statistic), key=f"paired_{statistic}",
+                described=lambda statistic=statistic: describe.paired_difference(
+                    frame, statistic),
+                table=lambda statistic=statistic: frame[frame["statistic"] == statistic],
                 png_name=f"bnviz-paired-{statistic}.png", fit=True)
     st.markdown(views.once(result, "paired verdict", lambda: paired_verdict(summary)))
     st.markdown(explain.SEEDS)
@@ -239,7 +290,8 @@ def _show_convergence(result: ComparisonResult) -> None:
 
 def _show_parameters(result: ComparisonResult) -> None:
     show_chart(result, lambda: charts.parameters_chart(result.layer_tables), key="parameters",
-               fit=True)
+               described=lambda: describe.parameters(result.layer_tables),
+               table=lambda: charts.parameters_frame(result.layer_tables), fit=True)
     variant = result.config.variant
     if variant.is_batch_norm and result.config.architecture == MLP_SIGMOID:
         table = result.layer_tables[result.normalized_model]
@@ -284,20 +336,39 @@ def _test_images(split: str, train_size: int) -> np.ndarray:
     return make_split(split, train_size, scale_pixels=False).x_test[..., 0].astype(np.uint8)
 
 
-def _prediction_grid(result: ComparisonResult, shown: pd.DataFrame
-                     ) -> tuple[list[bytes], list[str]]:
-    """PNG images of the first `GRID_SIZE` rows of ``shown``, with their captions."""
+def _prediction_grid(result: ComparisonResult, shown: pd.DataFrame) -> str:
+    """The first `GRID_SIZE` rows of ``shown`` as a grid of pictures, each with alt text
+    (its true class and each model's answer and confidence: st.image takes none) and the
+    same under it in short for the eye, which a screen reader skips so it hears it once."""
     images = _test_images(result.config.split, result.config.train_size)
-    rows = shown.head(GRID_SIZE)
-    captions = []
-    for _, row in rows.iterrows():
-        parts = [f"true: {row['true']}"]
+    figures = []
+    for _, row in shown.head(GRID_SIZE).iterrows():
+        said = [f"Test image {row['index'] + 1}, a {row['true']}."]
+        marks = [f"true: {row['true']}"]
         for model in result.models:
-            mark = "✓" if row[f"{model} correct"] else "✗"
-            parts.append(f"{mark} {model}: {row[f'{model} predicted']} "
-                         f"({row[f'{model} confidence']:.0%})")
-        captions.append(" · ".join(parts))
-    return [charts.png_image(images[i]) for i in rows["index"]], captions
+            right = bool(row[f"{model} correct"])
+            confidence = f"{row[f'{model} confidence']:.0%}"
+            said.append(f"{model}: {row[f'{model} predicted']}, {confidence} sure, "
+                        f"{'right' if right else 'wrong'}.")
+            marks.append(f"{'✓' if right else '✗'} {model}: {row[f'{model} predicted']} "
+                         f"({confidence})")
+        picture = base64.b64encode(charts.png_image(images[row["index"]])).decode()
+        figures.append(
+            f'<figure class="bnviz-prediction"><img src="data:image/png;base64,{picture}" '
+            f'width="{GRID_PICTURE_PX}" height="{GRID_PICTURE_PX}" '
+            f'alt="{html.escape(" ".join(said))}"><figcaption aria-hidden="true">'
+            f'{html.escape(" · ".join(marks))}</figcaption></figure>')
+    return f'<div class="bnviz-predictions">{"".join(figures)}</div>{PREDICTION_GRID_CSS}'
+
+
+GRID_PICTURE_PX = 150
+# 28 × 28 pixels drawn large: each pixel a square, not a blur.
+PREDICTION_GRID_CSS = f"""<style>
+.bnviz-predictions {{ display: flex; flex-wrap: wrap; gap: 0.75rem; }}
+.bnviz-prediction {{ width: {GRID_PICTURE_PX}px; margin: 0; }}
+.bnviz-prediction img {{ image-rendering: pixelated; display: block; }}
+.bnviz-prediction figcaption {{ font-size: 0.8rem; line-height: 1.3; }}
+</style>"""
 
 
 def _show_predictions(result: ComparisonResult, epoch: int) -> None:
@@ -310,9 +381,8 @@ def _show_predictions(result: ComparisonResult, epoch: int) -> None:
                f"first {GRID_SIZE} are shown.")
     if len(shown):
         try:
-            images, captions = views.once(result, ("prediction grid", which, epoch),
-                                          lambda: _prediction_grid(result, shown))
-            st.image(images, caption=captions, width=150)
+            st.html(views.once(result, ("prediction grid", which, epoch),
+                               lambda: _prediction_grid(result, shown)))
         except DataError as error:  # not kept: the images may be readable next time
             st.warning(f"Test images unavailable: {error}")
     st.markdown(explain.PREDICTIONS)
@@ -322,7 +392,9 @@ def _show_predictions(result: ComparisonResult, epoch: int) -> None:
     for column, model in zip(columns, result.models, strict=True):
         with column:
             show_chart(result, lambda model=model: charts.confusion_chart(confusion, model),
-                       key=f"confusion_{model}_{epoch}")
+                       key=f"confusion_{model}_{epoch}",
+                       described=lambda model=model: describe.confusion(confusion, model),
+                       table=lambda model=model: charts.confusion_table(confusion, model))
     st.markdown(f"**Accuracy per class** (after epoch {epoch})")
     st.dataframe(views.once(result, ("per class", epoch),
                             lambda: charts.per_class_accuracy(confusion))
@@ -378,7 +450,12 @@ def _show_inside(result: ComparisonResult, epoch: int) -> None:
         with column:
             show_chart(result, lambda model=model: _relu_input_chart(
                 result, mode, width=RELU_PANEL_WIDTH, model=model, marker=marker),
-                key=f"relu_inputs_{mode}_{model}_{marker}")
+                key=f"relu_inputs_{mode}_{model}_{marker}",
+                described=lambda model=model: describe.relu_inputs(
+                    result.relu_inputs, mode, model,
+                    charts.PROBED_NONLINEARITY[result.config.architecture]),
+                table=lambda model=model: charts.relu_input_frame(
+                    result.relu_inputs, mode, model))
     st.download_button("Download chart (PNG)", data=lambda: charts.to_png(
         _relu_input_chart(result, mode)),
         file_name=f"bnviz-relu-inputs-{mode}.png", mime="image/png", on_click="ignore",
@@ -397,6 +474,7 @@ def _show_inside(result: ComparisonResult, epoch: int) -> None:
     layers, measured = result.bn_layers_at(epoch)
     show_chart(result, lambda: charts.bn_layers_chart(layers, width=BN_PANEL_WIDTH,
                                                       columns=2), key=f"bn_layers_{measured}",
+               described=lambda: describe.bn_layers(layers), table=lambda: layers,
                png_name="bnviz-bn-layers.png")
     _checkpoint_note("BN's values are shown as they were", measured, epoch)
     st.markdown(explain.BN_LAYERS)
@@ -423,7 +501,9 @@ def _show_landscape(result: ComparisonResult, epoch: int) -> None:
         with column:
             show_chart(result, lambda index=index: charts.landscape_panels(
                 result.landscape, height=200, marker=at)[index],
-                key=f"landscape_{index}_{marker}", fit=True)
+                key=f"landscape_{index}_{marker}", fit=True,
+                described=lambda index=index: describe.landscape(result.landscape, index),
+                table=lambda index=index: charts.landscape_frame(result.landscape, index))
     st.download_button("Download chart (PNG)", data=lambda: charts.to_png(
         charts.landscape_chart(result.landscape)), file_name="bnviz-landscape.png",
         mime="image/png", on_click="ignore", key="landscape_png")
@@ -444,7 +524,9 @@ def _show_modes(result: ComparisonResult, epoch: int) -> None:
     if modes.empty:
         st.info(explain.MODES_NOT_MEASURED)
         return
+    # The table of both modes is under the chart already.
     show_chart(result, lambda: charts.bn_modes_chart(modes), key=f"bn_modes_{measured}",
+               described=lambda: describe.bn_modes(modes),
                png_name="bnviz-bn-modes.png", fit=True)
     _checkpoint_note("Both modes are compared", measured, epoch)
     # The one-image story was measured for batch norm; the partial variants normalise
@@ -472,8 +554,10 @@ def _show_sweep_progress(manager: JobManager, request: SweepRequest) -> None:
                                            f"{job.elapsed:.0f} s elapsed · "
                                            f"{format_duration(job.seconds_left())} left")
     if job.rows:
-        st.altair_chart(charts.fit_width(charts.sweep_chart(pd.DataFrame(job.rows))),
-                        key="sweep_live", theme="streamlit")
+        rows = pd.DataFrame(job.rows)
+        st.vega_lite_chart(charts.described_spec(charts.fit_width(charts.sweep_chart(rows)),
+                                                 describe.sweep(rows)),
+                           key="sweep_live", theme="streamlit")
 
 
 def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
@@ -502,6 +586,7 @@ def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> N
     result = manager.result_for(request)
     if result is not None:
         show_chart(result, lambda: charts.sweep_chart(result.table), key="sweep",
+                   described=lambda: describe.sweep(result.table), table=lambda: result.table,
                    png_name="bnviz-sweep.png", fit=True)
         broke = result.table[result.table["outcome"] != "trained"]
         if broke.empty:
@@ -533,6 +618,8 @@ def _show_curves(result: ComparisonResult, epoch: int, large: bool = False) -> N
         with column:
             show_chart(result, lambda metric=metric: charts.learning_curve_panel(
                 result.history, metric, height, large, marker=marker),
+                described=lambda metric=metric: describe.curves(result.history, metric),
+                table=lambda metric=metric: charts.curve_table(result.history, metric),
                 key=f"curves_{metric}" + ("_large" if large else "")
                 + ("" if marker is None else f"_{marker}"))
     if result.seeds_shown > 1:

@@ -42,10 +42,12 @@ def once(result: Any, name: Hashable, build: Callable[[], T]) -> T:
         return views.setdefault(name, built)
 
 
-def chart_spec(result: Any, name: Hashable, build: Callable[[], charts.alt.TopLevelMixin]
-               ) -> dict:
-    """The Vega-Lite specification of the chart ``build`` makes of ``result``, built once."""
-    return once(result, ("chart", name), lambda: charts.vega_lite_spec(build()))
+def chart_spec(result: Any, name: Hashable, build: Callable[[], charts.alt.TopLevelMixin],
+               description: str) -> dict:
+    """The Vega-Lite specification of the chart ``build`` makes of ``result``, labelled by
+    ``description`` (`bnviz.charts.described_spec`), built once."""
+    return once(result, ("chart", name),
+                lambda: charts.described_spec(build(), description))
 
 
 def kept_count() -> int:
