@@ -32,6 +32,11 @@ def _number(value: float, places: int = 3) -> str:
     return f"{value:.{places}f}"
 
 
+def _general(value: float) -> str:
+    """A value of any size in three significant digits; a blown-up probe's in words."""
+    return f"{value:.3g}" if math.isfinite(value) else _number(value)
+
+
 def _models(frame: pd.DataFrame) -> list[str]:
     return list(frame["model"].unique())
 
@@ -88,11 +93,15 @@ def paired_difference(frame: pd.DataFrame, statistic: str) -> str:
     places = 3 if "accuracy" in statistic else 1
     first = data.iloc[0]
     each = ", ".join(f"{value:+.{places}f}" for value in data["difference"])
+    said = f"Difference in {words} (normalised model minus baseline), per seed: {each}."
+    pairs = int(first["pairs"])
+    if pairs < 2 or not math.isfinite(first["low"]):
+        return (f"{said} Mean {first['mean']:+.{places}f} from {pairs} "
+                f"seed{'s' if pairs != 1 else ''}: too few for an interval.")
     clear = "leaves zero out: a clear difference" if bool(first["clear"]) else \
         "includes zero: no clear difference"
-    return (f"Difference in {words} (normalised model minus baseline), per seed: {each}. "
-            f"Mean {first['mean']:+.{places}f}, interval {first['low']:+.{places}f} to "
-            f"{first['high']:+.{places}f} over {int(first['pairs'])} seeds; it {clear}.")
+    return (f"{said} Mean {first['mean']:+.{places}f}, interval {first['low']:+.{places}f} "
+            f"to {first['high']:+.{places}f} over {pairs} seeds; it {clear}.")
 
 
 def parameters(layer_tables: dict[str, pd.DataFrame]) -> str:
@@ -188,8 +197,9 @@ def landscape(landscape: pd.DataFrame, panel: int) -> str:
     for model, runs in data.groupby("model", sort=False):
         runs = runs.sort_values("step")
         medians[model] = float(runs[low].median())
-        parts.append(f"{model} from {runs[low].iloc[0]:.3g} at step {int(runs['step'].iloc[0])} "
-                     f"to {runs[low].iloc[-1]:.3g} at step {int(runs['step'].iloc[-1])}")
+        parts.append(f"{model} from {_general(runs[low].iloc[0])} at step "
+                     f"{int(runs['step'].iloc[0])} to {_general(runs[low].iloc[-1])} at step "
+                     f"{int(runs['step'].iloc[-1])}")
     said = (f"{title}, log scale, {len(steps)} probes from step {int(steps[0])} to "
             f"{int(steps[-1])}, {what}: {'; '.join(parts)}.")
     if len(medians) == 2:
@@ -203,7 +213,8 @@ def sweep(table: pd.DataFrame) -> str:
     """The learning-rate sweep: each model's best rate and accuracy, and the rates it broke at."""
     parts = []
     for model, runs in table.groupby("model", sort=False):
-        trained = runs.dropna(subset=["best_test_accuracy"])
+        # A broken run's best is from before it broke: the best rate is a trained one's.
+        trained = runs[runs["outcome"] == "trained"].dropna(subset=["best_test_accuracy"])
         if len(trained):
             best = trained.loc[trained["best_test_accuracy"].idxmax()]
             part = (f"{model} best {best['best_test_accuracy']:.3f} at "

@@ -27,7 +27,18 @@ class Owned:
 
 # Streamlit's own markup, which bnviz does not draw and should not patch. Keep the reason
 # and the upstream issue with each; the README's accessibility section lists the same.
-STREAMLIT_OWNED: tuple[Owned, ...] = ()
+STREAMLIT_OWNED: tuple[Owned, ...] = (
+    # Keyboard stops that show no focus ring (the keyboard walk's check, not an axe rule).
+    Owned("focus-ring", "[data-testid='stMain']",
+          "Streamlit makes its main scroll container a tab stop (tabindex 0, for scrolling "
+          "with the arrow keys) and draws no ring on it; no upstream issue found."),
+    Owned("focus-ring", "[data-testid='data-grid-canvas']",
+          "st.dataframe's grid (Glide Data Grid) takes focus on its canvas and marks the "
+          "focused cell only once one is chosen; streamlit/streamlit#13332."),
+    Owned("focus-ring", "[data-testid='stBaseButton-elementToolbar']",
+          "the toolbar over a dataframe or chart (fullscreen, search, columns) is drawn "
+          "only on hover; streamlit/streamlit#13332."),
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,15 @@ def run_axe(page) -> list[Violation]:
                       targets=tuple(" ".join(map(str, node["target"])) for node in item["nodes"]),
                       help=item["help"])
             for item in found]
+
+
+def focus_owned_by_streamlit(page) -> Owned | None:
+    """The `STREAMLIT_OWNED` entry that explains why the focused element shows no ring."""
+    for owned in STREAMLIT_OWNED:
+        if owned.rule == "focus-ring" and page.evaluate(
+                "selector => !!document.activeElement.closest(selector)", owned.selector):
+            return owned
+    return None
 
 
 def owned_by_streamlit(page, violation: Violation, target: str) -> Owned | None:
