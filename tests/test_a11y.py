@@ -65,7 +65,7 @@ def test_every_series_shade_stands_out_from_the_white_plot(colour):
 
 
 @pytest.mark.parametrize("colour", [charts.ACCENT_COLOUR, charts.REFERENCE_COLOUR,
-                                    charts.MARKER_COLOUR])
+                                    charts.MARKER_COLOUR, charts.CHART_TEXT_COLOUR])
 def test_single_colour_marks_read_like_text(colour):  # the modes chart labels its line
     assert contrast(colour) >= TEXT_CONTRAST
 

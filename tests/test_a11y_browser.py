@@ -14,6 +14,7 @@ from bnviz import charts
 from bnviz.lessons import lesson
 from tests.a11y import FIRST_CHART, TABS, describe, focus_owned_by_streamlit, ours, run_axe, tour
 from tests.server import ARTIFACTS, page_server
+from tests.test_a11y import contrast
 
 LESSON = lesson("batch-norm")
 TAB_LIMIT = 400  # Tab presses to reach any control: the sidebar's come first
@@ -46,6 +47,10 @@ def test_each_chart_is_labelled_by_the_words_under_it(tmp_path):
         for label, around in labelled:
             assert label.startswith(("Accuracy per epoch", "Loss per epoch")), label
             assert label in around  # the same words, printed under the chart
+        # Every word drawn in the charts (axes, legends, titles) reads as text: 4.5:1.
+        fills = set(page.evaluate("""() => [...document.querySelectorAll(
+            "[data-testid='stVegaLiteChart'] svg text")].map(text => text.getAttribute('fill'))"""))
+        assert fills and all(contrast(fill) >= 4.5 for fill in fills), fills
         # The data, one click away: a table of the chart's series.
         page.get_by_text("Data table").first.click()
         page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)

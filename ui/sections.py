@@ -357,7 +357,7 @@ def _prediction_grid(result: ComparisonResult, shown: pd.DataFrame) -> str:
             f'<figure class="bnviz-prediction"><img src="data:image/png;base64,{picture}" '
             f'width="{GRID_PICTURE_PX}" height="{GRID_PICTURE_PX}" '
             f'alt="{html.escape(" ".join(said))}"><figcaption aria-hidden="true">'
-            f'{html.escape(" · ".join(marks))}</figcaption></figure>')
+            f'{"<br>".join(html.escape(mark) for mark in marks)}</figcaption></figure>')
     return f'<div class="bnviz-predictions">{"".join(figures)}</div>{PREDICTION_GRID_CSS}'
 
 
