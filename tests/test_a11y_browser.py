@@ -184,3 +184,39 @@ def test_the_two_models_stay_apart_in_chromiums_colour_blindness_emulation(tmp_p
     distance = float(np.linalg.norm(apart[0] - apart[1]))
     assert distance >= 60, (deficiency, apart, distance)  # of 441, in sRGB: plainly apart
 
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_landing_page_from_the_keyboard_a_preset_and_no_focus_trap(tmp_path):
+    unseen: list[str] = []
+    with page_server(tmp_path / "cache", tmp_path / "streamlit.log") as (url, browser):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.locator(FIRST_CHART).first.wait_for(timeout=60_000)
+        # Tab through the whole page: focus comes back round to where it started (to the
+        # browser and back in), so nothing on the way holds it.
+        stops = []
+        for _ in range(TAB_LIMIT):
+            page.keyboard.press("Tab")
+            stop = page.evaluate("document.activeElement === document.body ? null : "
+                                 "document.activeElement.outerHTML.slice(0, 200)")
+            if stop is not None and stops and stop == stops[0]:
+                break
+            if stop is not None:
+                stops.append(stop)
+        else:
+            raise AssertionError(f"focus never came round in {TAB_LIMIT} presses: {stops[-3:]}")
+        assert len(stops) > 20, stops  # the sidebar's controls, the tabs, the buttons
+        # A preset, chosen with the keyboard: the presets are one radio group (one tab stop,
+        # arrows between them); the second, Quick look, opens its result.
+        tab_to(page, page.get_by_role("radio", name="The blog post"), unseen)
+        page.keyboard.press("ArrowRight")
+        if not _focused(page.get_by_role("radio", name="Quick look")):
+            raise AssertionError("the arrow key did not move to the next preset")
+        page.keyboard.press("Space")
+        page.wait_for_url("**epochs=20**", timeout=60_000)  # Quick look: the blog's, 20 epochs
+        page.get_by_role("radio", name="Quick look", checked=True).wait_for(timeout=30_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+    print(f"\n{len(stops)} stops in one round of Tab")
+    assert not unseen, f"focus without a visible ring: {sorted(set(unseen))[:5]}"

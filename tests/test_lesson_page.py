@@ -34,7 +34,7 @@ def test_a_self_paced_lesson_asks_first_then_reveals_and_moves_on(in_process_pag
     assert not at.exception
     assert any(c.value.startswith("Lesson: **Batch norm in one lesson** · step 1 of 8")
                for c in at.caption)
-    assert at.subheader[0].value == LESSON.steps[0].title
+    assert at.main.header[0].value == LESSON.steps[0].title
     question = LESSON.steps[0].question
     assert at.radio[0].label == question.prompt
     assert not at.tabs  # the result waits for the prediction
@@ -48,7 +48,7 @@ def test_a_self_paced_lesson_asks_first_then_reveals_and_moves_on(in_process_pag
                for s in at.success)
     _button(at, "Next").click().run()
     assert at.query_params["lesson"] == "batch-norm" and at.query_params["step"] == "2"
-    assert at.subheader[0].value == LESSON.steps[1].title
+    assert at.main.header[0].value == LESSON.steps[1].title
     assert not at.tabs  # a new question, a new prediction
 
 
@@ -118,7 +118,7 @@ def test_a_live_class_follows_its_teacher(in_process_page):
     for student in students:
         student.run()
         assert not student.exception
-        assert student.subheader[0].value == LESSON.steps[0].title
+        assert student.main.header[0].value == LESSON.steps[0].title
         assert not student.tabs
     for student, choice in zip(students, (0, 0, 1), strict=True):
         _answer(student, choice)
@@ -144,20 +144,20 @@ def test_a_live_class_follows_its_teacher(in_process_page):
     # A student's page cannot move the class; the teacher's Next moves everyone.
     assert not [b for b in students[0].button if b.label == "Next"]
     _button(teacher, "Next").click().run()
-    assert teacher.subheader[0].value == LESSON.steps[1].title
+    assert teacher.main.header[0].value == LESSON.steps[1].title
     for student in students:
         student.run()
-        assert student.subheader[0].value == LESSON.steps[1].title
+        assert student.main.header[0].value == LESSON.steps[1].title
     assert teacher.sidebar.get("download_button")  # the answers, as CSV
 
     # A student may step out to explore, and come back to the step the class is on.
     wanderer = students[0]
     _button(wanderer, "Explore on my own").click().run()
     assert not wanderer.exception
-    assert not [h for h in wanderer.subheader if h.value == LESSON.steps[1].title]
+    assert not [h for h in wanderer.main.header if h.value == LESSON.steps[1].title]
     assert wanderer.sidebar.get("pills")  # the whole explorer, presets and all
     _button(wanderer, "Back to the class").click().run()
-    assert wanderer.subheader[0].value == LESSON.steps[1].title
+    assert wanderer.main.header[0].value == LESSON.steps[1].title
 
     stranger = page(room=code, key="not-the-key")
     stranger.run()

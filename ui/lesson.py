@@ -148,7 +148,7 @@ def show_step(found: Place) -> None:
     room = f" · class {found.room.code}" if found.room is not None else ""
     st.caption(f"Lesson: **{found.lesson.title}** · step {found.number} of "
                f"{len(found.lesson.steps)}{room}")
-    st.subheader(found.step.title)
+    st.header(found.step.title)  # h2: the page title is the h1
     st.markdown(found.step.text)
     if found.role is Role.TEACHER:
         _show_teacher_panel(found)

@@ -62,11 +62,14 @@ RELU_PANEL_WIDTH = 220
 BN_PANEL_WIDTH = 130
 
 # Streamlit leaves 6rem above the page's first line and draws titles at 2.75rem: a
-# projector's 720 px cannot spare that, and a phone would break the title over lines.
+# projector's 720 px cannot spare that, and a phone would break the title over lines. The
+# second level (a lesson step's title, a model's name) is an h2, so no heading is skipped for
+# a screen reader, drawn no larger than a subheader.
 COMPACT_PAGE_CSS = """
 <style>
 [data-testid="stMainBlockContainer"] { padding-top: 3.5rem; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 1.75rem; padding-top: 0; }
+[data-testid="stMainBlockContainer"] h2 { font-size: 1.35rem; }
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] h1 { font-size: 1.5rem; }
 }
@@ -319,7 +322,7 @@ def _show_parameters(result: ComparisonResult) -> None:
     columns = st.columns(len(result.layer_tables))
     for column, (model, table) in zip(columns, result.layer_tables.items(), strict=True):
         with column:
-            st.subheader(model)
+            st.header(model)  # h2 under the page's h1 (no heading is skipped)
             st.dataframe(table, hide_index=True)
             st.caption(f"Total {table.params.sum():,} · trainable {table.trainable.sum():,} · "
                        f"non-trainable {table.non_trainable.sum():,}")
