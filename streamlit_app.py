@@ -52,8 +52,8 @@ if asked:
 answered = manager.lookup(request, own=state.asked_here(request)).result if asked else None
 train_asked = bool(run_requested or (asked == TRAIN and (answered is None or answered.partial))
                    or (asked == PRESET and answered is None))
-if train_asked:
-    state.submit_for_session(manager, request)
+if train_asked:  # refused when the queue is full (it says why): then nothing to follow
+    train_asked = state.submit_for_session(manager, request) is not None
 if run_requested:  # acted on once: a rerun, or a failed training, does not train it again
     state.forget_run_request()
 

@@ -51,6 +51,8 @@ class Job:
     row_times: list[float] = field(default_factory=list)  # time.monotonic() of each row
     # The sessions that asked to train it, first the one that started it (see `owner`).
     requesters: list[str] = field(default_factory=list)
+    # The client addresses those sessions came from, where known (`bnviz.caps`).
+    addresses: set[str] = field(default_factory=set)
     stop_requested: threading.Event = field(default_factory=threading.Event)
     ended: threading.Event = field(default_factory=threading.Event)  # set once it has ended
 

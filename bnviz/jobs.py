@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bnviz import wait
+from bnviz.caps import QueueCaps, QueueFull
 from bnviz.job import (
     DONE,
     ENDED,
@@ -50,7 +51,8 @@ from bnviz.store import ResultsStore
 
 # The names the page and the tests know jobs by, from where they are defined.
 __all__ = ["DONE", "ENDED", "FAILED", "GALLERY", "JOB", "QUEUED", "RESULTS_KEPT", "RUNNING",
-           "STOPPED", "STORE", "WITHDRAWN", "Job", "JobManager", "Lookup", "Status", "run_here"]
+           "STOPPED", "STORE", "WITHDRAWN", "Job", "JobManager", "Lookup", "QueueFull", "Status",
+           "run_here"]
 
 
 def _run_request_here(request: Request, on_progress: Any = None, should_stop: Any = None) -> Any:
@@ -68,9 +70,9 @@ class JobManager(Scheduler):
 
     def __init__(self, store: ResultsStore, max_running: int = 1,
                  runner: Runner | Callable[..., Any] | None = None, gallery: Any = None,
-                 budget: MemoryBudget | None = None) -> None:
+                 budget: MemoryBudget | None = None, caps: QueueCaps | None = None) -> None:
         super().__init__(ResultCache(store, gallery), as_runner(runner or run_here),
-                         max_running, budget)
+                         max_running, budget, caps)
         self.store = store
 
     @property

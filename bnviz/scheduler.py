@@ -12,6 +12,8 @@ import time
 import traceback
 from dataclasses import dataclass
 
+from bnviz import wait
+from bnviz.caps import QueueCaps, QueueFull
 from bnviz.job import DONE, FAILED, QUEUED, RUNNING, STOPPED, WITHDRAWN, Job, Status
 from bnviz.memory import REFUSE, START, WAIT, MemoryBudget
 from bnviz.request import Request, Result, Runner, TrainingStopped
@@ -24,8 +26,9 @@ class Scheduler:
     """Queued and running jobs; the table of jobs and finished results is ``results``."""
 
     def __init__(self, results: ResultCache, runner: Runner, max_running: int,
-                 budget: MemoryBudget | None) -> None:
+                 budget: MemoryBudget | None, caps: QueueCaps | None = None) -> None:
         self.results = results
+        self.caps = caps or QueueCaps()
         self.runner = runner
         self.max_running = max(1, max_running)
         # Trainings start only when they fit in it (see `bnviz.memory`); None: no limit.
@@ -42,11 +45,14 @@ class Scheduler:
         """The job of ``request`` known to this process, if any."""
         return self.results.get(request.config_hash())
 
-    def submit(self, request: Request, session: str | None = None) -> Job:
-        """Ask for ``request`` to be trained for ``session``: joins an existing job, or
-        queues a new one. A session that has another job queued or running gets that one
-        back instead (one visitor cannot fill the queue). A job that failed or was stopped
-        is replaced by a fresh one; a stored result comes back as a finished job."""
+    def submit(self, request: Request, session: str | None = None,
+               address: str | None = None) -> Job:
+        """Ask for ``request`` to be trained for ``session`` (from client ``address``, when
+        known): joins an existing job, or queues a new one. A session that has another job
+        queued or running gets that one back instead (one visitor cannot fill the queue). A
+        job that failed or was stopped is replaced by a fresh one; a stored result comes
+        back as a finished job. A new job beyond the server's or the address's cap
+        (`bnviz.caps`) raises `QueueFull`, saying why and when to come back."""
         # The gallery is not consulted: asking to train a precomputed configuration trains it.
         self.results.trained(request)
         with self._lock:
@@ -59,12 +65,26 @@ class Scheduler:
             if job is not None and not job.replaceable:
                 if session is not None and session not in job.requesters and job.training:
                     job.requesters.append(session)
+                    job.addresses.update([address] if address else [])
                 return job
-            job = Job(request, requesters=[session] if session is not None else [])
+            self._refuse_over_caps(address)
+            job = Job(request, requesters=[session] if session is not None else [],
+                      addresses={address} if address else set())
             self.results.put(job)
             self._queue.append(job)
             self._start_waiting_jobs()
             return job
+
+    def _refuse_over_caps(self, address: str | None) -> None:
+        # Called with the lock held, before a new job is queued.
+        of_address = sum(1 for job in self._queue + self._active
+                         if address is not None and address in job.addresses)
+        refused = self.caps.refusal(
+            len(self._queue), of_address, address,
+            wait.seconds_to_start(self._active, self._queue, self._last_pace, self.max_running))
+        if refused is not None:
+            log.warning("training refused: queue %d, address %d", len(self._queue), of_address)
+            raise QueueFull(refused)
 
     def busy_job(self, session: str, other_than: Request | None = None) -> Job | None:
         """The job other than ``other_than``'s that ``session`` asked for and that is still

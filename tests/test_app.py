@@ -18,32 +18,6 @@ from tests.helpers import open_section as _open
 from ui import sections
 
 
-class HeldTrainings:
-    """The page's trainings, each held until the test ends (they never finish)."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self.asked: list = []
-        self.release = threading.Event()
-
-    def __call__(self, request, on_progress=None, should_stop=None):
-        self.asked.append(request)
-        self.release.wait(60)
-        raise RuntimeError("held runner: not a real training")
-
-
-@pytest.fixture
-def held_trainings(monkeypatch):
-    """The page's job manager with a runner whose trainings last until the test ends."""
-    import ui.state
-
-    held = HeldTrainings()
-    monkeypatch.setattr(ui.state, "default_runner", lambda budget=None: held)
-    yield held
-    held.release.set()
-
-
 def _series(at: AppTest) -> set[str]:
     """The series drawn in the first chart (the learning curves' accuracy panel), read from
     its Arrow data."""

@@ -582,9 +582,11 @@ def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> N
         st.warning("Choose at least one learning rate.")
         return
     request = SweepRequest(config, tuple(sorted(rates)), epochs)
-    if pressed and submit_for_session(manager, request).request != request:
-        st.warning("Your earlier training is still in progress: one training at a time per "
-                   "visitor. Run the sweep once it has finished.")
+    if pressed:
+        job = submit_for_session(manager, request)  # None: refused, and it said why
+        if job is not None and job.request != request:
+            st.warning("Your earlier training is still in progress: one training at a time "
+                       "per visitor. Run the sweep once it has finished.")
     job = manager.get(request)
     result = manager.result_for(request)
     if result is not None:
@@ -690,11 +692,13 @@ def _show_train_here(manager: JobManager, request: ComparisonRequest, training: 
             "Train it yourself", key="train_precomputed",
             help="Train these settings on this server now; the page then shows that run "
             "instead, and says so."):
-        if submit_for_session(manager, request).request == request:
+        job = submit_for_session(manager, request)  # None: refused, and it said why
+        if job is not None and job.request == request:
             write_url(request.config)
             st.rerun()
-        st.warning("Your earlier training is still in progress: one training at a time "
-                   "per visitor. Train these settings once it has finished.")
+        if job is not None:
+            st.warning("Your earlier training is still in progress: one training at a time "
+                       "per visitor. Train these settings once it has finished.")
 
 
 SECTION_KEY = "section"

@@ -10,6 +10,7 @@ import uuid
 
 import streamlit as st
 
+from bnviz.caps import QueueCaps, QueueFull
 from bnviz.classroom import PARAMS as LESSON_PARAMS
 from bnviz.classroom import STEP_PARAM
 from bnviz.cluster import ADDRESS_VARIABLE, runner_from_environment
@@ -51,10 +52,11 @@ def job_manager(cache_dir: str, max_running: int) -> JobManager:
     if cluster is not None:  # trainings use the cluster's memory, not this box's
         logger.info("trainings go to the Ray cluster at %s", os.environ[ADDRESS_VARIABLE])
         return JobManager(ResultsStore(cache_dir), max_running=max_running, runner=cluster,
-                          gallery=Gallery())
+                          gallery=Gallery(), caps=QueueCaps.from_environment())
     logger.info("memory budget %.0f MB (%s)", budget.budget_mb, budget.source)
     return JobManager(ResultsStore(cache_dir), max_running=max_running,
-                      runner=default_runner(budget), gallery=Gallery(), budget=budget)
+                      runner=default_runner(budget), gallery=Gallery(), budget=budget,
+                      caps=QueueCaps.from_environment())
 
 
 atexit.register(job_manager.clear)  # ends the training processes when the server exits
@@ -170,10 +172,16 @@ def page_facts(manager: JobManager, request: Request, train_asked: bool) -> Fact
                  watching=watching(request))
 
 
-def submit_for_session(manager: JobManager, request: Request) -> Job:
+def submit_for_session(manager: JobManager, request: Request) -> Job | None:
     """Train ``request`` for this session: joins or queues its job, unless the session
-    already has another job queued or running, which is then returned instead."""
-    job = manager.submit(request, session=session_id())
+    already has another job queued or running, which is then returned instead. None, and
+    a warning saying why and what to do, when the server or this visitor's address has as
+    many trainings waiting as it takes (`bnviz.caps`)."""
+    try:
+        job = manager.submit(request, session=session_id(), address=st.context.ip_address)
+    except QueueFull as full:
+        st.warning(full.plain)
+        return None
     if job.request == request:
         remember_asked(request)
         watch_again(request)
