@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bnviz.summary import format_duration
 
 # The queue the last of which still starts within about 30 minutes here: the blog's run
-# trains in about 75 s on this 2-core box (docs/performance.md), so about 20 of them.
+# trains in about 70 s on this 2-core box (docs/deploy.md), so about 20 of them.
 DEFAULT_MAX_QUEUED = 20
 # Trainings queued or running for one client address. A school's students often reach the
 # internet through one address: an operator who hosts a class raises it (docs/deploy.md).

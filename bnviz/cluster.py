@@ -77,6 +77,23 @@ def unreachable_message(address: str, reason: str) -> str:
             "kept.")
 
 
+TOKEN_VARIABLES = "RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH"
+
+
+def refused_message(address: str, error: BaseException | str) -> str:
+    """What the page and the CLI say when the cluster answers but refuses this process: its
+    token authentication wants a token this process lacks, or has another one. The token
+    itself is never said."""
+    if type(error).__name__ == "AuthenticationError":
+        why = "it asks for an authentication token and this app has none"
+    else:
+        why = ("it answers but refused the connection, as a cluster with token "
+               "authentication refuses a missing or wrong token")
+    return (f"The Ray cluster at {address} refused this app ({why}), so nothing can train on "
+            f"it now. The operator gives the app the cluster's token ({TOKEN_VARIABLES}, "
+            "with RAY_AUTH_MODE=token); your settings are kept.")
+
+
 _connect_lock = threading.Lock()
 _connected: list[str] = []  # the address this process is connected to, if any
 
@@ -115,9 +132,15 @@ def connect(address: str, timeout: float = CONNECT_SECONDS) -> None:
         if "error" not in outcome:
             reason = f"no answer from Ray within {timeout:.0f} s"
             raise ClusterUnreachable(reason, plain=unreachable_message(address, reason))
-        if outcome["error"] is not None:
-            reason = f"{type(outcome['error']).__name__}: {outcome['error']}"
-            raise ClusterUnreachable(reason, plain=unreachable_message(address, reason))
+        error = outcome["error"]
+        if error is not None:
+            reason = f"{type(error).__name__}: {error}"
+            # Something answered at the address (checked above) and Ray still would not
+            # connect: with token authentication on, a missing or wrong token ends so.
+            refused = type(error).__name__ == "AuthenticationError" or (
+                endpoint is not None and isinstance(error, ConnectionError))
+            raise ClusterUnreachable(reason, plain=refused_message(address, error) if refused
+                                     else unreachable_message(address, reason))
         _connected[:] = [address]
 
 

@@ -25,10 +25,15 @@ RAY = str(Path(sys.executable).parent / "ray")
 class RayCluster:
     """A head node with ``cpus`` CPUs, a small object store and no dashboard."""
 
-    def __init__(self, cpus: int = 2, object_store_mb: int = 100) -> None:
+    def __init__(self, cpus: int = 2, object_store_mb: int = 100,
+                 token: str | None = None) -> None:
+        """With ``token``, the cluster has Ray's token authentication on: only processes
+        given the token (`environment`) may use it."""
         # For this process's own connection too; Ray reads it when imported, so a process
         # that imports Ray before starting a cluster must set it earlier (tests/conftest.py).
         os.environ.update(LOOPBACK_ONLY)
+        self.environment = {**LOOPBACK_ONLY, **(
+            {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token} if token else {})}
         self.port, self.client_port = free_port(), free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.client_address = f"ray://127.0.0.1:{self.client_port}"  # Ray Client
@@ -39,7 +44,8 @@ class RayCluster:
              f"--object-store-memory={object_store_mb * 2**20}", "--include-dashboard=false",
              "--node-ip-address=127.0.0.1", f"--temp-dir={self.temp_dir}",
              f"--ray-client-server-port={self.client_port}", "--disable-usage-stats"],
-            env={**os.environ, **LOOPBACK_ONLY}, capture_output=True, text=True, timeout=180)
+            env={**os.environ, **self.environment}, capture_output=True, text=True,
+            timeout=180)
         if started.returncode != 0:
             self.stop()
             raise RuntimeError(f"ray start failed:\n{started.stdout[-2000:]}"
