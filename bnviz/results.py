@@ -173,8 +173,11 @@ class ResultCache:
     def save(self, job: Job, result: Result) -> None:
         """Store ``job``'s ``result``; a full or read-only disk keeps it in memory only, and
         `store_problem` says why."""
+        with self.lock:  # the results viewers are shown now stay on disk too
+            shown = frozenset(self._kept) | {key for key, kept in self._jobs.items()
+                                             if kept.live}
         try:
-            self.store.save(job.request, result)
+            self.store.save(job.request, result, keep=shown)
             self.store_problem = None
             job.saved = True
         except OSError as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +34,22 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+# The disk the store may fill (`BNVIZ_STORE_LIMIT_MB`): a comparison's result is 0.1 to 1 MB,
+# so a thousand or more of them; past it the least recently used go (`ResultsStore.evict`).
+DEFAULT_LIMIT_MB = 1024.0
+LIMIT_VARIABLE = "BNVIZ_STORE_LIMIT_MB"
+ENTRY = re.compile(r"^[0-9a-f]{16}\.(npz|csv)$")  # `<request hash><suffix>`, nothing else
+
+
+def limit_from_environment() -> float:
+    """`BNVIZ_STORE_LIMIT_MB` in MB (above 0), else `DEFAULT_LIMIT_MB`."""
+    try:
+        limit = float(os.environ.get(LIMIT_VARIABLE, DEFAULT_LIMIT_MB))
+    except ValueError:
+        return DEFAULT_LIMIT_MB
+    return limit if limit > 0 else DEFAULT_LIMIT_MB
+
+
 def default_cache_dir() -> Path:
     """``$BNVIZ_CACHE_DIR``, else ``~/.cache/bnviz``."""
     if os.environ.get("BNVIZ_CACHE_DIR"):
@@ -50,8 +67,10 @@ class ResultsStore:
     killed mid-write can be told from a write in progress and swept.
     """
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, limit_mb: float | None = None) -> None:
+        """``limit_mb``: the disk its entries may take (`limit_from_environment` if None)."""
         self.directory = Path(directory) if directory else default_cache_dir()
+        self.limit_bytes = int((limit_mb or limit_from_environment()) * 2**20)
         # config hash -> why its entry was discarded, so a page can say why it recomputes.
         self.discarded: dict[str, str] = {}
 
@@ -122,11 +141,47 @@ class ResultsStore:
         with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
 
-    def save(self, request: Request, result: Any) -> Path:
-        """Persist ``result`` atomically (temporary file, then rename); returns its path."""
+    def save(self, request: Request, result: Any, keep: frozenset[str] = frozenset()) -> Path:
+        """Persist ``result`` atomically (temporary file, then rename); returns its path.
+        Then, past the disk limit, the least recently used entries go (`evict`), never this
+        one nor those hashed in ``keep``."""
         target = self.path_for(request)
         self._write_atomically(target, request.encode_result(result))
+        self.evict(keep | {request.config_hash()})
         return target
+
+    def entries(self) -> list[Path]:
+        """The store's result files (writes in progress, probes and other files not among
+        them), least recently used first: saved or last read."""
+        try:
+            found = [(path.stat().st_mtime, path) for path in self.directory.iterdir()
+                     if ENTRY.match(path.name)]
+        except OSError:
+            return []
+        return [path for _, path in sorted(found)]
+
+    def evict(self, keep: frozenset[str] = frozenset()) -> list[str]:
+        """Remove the least recently used entries until the store's files fit its limit,
+        never those hashed in ``keep`` (being written, or shown: the results kept in
+        memory). Returns the hashes removed; each is logged."""
+        sizes = {}
+        for path in self.entries():
+            with contextlib.suppress(OSError):
+                sizes[path] = path.stat().st_size
+        total, removed = sum(sizes.values()), []
+        for path, size in sizes.items():
+            if total <= self.limit_bytes:
+                break
+            if path.name.split(".")[0] in keep:
+                continue
+            with contextlib.suppress(OSError):
+                path.unlink()
+                total -= size
+                removed.append(path.name.split(".")[0])
+        if removed:
+            log.info("results store: evicted %d least recently used result(s) to keep within "
+                     "%.0f MB: %s", len(removed), self.limit_bytes / 2**20, ", ".join(removed))
+        return removed
 
     def load(self, request: Request) -> Any | None:
         """The stored result of ``request``, or None if absent or unreadable.
@@ -138,7 +193,10 @@ class ResultsStore:
         if not path.exists():
             return None
         try:
-            return request.decode_result(path.read_bytes())
+            result = request.decode_result(path.read_bytes())
         except Exception as error:  # any fault in an entry means: recompute it
             self._discard(path, error)
             return None
+        with contextlib.suppress(OSError):  # read now: the last to be evicted
+            os.utime(path)
+        return result
