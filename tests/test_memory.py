@@ -25,6 +25,7 @@ from bnviz.memory import (
 from bnviz.store import ResultsStore
 from bnviz.worker import OUT_OF_MEMORY, ProcessRunner
 from tests.helpers import TINY_LINK, fake_result, page, run_until_results, wait_for
+from ui.state import SMALL_BOX_MESSAGE
 
 
 def _request(train_size: int = 256, seed: int = 1) -> ComparisonRequest:
@@ -122,7 +123,12 @@ def test_a_server_too_small_to_train_serves_the_gallery_and_says_so(in_process_p
     at = page()
     at.run()
     assert not at.exception
-    assert any(w.value.startswith("This server cannot train new settings") for w in at.warning)
+    # In a student's words: what works, and that training needs a bigger server.
+    assert SMALL_BOX_MESSAGE in [i.value for i in at.info]
+    assert not any("MB" in i.value for i in at.info)  # no operator's arithmetic up front
+    # The operator's figures, behind a details control.
+    details = next(e for e in at.expander if e.label == "Why, for the server's operator")
+    assert "the app may use 300 MB of memory" in details.markdown[0].value
     assert at.tabs  # the blog's precomputed result, as usual
     assert at.sidebar.form_submit_button[0].disabled
     assert not [b for b in at.button if b.label == "Train it yourself"]

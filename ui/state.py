@@ -54,6 +54,8 @@ def job_manager(cache_dir: str, max_running: int) -> JobManager:
         return JobManager(ResultsStore(cache_dir), max_running=max_running, runner=cluster,
                           gallery=Gallery(), caps=QueueCaps.from_environment())
     logger.info("memory budget %.0f MB (%s)", budget.budget_mb, budget.source)
+    if budget.cannot_train():  # the operator's figures; the page tells students what works
+        logger.warning("this server cannot train: %s", budget.cannot_train())
     return JobManager(ResultsStore(cache_dir), max_running=max_running,
                       runner=default_runner(budget), gallery=Gallery(), budget=budget,
                       caps=QueueCaps.from_environment())
@@ -105,8 +107,19 @@ def show_server_problems(manager: JobManager) -> None:
         st.warning(manager.runner.problem)
     cannot_train = manager.cannot_train()
     if cannot_train:
-        st.warning(f"This server cannot train new settings: {cannot_train}. Precomputed and "
-                   "stored results are shown as usual.")
+        st.info(SMALL_BOX_MESSAGE)
+        with st.expander("Why, for the server's operator"):
+            st.markdown(f"Not even the smallest training fits in this server's memory: "
+                        f"{cannot_train}. Give the app a bigger box, or set "
+                        "`BNVIZ_MEMORY_BUDGET_MB` where the box has room (the repository's "
+                        "docs/deploy.md, *Memory budget*).")
+
+
+# What a student can do on a box too small to train (the operator's figures are a click away
+# and in the log, `bnviz.memory`).
+SMALL_BOX_MESSAGE = ("This server is too small to train new settings. The precomputed "
+                     "presets, the what-ifs they hold and the lessons all work as usual; "
+                     "training other settings needs a bigger server.")
 
 
 def show_store_notices(manager: JobManager, request: Request) -> None:
