@@ -143,3 +143,45 @@ def test_hostile_links_in_a_real_browser_stay_text(tmp_path):
                 assert key[:20] in text, (key, text)  # named, as plain text
             page.close()
     assert "training started" not in log_path.read_text()  # no run=1: nothing trains
+
+
+# The lesson and class parameters (lesson, step, teach, room, key, hide, me) and present:
+# each bad value is named in a warning, the page falls back (no lesson, step 1, no class,
+# nothing hidden, the usual page), nothing raises, and what the link also asked is kept.
+LESSON_CASES = [
+    ({"lesson": "nope"}, "there is no lesson", None),
+    ({"lesson": "<script>x</script>"}, "is not a lesson name", None),
+    ({"lesson": LONG}, "there is no lesson", None),
+    ({"lesson": "batch-norm", "step": "0"}, "is not a step of this lesson (1 to 8)", 1),
+    ({"lesson": "batch-norm", "step": "-1"}, "is not a step of this lesson", 1),
+    ({"lesson": "batch-norm", "step": LONG}, "is not a step of this lesson", 1),
+    ({"lesson": "batch-norm", "step": "abc"}, "is not a step number", 1),
+    ({"lesson": "batch-norm", "teach": "2"}, "`2` is not yes or no (teach=1 starts a class)", 1),
+    ({"lesson": "batch-norm", "hide": "bogus"}, "names `bogus`, which is no setting", 1),
+    ({"lesson": "batch-norm", "hide": LONG}, "which is no setting", 1),
+    ({"room": "ZZZZ"}, "There is no class with the code ZZZZ", None),
+    ({"room": "<b>x</b>"}, "That is not a class code", None),
+    ({"room": LONG}, "That is not a class code", None),
+    ({"room": "ABCD", "key": "<script>"}, "There is no class with the code ABCD", None),
+    ({"present": "maybe"}, "`maybe` is not yes or no (present=1", None),
+]
+
+
+@pytest.mark.parametrize("query, said, step", LESSON_CASES,
+                         ids=[",".join(f"{k}={v[:8]}" for k, v in q.items())
+                              for q, _, _ in LESSON_CASES])
+def test_a_bad_lesson_or_class_parameter_is_named_and_nothing_else_is_lost(trainings, query,
+                                                                           said, step):
+    from bnviz.lessons import lesson
+
+    at = _page({"epochs": "2", "train_size": "256", **query})
+    assert not at.exception, at.exception
+    assert at.title[0].value == explain.TITLE
+    assert said in _warnings(at), (query, _warnings(at))
+    assert "<script>" not in " ".join(m.value for m in at.markdown)  # link text stays text
+    if step is None:  # no lesson: the link's own settings stand
+        assert at.session_state["setting_epochs"] == 2
+        assert at.session_state["setting_train_size"] == 256
+    else:  # the lesson's step (its own settings), where the bad value leaves it
+        assert at.main.header[0].value == lesson("batch-norm").steps[step - 1].title
+    assert trainings() == []  # no run=1: nothing trains
