@@ -32,6 +32,9 @@ Scenarios (each starts its own server on a free port with a fresh temporary stor
   largest resident size of the whole process tree (server and training processes).
   With ``--default-comparison`` also the blog's default comparison (100 epochs), whose
   peak must stay under 1 GB.
+* ``distinct``: a class trying their own settings, each session its own configuration
+  (`bench/distinct.py`): waits, serving order, estimated against real waits, the sessions a
+  queue cap turned away and what they were told, memory, CPU. Not in the default run.
 * ``lesson``: a live class (issue 25). A teacher's chromium page opens the class
   (``?lesson=batch-norm&teach=1``) and S websocket students (`bench.wsclass`, ``--students``)
   join with its code; they answer step 1's question within ``--answer-window`` seconds, with
@@ -809,6 +812,18 @@ def check(result: dict, max_jobs: int) -> list[str]:
         failures.append("memory: the default comparison's training process used 1 GB or more")
     if kind == "lesson":
         failures += _lesson_failures(result)
+    if kind == "distinct":
+        if result["lost"]:
+            failures.append(f"distinct: {result['lost']} session(s) neither served nor told "
+                            f"why: {result['lost_sessions']}")
+        if result["log_tracebacks"]:
+            failures.append(f"distinct: {result['log_tracebacks']} traceback(s) in the log")
+        if result["queued_without_an_estimate"]:
+            failures.append(f"distinct: {result['queued_without_an_estimate']} session(s) "
+                            "waited in the queue without an estimate")
+        if result["estimate_error_p50"] is not None and result["estimate_error_p50"] > 0.25:
+            failures.append(f"distinct: the median estimate was off by "
+                            f"{result['estimate_error_p50']:.0%} (goal: within 25 %)")
     return failures
 
 
@@ -859,7 +874,8 @@ def main() -> None:
     parser.add_argument("--scenarios",
                         default="same,spread,stored,landing,restart,memory,lesson",
                         help="comma-separated: same, spread, stored, landing, restart, memory, "
-                             "lesson")
+                             "lesson, distinct (not in the default: a class's own settings, "
+                             "bench/distinct.py)")
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--students", type=int, default=30, help="students in 'lesson'")
     parser.add_argument("--answer-window", type=float, default=10.0,
@@ -884,6 +900,8 @@ def main() -> None:
                         help="chromium pages opened alongside the sessions, timing the drawing")
     parser.add_argument("--settle", type=float, default=150,
                         help="in 'memory', idle seconds before the last measurement")
+    parser.add_argument("--window", type=float, default=60.0,
+                        help="in 'distinct', the sessions open within this many seconds")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
@@ -917,6 +935,11 @@ def main() -> None:
             elif name == "lesson":
                 result = scenario_lesson(workdir, args.students, args.answer_window,
                                          args.moves)
+            elif name == "distinct":
+                from bench.distinct import scenario_distinct
+
+                result = scenario_distinct(workdir, args.sessions, args.window, args.epochs,
+                                           args.train_size)
             else:
                 raise SystemExit(f"unknown scenario {name!r}")
             result["wall_seconds"] = round(time.monotonic() - started, 1)

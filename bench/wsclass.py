@@ -4,7 +4,7 @@
 ``/_stcore/stream``, asks for a script run with ``room=CODE``, keeps a timer for every
 ``auto_rerun`` fragment as the frontend does (one steady interval per fragment, ticking whether
 or not a script runs: the page's follow fragment re-reads the room every second, and its
-``st.rerun(scope="app")`` brings the next step when the teacher moves), notes each subheader
+``st.rerun(scope="app")`` brings the next step when the teacher moves), notes each step heading (h2)
 (the step's title) with the monotonic time it arrived, finds the question's radio and its form's
 submit button among the deltas, and answers as the frontend submits a form: one
 ``rerun_script`` whose widget states hold the radio's value and the button's trigger.
@@ -39,7 +39,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 from bench import wsclient
 from bench.wsclient import ProtocolChanged
 
-SUBHEADER = "h3"  # the tag st.subheader gives its heading; the step's title is one
+STEP_HEADING = "h2"  # the tag st.header gives its heading; the step's title is one
 ANSWERED = "Your answer:"  # the info alert a student sees once the class took the answer
 TALLY = "The class's answers: "  # the caption every page shows after the reveal
 
@@ -98,7 +98,7 @@ class ClassStudent:
         self.query = f"room={code}"
         self.index = index
         self.open_timeout = open_timeout
-        self.headings: list[tuple[float, str]] = []  # every subheader: (arrival, text)
+        self.headings: list[tuple[float, str]] = []  # every step heading: (arrival, text)
         self.alerts: list[tuple[float, str]] = []  # every info alert: (arrival, body)
         self.tallies: list[tuple[float, str]] = []  # every "The class's answers" caption
         self.problems: list[str] = []  # exceptions, error and warning alerts, lost sockets
@@ -133,7 +133,7 @@ class ClassStudent:
 
     @property
     def title(self) -> str | None:
-        """The latest subheader received: the step the page shows."""
+        """The latest step heading received: the step the page shows."""
         return self.headings[-1][1] if self.headings else None
 
     @property
@@ -146,7 +146,7 @@ class ClassStudent:
         return Question(self._latest_form, radio.id, radio.label, tuple(radio.options), submit)
 
     def arrived(self, title: str, since: float) -> float | None:
-        """When a subheader reading ``title`` first arrived at or after ``since``."""
+        """When a step heading reading ``title`` first arrived at or after ``since``."""
         return next((at for at, text in self.headings if at >= since and text == title), None)
 
     def tally(self, since: float = 0.0) -> str | None:
@@ -269,7 +269,7 @@ class ClassStudent:
 
     def _element(self, element: Element, at: float) -> None:
         which = element.WhichOneof("type")
-        if which == "heading" and element.heading.tag == SUBHEADER:
+        if which == "heading" and element.heading.tag == STEP_HEADING:
             self.headings.append((at, element.heading.body))
         elif which == "radio" and element.radio.form_id:
             self._radios[element.radio.form_id] = element.radio

@@ -68,6 +68,14 @@ class ProtocolSession:
     queue_places: set[int] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     runs: int = 0
+    # The client's own address (a loopback one, 127.0.0.x: another device to the server's
+    # st.context.ip_address); None: the system's choice.
+    source: str | None = None
+    # Every alert received, with time.monotonic() of its arrival.
+    alerts: list[tuple[float, str]] = field(default_factory=list)
+    # An alert matching this ends the session (a refusal: no charts will come).
+    stop_on: re.Pattern | None = None
+    stopped_by: str | None = None
 
 
 async def run_session(base: str, session: ProtocolSession, timeout: float) -> ProtocolSession:
@@ -95,11 +103,13 @@ async def run_session(base: str, session: ProtocolSession, timeout: float) -> Pr
             await send_rerun(socket, fragment_id, auto=True)
 
     try:
+        local = {"local_addr": (session.source, 0)} if session.source else {}
         async with websockets.connect(url, subprotocols=["streamlit"], max_size=2**26,
-                                      open_timeout=60) as socket:
+                                      open_timeout=60, **local) as socket:
             await send_rerun(socket)
             deadline = session.opened_at + timeout
-            while session.seconds_to_charts is None and not session.problems:
+            while session.seconds_to_charts is None and not session.problems \
+                    and session.stopped_by is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     session.problems.append(f"no charts after {timeout:.0f} s")
@@ -138,6 +148,9 @@ async def run_session(base: str, session: ProtocolSession, timeout: float) -> Pr
                             session.problems.append(f"exception: {element.exception.message}")
                         elif which == "alert":
                             body = element.alert.body
+                            session.alerts.append((time.monotonic(), body))
+                            if session.stop_on is not None and session.stop_on.search(body):
+                                session.stopped_by = body
                             session.queue_places.update(int(m) for m in QUEUE_TEXT.findall(body))
                             if element.alert.format == Alert.ERROR:
                                 session.problems.append(f"error: {body[:200]}")

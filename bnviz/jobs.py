@@ -115,7 +115,8 @@ class JobManager(Scheduler):
             if job not in self._queue:
                 return 0.0
             running, ahead = list(self._active), self._queue[:self._queue.index(job)]
-        return wait.seconds_to_start(running, ahead, self._last_pace, self.max_running)
+        return wait.seconds_to_start(running, ahead, self._last_pace, self.max_running,
+                                     self._wind_down)
 
     def running_count(self) -> int:
         """How many jobs train right now."""

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bnviz import wait
@@ -40,6 +41,7 @@ class Scheduler:
         self._active: list[Job] = []
         self._closed = False
         self._last_pace: tuple[float, float] | None = None  # of the last job that ended
+        self._wind_down = 0.0  # seconds from its last row to its end, of the last job done
 
     def get(self, request: Request) -> Job | None:
         """The job of ``request`` known to this process, if any."""
@@ -67,24 +69,16 @@ class Scheduler:
                     job.requesters.append(session)
                     job.addresses.update([address] if address else [])
                 return job
-            self._refuse_over_caps(address)
+            _refuse_over_caps(self.caps, self._queue, self._active, address,
+                              lambda: wait.seconds_to_start(
+                                  self._active, self._queue, self._last_pace,
+                                  self.max_running, self._wind_down))
             job = Job(request, requesters=[session] if session is not None else [],
                       addresses={address} if address else set())
             self.results.put(job)
             self._queue.append(job)
             self._start_waiting_jobs()
             return job
-
-    def _refuse_over_caps(self, address: str | None) -> None:
-        # Called with the lock held, before a new job is queued.
-        of_address = sum(1 for job in self._queue + self._active
-                         if address is not None and address in job.addresses)
-        refused = self.caps.refusal(
-            len(self._queue), of_address, address,
-            wait.seconds_to_start(self._active, self._queue, self._last_pace, self.max_running))
-        if refused is not None:
-            log.warning("training refused: queue %d, address %d", len(self._queue), of_address)
-            raise QueueFull(refused)
 
     def busy_job(self, session: str, other_than: Request | None = None) -> Job | None:
         """The job other than ``other_than``'s that ``session`` asked for and that is still
@@ -165,10 +159,24 @@ class Scheduler:
             job.ended.set()
             self._active.remove(job)
             self._last_pace = job.pace() or self._last_pace
+            if job.status == DONE and job.row_times:
+                self._wind_down = job.finished_at - job.row_times[-1]
             if job.status in (DONE, STOPPED) and job.result is not None \
                     and self.results.get(key) is job:
                 self.results.keep(job)
             self._start_waiting_jobs()
+
+
+def _refuse_over_caps(caps: QueueCaps, queue: list[Job], active: list[Job],
+                      address: str | None, wait_seconds: Callable[[], float | None]) -> None:
+    """Raise `QueueFull` when a new job for ``address`` would pass one of ``caps``
+    (``wait_seconds``: when the last in the queue would start). Called with the lock held."""
+    of_address = sum(1 for job in queue + active
+                     if address is not None and address in job.addresses)
+    refused = caps.refusal(len(queue), of_address, address, wait_seconds())
+    if refused is not None:
+        log.warning("training refused: queue %d, address %d", len(queue), of_address)
+        raise QueueFull(refused)
 
 
 def _admission(budget: MemoryBudget | None, job: Job, active: list[Job]) -> str:

@@ -6,12 +6,15 @@ from bnviz.job import Job
 
 
 def seconds_to_start(running: list[Job], ahead: list[Job], last_pace: tuple[float, float] | None,
-                     trainers: int) -> float | None:
+                     trainers: int, wind_down: float = 0.0) -> float | None:
     """Estimated seconds until a queued job starts: what the ``running`` jobs have left and
     what the jobs ``ahead`` of it in the queue will take, shared among ``trainers``.
 
     The pace (seconds per unit of `Request.work`, seconds to the first row) is a running
-    job's, else ``last_pace`` (of the last job that ended); None until one is known."""
+    job's, else ``last_pace`` (of the last job that ended); None until one is known. Each
+    job also takes ``wind_down`` seconds after its last row (the last job's: its final
+    measurements, its result encoded and stored), which a short training's wait is mostly
+    made of."""
     pace = next((p for p in [j.pace() for j in running] + [last_pace] if p is not None), None)
     if pace is None:
         return None
@@ -19,6 +22,7 @@ def seconds_to_start(running: list[Job], ahead: list[Job], last_pace: tuple[floa
     left = []
     for job in running:
         seconds = job.seconds_left()
-        left.append(seconds if seconds is not None else start_up + per_work * job.request.work())
-    left += [start_up + per_work * job.request.work() for job in ahead]
+        left.append(wind_down + (seconds if seconds is not None
+                                 else start_up + per_work * job.request.work()))
+    left += [start_up + per_work * job.request.work() + wind_down for job in ahead]
     return sum(left) / max(trainers, 1)

@@ -219,7 +219,7 @@ def test_a_full_disk_during_save_is_reported(tmp_path, monkeypatch, open_manager
     manager = open_manager(store, runner=instant_runner)
     assert manager.store_problem is None
 
-    def full(*_):
+    def full(*_, **__):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(store, "save", full)
@@ -555,3 +555,39 @@ def test_a_whole_result_despite_a_late_stop_leaves_its_replacement_queued(tmp_pa
     runner.release.set()
     wait_for(lambda: fresh.status == DONE)  # it kept its place and trained
     assert job.status == DONE and job.saved and manager.get(job.request) is fresh
+
+
+def test_a_wait_counts_each_trainings_wind_down_after_its_last_row(tmp_path, open_manager,
+                                                                   monkeypatch):
+    import bnviz.job
+    import bnviz.scheduler
+
+    clock = FakeClock()
+    monkeypatch.setattr(bnviz.job, "time", clock)
+    monkeypatch.setattr(bnviz.scheduler, "time", clock)
+    releases = [threading.Event(), threading.Event()]
+    rows_sent = [threading.Event(), threading.Event()]
+
+    def paced(request, on_progress, should_stop=None):
+        turn = 0 if request.config.seed == 1 else 1
+        for step in (5, 1, 1):  # start-up 5 s, then 1 s per row
+            clock.now += step
+            on_progress({})
+        rows_sent[turn].set()
+        assert releases[turn].wait(10)
+        clock.now += 3  # after the last row: final measurements, the result stored
+        return fake_result(request.config)
+
+    manager = open_manager(ResultsStore(tmp_path), runner=paced)
+    first = manager.submit(_request(epochs=10, seed=1))
+    wait_for(rows_sent[0].is_set)
+    releases[0].set()
+    wait_for(lambda: first.status == DONE)
+    second = manager.submit(_request(epochs=10, seed=2))
+    wait_for(rows_sent[1].is_set)
+    third = manager.submit(_request(epochs=10, seed=3))
+    # What the running one has left (17 rows at 1 s), and its 3 s of winding down.
+    assert manager.seconds_to_start(third) == pytest.approx(17 + 3)
+    releases[1].set()
+    wait_for(lambda: manager.pending_count() == 0)
+    assert second.status == DONE
