@@ -3,7 +3,7 @@ learning-rate sweeps some of them come with."""
 
 from __future__ import annotations
 
-from bnviz.config import MLP_SIGMOID, ExperimentConfig
+from bnviz.config import MLP_SIGMOID, NORMALIZATIONS, ExperimentConfig
 from bnviz.sweep import SweepRequest
 
 _BLOG = ExperimentConfig()
@@ -69,15 +69,15 @@ PRESET_SWEEPS: dict[str, tuple[tuple[float, ...], int]] = {
 
 # The blog's settings with one knob moved, to the values a visitor tries first: precomputed too
 # (`bnviz.gallery`), so the common what-ifs open at once. Those a preset already is are left
-# out (`gallery_configs`). Of the other normalisations, layer and group norm so far: the
-# gallery's build of 2026-12-01 ran out of session for the rest and for 3,000 images.
+# out (`gallery_configs`).
 WHAT_IFS: dict[str, ExperimentConfig] = {
     **{f"Batch size {size}": _BLOG.replace(batch_size=size) for size in (16, 32, 128, 256)},
     **{f"Learning rate {rate:g}": _BLOG.replace(learning_rate=rate) for rate in (1e-4, 1e-2)},
     "BN before the ReLU": _BLOG.replace(placement="before"),
-    **{f"Normalisation {name}": _BLOG.replace(normalization=name) for name in ("layer", "group")},
+    **{f"Normalisation {name}": _BLOG.replace(normalization=name)
+       for name in NORMALIZATIONS if name != _BLOG.normalization},
     "Optimizer SGD": _BLOG.replace(optimizer="sgd"),
-    "300 training images": _BLOG.replace(train_size=300),
+    **{f"{size:,} training images": _BLOG.replace(train_size=size) for size in (300, 3000)},
     "Official test split": _BLOG.replace(split="official"),
     "Scaled pixels to [0, 1]": _BLOG.replace(scale_pixels=True),
 }
