@@ -100,7 +100,8 @@ async def _student(soak: Soak, index: int, deadline: float, rng: random.Random,
             await asyncio.sleep(1)
         session = ProtocolSession(url.lstrip("/?"), source=f"127.0.0.{2 + index}",
                                   stop_on=REFUSED)
-        seen = await run_session(soak.base, session, timeout=600)
+        # A result the server holds comes within seconds; a training of one's own may wait.
+        seen = await run_session(soak.base, session, timeout=600 if config else 90)
         if seen.seconds_to_charts is not None:
             soak.visits.setdefault(activity, []).append(seen.seconds_to_charts)
             if config is not None:
@@ -132,9 +133,12 @@ async def _stopper(soak: Soak, deadline: float, every: float) -> None:
                 try:
                     await page.goto(f"{soak.base}/?epochs=40&train_size=512&seed={900 + number}"
                                     "&run=1", timeout=60_000)
-                    await page.get_by_text("Epoch", exact=False).first.wait_for(timeout=120_000)
-                    await page.get_by_role("button", name="Stop").click(timeout=60_000)
-                    await page.get_by_text("a partial result").first.wait_for(timeout=60_000)
+                    # Training (not queued: a queued one offers Withdraw), then Stop.
+                    await page.get_by_text("Training both models: epoch").first.wait_for(
+                        timeout=300_000)
+                    await page.get_by_role("button", name="Stop", exact=True).click(
+                        timeout=60_000)
+                    await page.get_by_text("Stopped at epoch").first.wait_for(timeout=60_000)
                     soak.stops.append("stopped: partial result shown")
                 except Exception as error:  # a soak reports a failed stop, it goes on
                     soak.stops.append(f"{type(error).__name__}: {str(error)[:120]}")
