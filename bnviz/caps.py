@@ -33,24 +33,25 @@ class QueueFull(Exception):
 @dataclass(frozen=True)
 class QueueCaps:
     """At most ``max_queued`` trainings waiting on the server, and at most ``per_address``
-    queued or running for one client address."""
+    queued or running that one client address started (0: no such cap)."""
 
     max_queued: int = DEFAULT_MAX_QUEUED
     per_address: int = DEFAULT_PER_ADDRESS
 
     @classmethod
     def from_environment(cls) -> QueueCaps:
-        """`BNVIZ_MAX_QUEUED` and `BNVIZ_MAX_PER_ADDRESS`, each a whole number of at least 1;
-        the defaults where one is unset or not such a number."""
-        def read(name: str, default: int) -> int:
+        """`BNVIZ_MAX_QUEUED` (a whole number of at least 1) and `BNVIZ_MAX_PER_ADDRESS` (at
+        least 1, or 0 for no per-address cap: behind a proxy on another host every visitor
+        has the proxy's address); the defaults where one is unset or not such a number."""
+        def read(name: str, default: int, least: int) -> int:
             try:
                 value = int(os.environ.get(name, default))
             except ValueError:
                 return default
-            return value if value >= 1 else default
+            return value if value >= least else default
 
-        return cls(read(QUEUED_VARIABLE, DEFAULT_MAX_QUEUED),
-                   read(PER_ADDRESS_VARIABLE, DEFAULT_PER_ADDRESS))
+        return cls(read(QUEUED_VARIABLE, DEFAULT_MAX_QUEUED, 1),
+                   read(PER_ADDRESS_VARIABLE, DEFAULT_PER_ADDRESS, 0))
 
     def refusal(self, queued: int, of_address: int, address: str | None,
                 wait_seconds: float | None) -> str | None:
@@ -63,7 +64,7 @@ class QueueCaps:
         if queued >= self.max_queued:
             return (f"The server has {_trainings(queued)} waiting, as many as it takes on. "
                     f"Try a precomputed preset (they open at once), or {back}.")
-        if address is not None and of_address >= self.per_address:
+        if address is not None and self.per_address and of_address >= self.per_address:
             return (f"{_trainings(of_address).capitalize()} already waiting or running for "
                     "your network address, as many as one address may have. Wait for one of "
                     "them to finish, or open a precomputed preset (they open at once).")

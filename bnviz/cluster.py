@@ -85,10 +85,11 @@ def refused_message(address: str, error: BaseException | str) -> str:
     token authentication wants a token this process lacks, or has another one. The token
     itself is never said."""
     if type(error).__name__ == "AuthenticationError":
-        why = "it asks for an authentication token and this app has none"
+        why = ("this app is set to token authentication, RAY_AUTH_MODE=token, but has no "
+               "token")
     else:
-        why = ("it answers but refused the connection, as a cluster with token "
-               "authentication refuses a missing or wrong token")
+        why = (f"it answers but would not connect: {error}; a cluster with token "
+               "authentication refuses a missing or wrong token so, the likely cause")
     return (f"The Ray cluster at {address} refused this app ({why}), so nothing can train on "
             f"it now. The operator gives the app the cluster's token ({TOKEN_VARIABLES}, "
             "with RAY_AUTH_MODE=token); your settings are kept.")

@@ -132,9 +132,11 @@ def confusion(frame: pd.DataFrame, model: str) -> str:
     return said
 
 
-def relu_inputs(relu_inputs: pd.DataFrame, mode: str, model: str, nonlinearity: str) -> str:
-    """One model's Inside BN chart: per probed channel, the median and 15th–85th percentile
-    band of what the last nonlinearity receives, at the first and the last epoch probed."""
+def relu_inputs(relu_inputs: pd.DataFrame, mode: str, model: str, nonlinearity: str,
+                features: str = "channels") -> str:
+    """One model's Inside BN chart: per probed channel (or unit: ``features`` names them),
+    the median and 15th–85th percentile band of what the last nonlinearity receives, at the
+    first and the last epoch probed."""
     data = relu_input_frame(relu_inputs, mode, model)
     if data.empty:
         return f"Inside {model}: nothing was probed in {mode} mode."
@@ -148,8 +150,8 @@ def relu_inputs(relu_inputs: pd.DataFrame, mode: str, model: str, nonlinearity: 
     channels = data["channel"].nunique()
     seed = " (first seed)" if relu_inputs["seed"].nunique() > 1 else ""
     return (f"Input to the last {nonlinearity} of {model}{seed}, "
-            f"{RELU_INPUT_MODES[mode].split(':')[0]}, {channels} channels, epochs {first} to "
-            f"{last}: median and 15th–85th percentile band per channel. Epoch {first}: "
+            f"{RELU_INPUT_MODES[mode].split(':')[0]}, {channels} {features}, epochs {first} to "
+            f"{last}: median and 15th–85th percentile band per {features[:-1]}. Epoch {first}: "
             f"{spread(first)}; epoch {last}: {spread(last)}.")
 
 

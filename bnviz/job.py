@@ -51,8 +51,8 @@ class Job:
     row_times: list[float] = field(default_factory=list)  # time.monotonic() of each row
     # The sessions that asked to train it, first the one that started it (see `owner`).
     requesters: list[str] = field(default_factory=list)
-    # The client addresses those sessions came from, where known (`bnviz.caps`).
-    addresses: set[str] = field(default_factory=set)
+    # The client address each of those sessions came from, where known (`bnviz.caps`).
+    addresses: dict[str, str] = field(default_factory=dict)
     stop_requested: threading.Event = field(default_factory=threading.Event)
     ended: threading.Event = field(default_factory=threading.Event)  # set once it has ended
 
@@ -60,6 +60,12 @@ class Job:
     def owner(self) -> str | None:
         """The session that may stop this job: the first that asked for it and still does."""
         return self.requesters[0] if self.requesters else None
+
+    @property
+    def owner_address(self) -> str | None:
+        """The client address of `owner`, where known: the address this job's load counts
+        against (those who only joined it added none)."""
+        return self.addresses.get(self.owner) if self.owner is not None else None
 
     @property
     def training(self) -> bool:

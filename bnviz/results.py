@@ -44,6 +44,7 @@ class ResultCache:
         # None while saving works. Checked once here, updated by every save.
         self.store_problem: str | None = store.check_writable()
         store.sweep_temporary()
+        store.evict()  # a limit lowered since the last start holds from now
 
     def get(self, key: str) -> Job | None:
         """The job of the request hashed ``key``, if this process knows one."""

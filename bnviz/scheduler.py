@@ -67,14 +67,15 @@ class Scheduler:
             if job is not None and not job.replaceable:
                 if session is not None and session not in job.requesters and job.training:
                     job.requesters.append(session)
-                    job.addresses.update([address] if address else [])
+                    if address:
+                        job.addresses[session] = address
                 return job
             _refuse_over_caps(self.caps, self._queue, self._active, address,
                               lambda: wait.seconds_to_start(
                                   self._active, self._queue, self._last_pace,
                                   self.max_running, self._wind_down))
             job = Job(request, requesters=[session] if session is not None else [],
-                      addresses={address} if address else set())
+                      addresses={session: address} if session and address else {})
             self.results.put(job)
             self._queue.append(job)
             self._start_waiting_jobs()
@@ -172,7 +173,7 @@ def _refuse_over_caps(caps: QueueCaps, queue: list[Job], active: list[Job],
     """Raise `QueueFull` when a new job for ``address`` would pass one of ``caps``
     (``wait_seconds``: when the last in the queue would start). Called with the lock held."""
     of_address = sum(1 for job in queue + active
-                     if address is not None and address in job.addresses)
+                     if address is not None and job.owner_address == address)
     refused = caps.refusal(len(queue), of_address, address, wait_seconds())
     if refused is not None:
         log.warning("training refused: queue %d, address %d", len(queue), of_address)

@@ -38,7 +38,8 @@ def _process_alive(pid: int) -> bool:
 # so a thousand or more of them; past it the least recently used go (`ResultsStore.evict`).
 DEFAULT_LIMIT_MB = 1024.0
 LIMIT_VARIABLE = "BNVIZ_STORE_LIMIT_MB"
-ENTRY = re.compile(r"^[0-9a-f]{16}\.(npz|csv)$")  # `<request hash><suffix>`, nothing else
+# `<request hash><suffix>` (a sweep's hash starts "sweep-"), nothing else
+ENTRY = re.compile(r"^(sweep-)?[0-9a-f]{16}\.(npz|csv)$")
 
 
 def limit_from_environment() -> float:
@@ -194,6 +195,8 @@ class ResultsStore:
             return None
         try:
             result = request.decode_result(path.read_bytes())
+        except FileNotFoundError:  # evicted (or removed) since: simply not there
+            return None
         except Exception as error:  # any fault in an entry means: recompute it
             self._discard(path, error)
             return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from bnviz.job import Job
 
 
@@ -20,9 +22,14 @@ def seconds_to_start(running: list[Job], ahead: list[Job], last_pace: tuple[floa
         return None
     per_work, start_up = pace
     left = []
+    now = time.monotonic()
     for job in running:
         seconds = job.seconds_left()
-        left.append(wind_down + (seconds if seconds is not None
-                                 else start_up + per_work * job.request.work()))
+        if seconds is None:
+            left.append(start_up + per_work * job.request.work() + wind_down)
+        elif seconds > 0 or not job.row_times:
+            left.append(seconds + wind_down)
+        else:  # every row in: winding down already, for this long
+            left.append(max(wind_down - (now - job.row_times[-1]), 0.0))
     left += [start_up + per_work * job.request.work() + wind_down for job in ahead]
     return sum(left) / max(trainers, 1)

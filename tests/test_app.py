@@ -116,7 +116,7 @@ def test_training_through_the_form_shows_curves_and_predictions():
     _open(at, "Predictions")
     alt_texts = prediction_alt_texts(at)
     assert len(alt_texts) == 32  # the predictions grid, each picture said in words
-    assert all(re.fullmatch(r"Test image \d+, a .+\. baseline: .+, \d+% sure, (right|wrong)\. "
+    assert all(re.fullmatch(r"Test image \d+, an? .+\. baseline: .+, \d+% sure, (right|wrong)\. "
                             r"BN after: .+, \d+% sure, (right|wrong)\.", text)
                for text in alt_texts), alt_texts[:2]
     _open(at, "Convergence")

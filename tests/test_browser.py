@@ -77,7 +77,9 @@ def test_the_page_works_with_the_settings_community_cloud_forces(tmp_path):
         page.goto(url)  # the gallery's blog result
         page.get_by_text("Precomputed").first.wait_for(timeout=30_000)
         page.get_by_role("tab", name="Predictions").click()
-        page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)
+        picture = page.locator(".bnviz-prediction img").first  # the grid, each with words
+        picture.wait_for(timeout=30_000)
+        assert picture.get_attribute("alt").startswith("Test image 1, a")
         page.get_by_text("Scaled pixels").first.click()  # a preset, served from the gallery
         page.wait_for_url("**scale_pixels=true**", timeout=30_000)
         page.get_by_text("Precomputed").first.wait_for(timeout=30_000)

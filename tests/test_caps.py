@@ -57,7 +57,8 @@ def test_one_address_cannot_fill_the_queue_but_another_still_can(tmp_path, open_
 @pytest.mark.parametrize(("queued", "per_address", "expected"), [
     (None, None, (DEFAULT_MAX_QUEUED, DEFAULT_PER_ADDRESS)),
     ("5", "2", (5, 2)),
-    ("0", "-1", (DEFAULT_MAX_QUEUED, DEFAULT_PER_ADDRESS)),  # below 1: the default
+    ("0", "-1", (DEFAULT_MAX_QUEUED, DEFAULT_PER_ADDRESS)),  # below their least: the default
+    ("5", "0", (5, 0)),  # no per-address cap (behind a proxy on another host)
     ("many", "3.5", (DEFAULT_MAX_QUEUED, DEFAULT_PER_ADDRESS)),  # not a whole number
 ])
 def test_the_caps_are_read_from_the_environment(monkeypatch, queued, per_address, expected):
@@ -90,3 +91,31 @@ def test_a_visitor_past_the_servers_cap_is_told_why_and_loses_nothing(held_train
     assert third.query_params["seed"] == "3"  # the settings asked for are kept in the link
     second.run()
     assert decided(second).body == Body.LIVE  # the queued one still waits for its turn
+
+
+def test_only_trainings_an_address_started_count_against_it(tmp_path, open_manager):
+    # Watching a training someone else started, or leaving it, adds nothing to an address.
+    runner = HeldRunner()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner,
+                           caps=QueueCaps(max_queued=10, per_address=1))
+    started = manager.submit(_request(seed=1), session="teacher", address="10.0.0.1")
+    watched = manager.submit(_request(seed=1), session="student", address="10.0.0.2")
+    assert watched is started
+    manager.leave(started, "student")  # Stop watching
+    own = manager.submit(_request(seed=2), session="student", address="10.0.0.2")
+    assert own.status == QUEUED  # the student's address had started nothing
+    with pytest.raises(QueueFull):
+        manager.submit(_request(seed=3), session="teacher-tab-2", address="10.0.0.1")
+    runner.release.set()
+    wait_for(lambda: own.status == DONE)
+
+
+def test_a_per_address_cap_of_0_caps_no_address(tmp_path, open_manager):
+    runner = HeldRunner()
+    manager = open_manager(ResultsStore(tmp_path), runner=runner,
+                           caps=QueueCaps(max_queued=10, per_address=0))
+    jobs = [manager.submit(_request(seed=seed), session=f"s{seed}", address="10.0.0.9")
+            for seed in range(1, 6)]
+    assert len({id(job) for job in jobs}) == 5
+    runner.release.set()
+    wait_for(lambda: all(job.status == DONE for job in jobs))

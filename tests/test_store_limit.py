@@ -99,3 +99,40 @@ def test_the_limit_is_read_from_the_environment(monkeypatch, value, expected):
     else:
         monkeypatch.setenv("BNVIZ_STORE_LIMIT_MB", value)
     assert limit_from_environment() == expected
+
+
+def test_a_result_evicted_while_it_is_read_is_absent_not_damaged(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    store = ResultsStore(tmp_path / "store", limit_mb=100)
+    request = _request(1)
+    store.save(request, fake_result(request.config))
+    read = Path.read_bytes
+
+    def evicted_meanwhile(path):
+        path.unlink()  # another thread's eviction, between the check and the read
+        return read(path)
+
+    monkeypatch.setattr(Path, "read_bytes", evicted_meanwhile)
+    assert store.load(request) is None
+    assert store.discarded == {}  # not reported as damaged: it is simply gone
+
+
+def test_sweeps_count_against_the_limit_and_a_lowered_limit_holds_at_start(tmp_path):
+    from bnviz.sweep import SweepRequest
+
+    sweep = SweepRequest(ExperimentConfig(epochs=1, train_size=256), (1e-3, 1e-2), 1)
+    store = ResultsStore(tmp_path / "store", limit_mb=100)
+    store.directory.mkdir(parents=True)
+    store.path_for(sweep).write_text("model,learning_rate\n")
+    assert store.path_for(sweep) in store.entries()
+    for seed in (1, 2):
+        store.save(_request(seed), fake_result(_request(seed).config))
+    _aged(store, sweep, 300)
+    _aged(store, _request(1), 200)
+    from bnviz.results import ResultCache
+
+    smaller = ResultsStore(tmp_path / "store", limit_mb=1.5 * _entry_mb(tmp_path))
+    ResultCache(smaller)  # a server starting with a lower limit
+    assert [path.name.split(".")[0] for path in smaller.entries()] == [
+        _request(2).config_hash()]

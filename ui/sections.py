@@ -346,7 +346,8 @@ def _prediction_grid(result: ComparisonResult, shown: pd.DataFrame) -> str:
     images = _test_images(result.config.split, result.config.train_size)
     figures = []
     for _, row in shown.head(GRID_SIZE).iterrows():
-        said = [f"Test image {row['index'] + 1}, a {row['true']}."]
+        article = "an" if row["true"][0] in "AEIOU" else "a"
+        said = [f"Test image {row['index'] + 1}, {article} {row['true']}."]
         marks = [f"true: {row['true']}"]
         for model in result.models:
             right = bool(row[f"{model} correct"])
@@ -456,7 +457,8 @@ def _show_inside(result: ComparisonResult, epoch: int) -> None:
                 key=f"relu_inputs_{mode}_{model}_{marker}",
                 described=lambda model=model: describe.relu_inputs(
                     result.relu_inputs, mode, model,
-                    charts.PROBED_NONLINEARITY[result.config.architecture]),
+                    charts.PROBED_NONLINEARITY[result.config.architecture],
+                    "units" if result.config.architecture == MLP_SIGMOID else "channels"),
                 table=lambda model=model: charts.relu_input_frame(
                     result.relu_inputs, mode, model))
     st.download_button("Download chart (PNG)", data=lambda: charts.to_png(
