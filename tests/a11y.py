@@ -126,6 +126,15 @@ def _settled(page, text: str | None = None) -> None:
     page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=60_000)
 
 
+def _question(browser, address: str, viewport: dict[str, int]):
+    """A new page at ``address``, once its lesson question (a radio group) is drawn."""
+    page = browser.new_page(viewport=viewport)
+    page.goto(address)
+    page.get_by_role("radiogroup").first.wait_for(timeout=60_000)
+    _settled(page)
+    return page
+
+
 def tour(browser, url: str):
     """The pages the accessibility test checks, one after another, as ``(name, page)``: the
     landing page, each tab of its stored result, ``present=1``, a running training, a lesson
@@ -159,10 +168,7 @@ def tour(browser, url: str):
     page.get_by_role("button", name="Stop").click()
     page.close()
 
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{url}/?lesson=batch-norm")
-    page.get_by_role("radiogroup").first.wait_for(timeout=60_000)
-    _settled(page)
+    page = _question(browser, f"{url}/?lesson=batch-norm", {"width": 1280, "height": 900})
     yield "lesson question (alone)", page
     page.close()
 
@@ -173,10 +179,7 @@ def tour(browser, url: str):
     _settled(teacher)
     yield "lesson question (teacher)", teacher
     code = teacher.url.split("room=")[1].split("&")[0]
-    student = browser.new_page(viewport={"width": 390, "height": 844})
-    student.goto(f"{url}/?room={code}")
-    student.get_by_role("radiogroup").first.wait_for(timeout=60_000)
-    _settled(student)
+    student = _question(browser, f"{url}/?room={code}", {"width": 390, "height": 844})
     yield "lesson question (student in a class)", student
     student.close()
     teacher.close()
