@@ -133,9 +133,10 @@ async def _stopper(soak: Soak, deadline: float, every: float) -> None:
                 try:
                     await page.goto(f"{soak.base}/?epochs=40&train_size=512&seed={900 + number}"
                                     "&run=1", timeout=60_000)
-                    # Training (not queued: a queued one offers Withdraw), then Stop.
-                    await page.get_by_text("Training both models: epoch").first.wait_for(
-                        timeout=300_000)
+                    # Training, an epoch done (not queued, which offers Withdraw; nor still
+                    # starting, when a Stop leaves no epoch to show), then Stop.
+                    await page.get_by_text(re.compile(
+                        r"Training both models: epoch [1-9]")).first.wait_for(timeout=300_000)
                     await page.get_by_role("button", name="Stop", exact=True).click(
                         timeout=60_000)
                     await page.get_by_text("Stopped at epoch").first.wait_for(timeout=60_000)
