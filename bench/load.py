@@ -599,10 +599,11 @@ def _spread(values: list[float]) -> dict:
 
 
 async def _class(server: Server, students: int, window: float, moves: int, seed: int,
-                 timeout: float) -> dict:
+                 timeout: float, settle: bool = True) -> dict:
     """The teacher's chromium page and ``students`` websocket students in one class: join,
     answer within ``window`` seconds, Reveal, then Next ``moves`` times; the figures of
-    `scenario_lesson`."""
+    `scenario_lesson`. Without ``settle`` the class starts at once (a soak's server is never
+    idle)."""
     from contextlib import AsyncExitStack, suppress
 
     from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -643,7 +644,8 @@ async def _class(server: Server, students: int, window: float, moves: int, seed:
             metric = teacher.locator("[data-testid='stMetricValue']").first
             # The first visit builds the job manager and starts the warm spare: let it pass, so
             # the figures are the class's.
-            await asyncio.to_thread(_settle, server)
+            if settle:
+                await asyncio.to_thread(_settle, server)
             started = mark = server.cpu_seconds()
             run_started = time.monotonic()
 

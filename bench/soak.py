@@ -1,6 +1,6 @@
 """An hour of a lesson against a real ``streamlit run`` server on 127.0.0.1 (minutes, not CI).
 
-    .venv/bin/python bench/soak.py                          # 30 sessions for 60 minutes
+    .venv/bin/python bench/soak.py                          # 30 sessions and a class, 60 min
     .venv/bin/python bench/soak.py --minutes 5 --sessions 10  # a quick look
 
 S sessions (Streamlit's websocket protocol, `bench.wsclient`, each from its own loopback
@@ -16,6 +16,12 @@ Meanwhile a chromium page, every few minutes, starts a training of its own and p
 **Stop** once it runs (a partial result must show), and halfway through the server is
 restarted (SIGTERM, then a new server on the same store); visits cut by the restart are
 counted apart and tried again.
+
+And a live class, one lesson after another: a teacher's chromium page opens the batch-norm
+lesson, ``--class-students`` websocket students (`bench.wsclass`, beside the S sessions) join,
+answer within 20 s, the teacher reveals (every student must see the exact tally) and moves Next
+three times (every student must follow); then the class ends and, a minute later, the next one
+opens. A class the restart cuts is counted apart.
 
 Every 30 s: the server's and the training processes' resident memory and the server's CPU.
 At the end: every visit's outcome (charts, or a cap's plain refusal for a training), every
@@ -55,6 +61,7 @@ from tests.server import CHROMIUM, CHROMIUM_ARGS, Server  # noqa: E402
 GROWTH_BOUND_MB = 100.0  # the server's resident memory may grow at most this much a life
 REFUSED = re.compile("as many as (it takes on|one address may have)")  # a cap's refusal
 ACTIVITIES = {"landing": 4, "preset": 3, "what-if": 2, "own": 1}
+CLASS_SECONDS = 150  # a class's lesson, about: no class opens closer than this to the end
 
 
 @dataclass
@@ -72,6 +79,8 @@ class Soak:
     stops: list[str] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     restarting: bool = False
+    classes: list[dict] = field(default_factory=list)  # each whole class's figures
+    classes_cut: int = 0
 
 
 def _links() -> dict[str, list[str]]:
@@ -149,6 +158,36 @@ async def _stopper(soak: Soak, deadline: float, every: float) -> None:
             await browser.close()
 
 
+async def _classes(soak: Soak, deadline: float, students: int, pause: float) -> None:
+    """Live classes one after another (`bench.load._class`), each on the server of the moment."""
+    from bench.load import _class
+
+    number = 0
+    while students and time.monotonic() + CLASS_SECONDS < deadline:
+        while soak.restarting:
+            await asyncio.sleep(1)
+        number += 1
+        server = soak.server
+        try:
+            figures = await _class(server, students, window=20, moves=3, seed=number,
+                                   timeout=90, settle=False)
+        except Exception as error:  # a class the restart cut ends in an error of some kind
+            figures = {"problems": [f"{type(error).__name__}: {str(error)[:120]}"]}
+        if soak.server is not server or soak.restarting:
+            soak.classes_cut += 1
+        else:
+            soak.classes.append(figures)
+        await asyncio.sleep(pause)
+
+
+def _class_whole(figures: dict, students: int) -> bool:
+    """Every student joined, had the answer taken, saw the exact tally and followed each Next."""
+    return (figures.get("students_joined") == students
+            and figures.get("answers_confirmed") == students and figures.get("tally_exact")
+            and figures.get("students_with_exact_tally") == students
+            and figures.get("students_followed") == students and not figures.get("problems"))
+
+
 def _sample(soak: Soak, started: float, last: dict) -> None:
     server = soak.server
     try:
@@ -174,7 +213,8 @@ def _sample(soak: Soak, started: float, last: dict) -> None:
     last.update(cpu=cpu, at=now, pid=server.process.pid)
 
 
-def run(minutes: float, sessions: int, seed: int, stop_every: float) -> dict:
+def run(minutes: float, sessions: int, seed: int, stop_every: float,
+        class_students: int) -> dict:
     """The soak; its figures."""
     rng = random.Random(seed)
     links = _links()
@@ -213,7 +253,8 @@ def run(minutes: float, sessions: int, seed: int, stop_every: float) -> dict:
             await asyncio.gather(
                 *(_student(soak, i, deadline, random.Random(rng.random()), links)
                   for i in range(sessions)),
-                _stopper(soak, deadline, stop_every), restart_halfway())
+                _stopper(soak, deadline, stop_every), restart_halfway(),
+                _classes(soak, deadline, class_students, pause=60))
 
         thread = threading.Thread(target=sampler, daemon=True)
         thread.start()
@@ -227,7 +268,7 @@ def run(minutes: float, sessions: int, seed: int, stop_every: float) -> dict:
         logs = [path.read_text(errors="replace") for path in soak.logs]
         stored = {path.name.split(".")[0] for path in cache.glob("*.npz")}
     lost = sorted(soak.trained - stored)
-    return _figures(soak, logs, lost, minutes, sessions)
+    return _figures(soak, logs, lost, minutes, sessions, class_students)
 
 
 def _growth(samples: list[dict]) -> list[float]:
@@ -241,8 +282,12 @@ def _growth(samples: list[dict]) -> list[float]:
 
 
 def _figures(soak: Soak, logs: list[str], lost: list[str], minutes: float,
-             sessions: int) -> dict:
+             sessions: int, class_students: int) -> dict:
     visits = {activity: len(times) for activity, times in soak.visits.items()}
+    follow_p95 = [c["follow_seconds"]["p95"] for c in soak.classes
+                  if c.get("follow_seconds", {}).get("p95") is not None]
+    reveal_p95 = [c["reveal_seconds"]["p95"] for c in soak.classes
+                  if c.get("reveal_seconds", {}).get("p95") is not None]
     slowest = {activity: round(max(times), 1) for activity, times in soak.visits.items()}
     return {
         "minutes": minutes, "sessions": sessions,
@@ -251,6 +296,12 @@ def _figures(soak: Soak, logs: list[str], lost: list[str], minutes: float,
             soak.cut_by_restart, "visits_failed": len(soak.failures),
         "failures": soak.failures[:5], "stops": soak.stops,
         "own_results_trained": len(soak.trained), "own_results_lost": lost,
+        "class_students": class_students, "classes_run": len(soak.classes),
+        "classes_whole": sum(_class_whole(c, class_students) for c in soak.classes),
+        "classes_cut_by_the_restart": soak.classes_cut,
+        "class_problems": [p for c in soak.classes for p in c.get("problems", [])][:8],
+        "class_follow_p95_s_worst": max(follow_p95, default=None),
+        "class_reveal_p95_s_worst": max(reveal_p95, default=None),
         "log_exceptions": sum(log.count("Traceback") for log in logs),
         "server_growth_mb_per_life": _growth(soak.samples),
         "tree_peak_mb": max((s["tree_mb"] for s in soak.samples), default=0),
@@ -264,9 +315,11 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--stop-every", type=float, default=300,
                         help="seconds between the chromium page's Train-then-Stop")
+    parser.add_argument("--class-students", type=int, default=10,
+                        help="students of the live class, beside the sessions (0: no class)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    figures = run(args.minutes, args.sessions, args.seed, args.stop_every)
+    figures = run(args.minutes, args.sessions, args.seed, args.stop_every, args.class_students)
     print(f"soak: {args.sessions} sessions, {args.minutes:g} min, {cpu_name()}, "
           f"{os.cpu_count()} cores")
     print(f"{'minute':>7} {'server MB':>10} {'tree MB':>8} {'largest child MB':>17} "
@@ -281,7 +334,8 @@ def main() -> None:
     failed = (figures["visits_failed"] or figures["own_results_lost"]
               or figures["log_exceptions"]
               or any(growth > GROWTH_BOUND_MB for growth in figures["server_growth_mb_per_life"])
-              or any(not stop.startswith("stopped") for stop in figures["stops"]))
+              or any(not stop.startswith("stopped") for stop in figures["stops"])
+              or figures["classes_whole"] < figures["classes_run"])
     print("\nFAILED" if failed else "\nall checks passed")
     raise SystemExit(1 if failed else 0)
 

@@ -39,10 +39,11 @@ _SHOWN_STEP = "lesson_step_shown"  # session state: the (lesson, step) the tabs 
 _FULL_RUNS = "class_full_runs"  # session state: how many full runs of the page this session had
 _DRAWN = "class_drawn"  # session state: the class as the last full run that reached its end drew it
 _SEEN = "class_fragment_seen"  # session state: the full run the follow fragment last ran in
-# How often a student's page looks for the teacher's move. Half a second: in chromium, with
-# five students' pages and the teacher's on two cores, Next was followed in 2.97-3.08 s at one
-# second (the bound is 3 s); a look costs the server little (it reads one small file).
-FOLLOW_SECONDS = 0.5
+# How often a student's page looks for the teacher's move. One second: thirty websocket students
+# on a 2-core AMD EPYC followed Next with p95 1.1 s (the bound is 3 s) while looking cost the
+# server 0.11-0.15 of a core; at half a second p95 was 0.61 s for 0.21 of a core
+# (`bench/load.py --scenarios lesson`).
+FOLLOW_SECONDS = 1.0
 
 
 @st.cache_resource
@@ -249,8 +250,11 @@ def _show_tally(found: Place) -> None:
     st.caption(description)
 
 
-def _state(room: Room) -> tuple[str, int, bool, bool]:
-    return room.code, room.step, room.revealed, room.ended
+def _state(room: Room) -> tuple[str, int, bool, bool, int | None]:
+    """What a student's page draws of the class: its step, reveal and end, and this student's
+    own answer at the step (a run cut short after an answer must still confirm it)."""
+    mine = room.answers.get(room.step, {}).get(st.session_state.get(_STUDENT))
+    return room.code, room.step, room.revealed, room.ended, mine
 
 
 def mark_drawn(found: Place | None) -> None:
