@@ -146,10 +146,13 @@ async def _stopper(soak: Soak, deadline: float, every: float) -> None:
                     # starting, when a Stop leaves no epoch to show), then Stop.
                     await page.get_by_text(re.compile(
                         r"Training both models: epoch [1-9]")).first.wait_for(timeout=300_000)
-                    await page.get_by_role("button", name="Stop", exact=True).click(
-                        timeout=60_000)
+                    stop = page.get_by_role("button", name="Stop", exact=True)
+                    await stop.wait_for(timeout=60_000)
+                    clicked = time.monotonic()
+                    await stop.click(timeout=60_000)
                     await page.get_by_text("Stopped at epoch").first.wait_for(timeout=60_000)
-                    soak.stops.append("stopped: partial result shown")
+                    soak.stops.append(f"stopped: partial result shown after "
+                                      f"{time.monotonic() - clicked:.2f} s")
                 except Exception as error:  # a soak reports a failed stop, it goes on
                     soak.stops.append(f"{type(error).__name__}: {str(error)[:120]}")
                 finally:
