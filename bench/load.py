@@ -599,11 +599,13 @@ def _spread(values: list[float]) -> dict:
 
 
 async def _class(server: Server, students: int, window: float, moves: int, seed: int,
-                 timeout: float, settle: bool = True) -> dict:
+                 timeout: float, settle: bool = True,
+                 logged_problem: re.Pattern = LOGGED_PROBLEM) -> dict:
     """The teacher's chromium page and ``students`` websocket students in one class: join,
     answer within ``window`` seconds, Reveal, then Next ``moves`` times; the figures of
-    `scenario_lesson`. Without ``settle`` the class starts at once (a soak's server is never
-    idle)."""
+    `scenario_lesson`; at the end the teacher ends the class. Without ``settle`` the class
+    starts at once (a soak's server is never idle). The server's log is read from the class's
+    start: its tracebacks, and the lines ``logged_problem`` matches."""
     from contextlib import AsyncExitStack, suppress
 
     from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -622,6 +624,7 @@ async def _class(server: Server, students: int, window: float, moves: int, seed:
     choices = [rng.randrange(len(answers)) for _ in range(students)]
     delays = [rng.uniform(0, window) for _ in range(students)]
     expected = [choices.count(i) for i in range(len(answers))]
+    log_start = len(server.log())
     out: dict = {"scenario": "lesson", "students": students, "answer_window_seconds": window,
                  "expected_tally": dict(zip(answers, expected, strict=True))}
     cpu: dict[str, float] = {}
@@ -743,13 +746,16 @@ async def _class(server: Server, students: int, window: float, moves: int, seed:
                 problems = [f"student {p.index}: {problem}" for p in pupils
                             for problem in p.problems]
             problems += [f"teacher: {problem}" for problem in await _problems(teacher)]
+            # Ended, a class stops counting against the server's limit of running classes.
+            await teacher.get_by_role("button", name="End the class").click()
+            await teacher.get_by_text("has ended").first.wait_for(timeout=timeout * 1000)
         finally:
             await browser.close()
-    log = server.log()
+    log = server.log()[log_start:]
     tracebacks = log.count("Traceback")
     if tracebacks:
         problems.append(f"server log: {tracebacks} traceback(s)")
-    problems += [f"server log: {line[:200]}" for line in LOGGED_PROBLEM.findall(log)]
+    problems += [f"server log: {line[:200]}" for line in logged_problem.findall(log)]
     out["students_with_problems"] = len({p.split(":")[0] for p in problems
                                          if p.startswith("student")})
     out["problems"] = problems[:8]

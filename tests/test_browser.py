@@ -236,7 +236,7 @@ def test_stop_shows_the_partial_result_and_viewers_watch_until_then(tmp_path):
         viewer.goto(f"{url}/{link}")
         viewer.get_by_text(progress).first.wait_for(timeout=60_000)
         # The progress line is drawn before the controls under it: wait for them.
-        viewer.get_by_role("button", name="Stop watching").wait_for(timeout=30_000)
+        viewer.get_by_role("button", name="Stop watching").first.wait_for(timeout=30_000)
         assert viewer.get_by_role("button", name="Stop", exact=True).count() == 0
         seen = epoch_shown(viewer)
         deadline = time.monotonic() + 30

@@ -268,8 +268,9 @@ def mark_drawn(found: Place | None) -> None:
 
 @st.fragment(run_every=FOLLOW_SECONDS)
 def _follow_the_class(found: Place) -> None:
-    """A student's page follows the teacher: when the class moves, reveals or ends, or the
-    last page run ended before it drew what it had read, the whole page is drawn again
+    """A student's page follows the teacher: when the class moves, reveals or ends, when this
+    student's own answer changed (in another tab), or when the last page run ended before it
+    drew what it had read, the whole page is drawn again
     (within `FOLLOW_SECONDS`)."""
     try:
         now = rooms().room(found.room.code)
