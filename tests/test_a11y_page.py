@@ -61,3 +61,29 @@ def test_a_charts_data_table_opens_with_one_click(in_process_page):
     assert list(table.columns) == ["series", "epoch", "mean", "low", "high", "seeds"]
     assert set(table["series"]) == {"baseline · train", "baseline · test",
                                     "BN after · train", "BN after · test"}
+
+
+def test_a_running_trainings_curves_are_described_and_their_data_opens(in_process_page):
+    import ui.state
+    from bnviz.config import ExperimentConfig
+    from tests.helpers import TINY_LINK, wait_for
+
+    link = {**TINY_LINK, "epochs": "300"}
+    at = page(**link, run="1")
+    at.run()
+    manager = ui.state.shared_job_manager()
+    job = manager.get(ComparisonRequest(ExperimentConfig.from_mapping(link)))
+    try:
+        wait_for(lambda: len(job.rows) >= 4, timeout=120)
+        at.session_state["live_curves_loss_data"] = True  # the expander, opened
+        at.run()
+        specs = _charts(at)
+        assert [spec["title"] for spec in specs] == ["Accuracy", "Loss"]
+        captions = {caption.value for caption in at.caption}
+        assert all(spec["description"] in captions for spec in specs)
+        table = at.dataframe[0].value
+        assert list(table.columns) == ["series", "epoch", "mean", "low", "high", "seeds"]
+        assert table["epoch"].max() >= 2 and set(table["seeds"]) == {1}
+    finally:
+        manager.stop(job, job.owner)
+        wait_for(job.ended.is_set, timeout=60)

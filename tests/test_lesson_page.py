@@ -141,6 +141,13 @@ def test_a_live_class_follows_its_teacher(in_process_page):
         assert student.tabs
         assert any(c.value.startswith("The class's answers: The BN model, 2; The baseline, 1")
                    for c in student.caption)
+    # The tally's chart as a table, one click away (what a screen reader reads cell by cell).
+    students[0].session_state[f"tally_{code.upper()}_0_data"] = True
+    students[0].run()
+    tally = next(d.value for d in students[0].dataframe if "students" in d.value.columns)
+    assert dict(zip(tally["answer"], tally["students"], strict=True)) == {
+        choice.text: count for choice, count in
+        zip(LESSON.steps[0].question.choices, (2, 1, 0), strict=True)}
     # A student's page cannot move the class; the teacher's Next moves everyone.
     assert not [b for b in students[0].button if b.label == "Next"]
     _button(teacher, "Next").click().run()

@@ -31,6 +31,7 @@ from bnviz.lessons import READERS, LessonError, NoAnswer, lesson, reveal_text
 from bnviz.link import MAX_LESSON_TEXT, PRESENT_PARAM, LinkReading, markdown_code, markdown_text
 from bnviz.rooms import FileRoomStore, Room, RoomError, new_student_id
 from bnviz.store import default_cache_dir
+from ui import sections
 
 _STUDENT = "student_id"  # session state: this browser's random id in a class
 _ANSWERS = "lesson_answers"  # session state: (lesson, step) -> choice, self-paced
@@ -248,6 +249,7 @@ def _show_tally(found: Place) -> None:
         tooltip=["answer", "students"]).properties(height=44 * len(frame))
     st.vega_lite_chart(charts.described_spec(chart, description), width="stretch")
     st.caption(description)
+    sections.show_data_table(f"tally_{found.room.code}_{found.index}_data", lambda: frame)
 
 
 def _state(room: Room) -> tuple[str, int, bool, bool, int | None]:

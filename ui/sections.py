@@ -240,6 +240,8 @@ def _show_live_curves(manager: JobManager, request: ComparisonRequest, large: bo
                     history, metric, PRESENT_CURVE_HEIGHT if large else CURVE_HEIGHT, large),
                     said), key=f"live_curves_{metric}", theme="streamlit")
                 st.caption(said)
+                show_data_table(f"live_curves_{metric}_data",
+                                lambda metric=metric: charts.curve_table(history, metric))
 
 
 def show_busy(manager: JobManager, busy: Job, asked_for: ExperimentConfig,
@@ -560,9 +562,12 @@ def _show_sweep_progress(manager: JobManager, request: SweepRequest) -> None:
                                            f"{format_duration(job.seconds_left())} left")
     if job.rows:
         rows = pd.DataFrame(job.rows)
+        said = describe.sweep(rows)
         st.vega_lite_chart(charts.described_spec(charts.fit_width(charts.sweep_chart(rows)),
-                                                 describe.sweep(rows)),
+                                                 said),
                            key="sweep_live", theme="streamlit")
+        st.caption(said)
+        show_data_table("sweep_live_data", lambda: rows)
 
 
 def show_learning_rate_sweep(manager: JobManager, config: ExperimentConfig) -> None:
