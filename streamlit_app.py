@@ -37,6 +37,7 @@ if place:
 if place and not lesson.revealed(place):
     lesson.show_question(place)
     lesson.mark_drawn(place)
+    state.hand_over()  # the page's messages reach the browser before the next run starts
     st.stop()  # a prediction first: the result stays hidden until the reveal
 if place:
     lesson.show_reveal(place, manager)
@@ -81,3 +82,4 @@ match view.body:
 if place:
     lesson.show_navigation(place)
 lesson.mark_drawn(place)  # last: this run drew the whole page
+state.hand_over()  # ...and its messages reach the browser before the next run starts

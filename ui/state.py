@@ -6,6 +6,7 @@ import atexit
 import dataclasses
 import logging
 import os
+import threading
 import uuid
 
 import streamlit as st
@@ -210,3 +211,36 @@ def write_url(config: ExperimentConfig, step: int | None = None) -> None:
     if step is not None:
         kept[STEP_PARAM] = str(step)
     st.query_params.from_dict({**config.to_mapping(), **kept})
+
+
+# How long the end of a page run waits for the server to take its messages (`hand_over`).
+HAND_OVER_SECONDS = 2.0
+
+
+def hand_over() -> None:
+    """Wait, at the very end of a page run (at most `HAND_OVER_SECONDS`), until the server's
+    event loop has taken every message the run drew.
+
+    Why: Streamlit 1.67 loses the last messages of a run that has ended when a rerun request
+    comes in before its event loop got to them. The ended run's ScriptRunner cannot take the
+    request, so a new one is started, and the old one's queued events are dropped as
+    "from a non-current ScriptRunner" (`AppSession._handle_scriptrunner_event_on_event_loop`).
+    A `run_every` fragment's timer asks for such reruns every second whatever the page is
+    doing, so on a busy server the end of a page (a class's tally after a Reveal, traced in
+    `bench/soak.py`) never reached some students. While this run waits it is still running,
+    so a rerun request joins its queue instead, and the events ahead of the wait are handled
+    first: the loop runs callbacks in order. Outside a server (AppTest), or if Streamlit's
+    internals move, there is nothing to wait for.
+    """
+    try:
+        from streamlit.runtime import Runtime
+
+        loop = Runtime.instance()._get_async_objs().eventloop
+    except Exception:  # no server runtime (AppTest), or another Streamlit: no wait
+        return
+    handled = threading.Event()
+    try:
+        loop.call_soon_threadsafe(handled.set)
+    except RuntimeError:  # the loop is closing: the server is shutting down
+        return
+    handled.wait(HAND_OVER_SECONDS)
