@@ -131,6 +131,7 @@ async def _student(soak: Soak, index: int, deadline: float, rng: random.Random,
 
 async def _stopper(soak: Soak, deadline: float, every: float) -> None:
     """A chromium page that trains and stops, every ``every`` seconds."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -148,8 +149,17 @@ async def _stopper(soak: Soak, deadline: float, every: float) -> None:
                                     "&run=1", timeout=60_000)
                     # Training, an epoch done (not queued, which offers Withdraw; nor still
                     # starting, when a Stop leaves no epoch to show), then Stop.
-                    await page.get_by_text(re.compile(
-                        r"Training both models: epoch [1-9]")).first.wait_for(timeout=300_000)
+                    epoch = page.get_by_text(re.compile(r"Training both models: epoch [1-9]"))
+                    try:
+                        await epoch.first.wait_for(timeout=300_000)
+                    except PlaywrightTimeout:
+                        # Still queued behind the sessions' own trainings after 5 minutes:
+                        # the page's own way out is Withdraw, which must leave nothing queued.
+                        await page.get_by_role("button", name="Withdraw").click(timeout=60_000)
+                        await page.get_by_text("waiting for a free trainer").first.wait_for(
+                            state="detached", timeout=60_000)
+                        soak.stops.append("withdrawn: still queued after 300 s")
+                        continue
                     stop = page.get_by_role("button", name="Stop", exact=True)
                     await stop.wait_for(timeout=60_000)
                     clicked = time.monotonic()
@@ -343,7 +353,7 @@ def main() -> None:
     failed = (figures["visits_failed"] or figures["own_results_lost"]
               or figures["log_exceptions"]
               or any(growth > GROWTH_BOUND_MB for growth in figures["server_growth_mb_per_life"])
-              or any(not stop.startswith("stopped") for stop in figures["stops"])
+              or any(not stop.startswith(("stopped", "withdrawn")) for stop in figures["stops"])
               or figures["classes_whole"] < figures["classes_run"]
               or (figures["class_students"] > 0 and not figures["classes_run"]))
     print("\nFAILED" if failed else "\nall checks passed")
