@@ -155,11 +155,14 @@ async def _stopper(soak: Soak, deadline: float, every: float) -> None:
                     except PlaywrightTimeout:
                         # Still queued behind the sessions' own trainings after 5 minutes:
                         # the page's own way out is Withdraw, which must leave nothing queued.
-                        await page.get_by_role("button", name="Withdraw").click(timeout=60_000)
-                        await page.get_by_text("waiting for a free trainer").first.wait_for(
-                            state="detached", timeout=60_000)
-                        soak.stops.append("withdrawn: still queued after 300 s")
-                        continue
+                        withdraw = page.get_by_role("button", name="Withdraw")
+                        if await withdraw.count():
+                            await withdraw.click(timeout=60_000)
+                            await page.get_by_text("waiting for a free trainer").first.wait_for(
+                                state="detached", timeout=60_000)
+                            soak.stops.append("withdrawn: still queued after 300 s")
+                            continue
+                        await epoch.first.wait_for(timeout=60_000)  # it has just started
                     stop = page.get_by_role("button", name="Stop", exact=True)
                     await stop.wait_for(timeout=60_000)
                     clicked = time.monotonic()
@@ -354,6 +357,9 @@ def main() -> None:
               or figures["log_exceptions"]
               or any(growth > GROWTH_BOUND_MB for growth in figures["server_growth_mb_per_life"])
               or any(not stop.startswith(("stopped", "withdrawn")) for stop in figures["stops"])
+              # withdrawn only: no Stop was tried at all
+              or (figures["stops"] and not any(stop.startswith("stopped")
+                                               for stop in figures["stops"]))
               or figures["classes_whole"] < figures["classes_run"]
               or (figures["class_students"] > 0 and not figures["classes_run"]))
     print("\nFAILED" if failed else "\nall checks passed")

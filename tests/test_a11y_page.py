@@ -73,6 +73,7 @@ def test_a_running_trainings_curves_are_described_and_their_data_opens(in_proces
     at.run()
     manager = ui.state.shared_job_manager()
     job = manager.get(ComparisonRequest(ExperimentConfig.from_mapping(link)))
+    assert job is not None, "run=1 started no training"
     try:
         wait_for(lambda: len(job.rows) >= 4, timeout=120)
         at.session_state["live_curves_loss_data"] = True  # the expander, opened

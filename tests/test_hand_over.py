@@ -31,7 +31,8 @@ def server_loop(monkeypatch):
     loop.close()
 
 
-def test_a_run_ends_only_after_the_loop_handled_what_it_queued(server_loop):
+def test_a_run_ends_only_after_the_loop_handled_what_it_queued(server_loop, monkeypatch):
+    monkeypatch.setattr(state, "HAND_OVER_SECONDS", 60.0)  # the wait ends on the loop, not late
     busy, release = threading.Event(), threading.Event()
     handled: list[str] = []
 
@@ -47,7 +48,7 @@ def test_a_run_ends_only_after_the_loop_handled_what_it_queued(server_loop):
     run.start()
     assert not ended.wait(0.3)  # the loop has not got to the run's messages yet
     release.set()
-    assert ended.wait(10) and handled == ["messages"]
+    assert ended.wait(20) and handled == ["messages"]
     run.join(10)
 
 
@@ -59,6 +60,20 @@ def test_without_a_server_a_run_ends_at_once(monkeypatch):
 
     monkeypatch.setattr(streamlit.runtime.Runtime, "instance", staticmethod(no_runtime))
     monkeypatch.setattr(state, "HAND_OVER_SECONDS", 60.0)  # a wait would show as a minute
+    started = time.monotonic()
+    state.hand_over()
+    assert time.monotonic() - started < 30
+
+
+def test_in_apptest_a_run_does_not_wait(monkeypatch):
+    """AppTest stands a mock in for the runtime: its loop runs nothing, so no wait."""
+    from unittest.mock import MagicMock
+
+    import streamlit.runtime
+
+    monkeypatch.setattr(streamlit.runtime.Runtime, "instance",
+                        staticmethod(lambda: MagicMock(spec=streamlit.runtime.Runtime)))
+    monkeypatch.setattr(state, "HAND_OVER_SECONDS", 60.0)
     started = time.monotonic()
     state.hand_over()
     assert time.monotonic() - started < 30

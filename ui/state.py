@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import dataclasses
 import logging
@@ -229,15 +230,20 @@ def hand_over() -> None:
     doing, so on a busy server the end of a page (a class's tally after a Reveal, traced in
     `bench/soak.py`) never reached some students. While this run waits it is still running,
     so a rerun request joins its queue instead, and the events ahead of the wait are handled
-    first: the loop runs callbacks in order. Outside a server (AppTest), or if Streamlit's
-    internals move, there is nothing to wait for.
+    first: the loop runs callbacks in order. What the wait proves is that the messages are in
+    the session's outgoing queue (which a fragment run's start keeps); the run's own end is
+    sent after it, so a rerun in that last gap can still cost the browser that one message.
+    Outside a server (AppTest's runtime is a stand-in), or if Streamlit's internals move,
+    there is nothing to wait for.
     """
     try:
         from streamlit.runtime import Runtime
 
         loop = Runtime.instance()._get_async_objs().eventloop
-    except Exception:  # no server runtime (AppTest), or another Streamlit: no wait
+    except Exception:  # no server runtime, or another Streamlit: no wait
         return
+    if not (isinstance(loop, asyncio.AbstractEventLoop) and loop.is_running()):
+        return  # AppTest's stand-in runtime (a mock) or a server shutting down: no loop
     handled = threading.Event()
     try:
         loop.call_soon_threadsafe(handled.set)
