@@ -156,6 +156,10 @@ async def _stopper(soak: Soak, deadline: float, every: float) -> None:
                         # Still queued behind the sessions' own trainings after 5 minutes:
                         # the page's own way out is Withdraw, which must leave nothing queued.
                         withdraw = page.get_by_role("button", name="Withdraw")
+                        if await page.get_by_text("come back in").count():
+                            # A cap turned it away (the sessions' own trainings fill the queue).
+                            soak.stops.append("withdrawn: refused by a cap, the queue full")
+                            continue
                         if await withdraw.count():
                             await withdraw.click(timeout=60_000)
                             await page.get_by_text("waiting for a free trainer").first.wait_for(
