@@ -126,6 +126,32 @@ def _settled(page, text: str | None = None) -> None:
     page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=60_000)
 
 
+# Only the open tab is drawn (`ui.sections`), so a tab just clicked is empty until the run
+# the click starts has drawn it; the run is over when Streamlit marks its app root
+# "notRunning" again. Neither the status widget (a short run ends before it is shown) nor
+# that mark alone can tell: React may commit a short run's "running" and "notRunning" at once.
+# While Streamlit redraws the tab bar, its tabs briefly have no tabindex at all (a moment in
+# which axe, rightly, finds a scrollable tab bar with nothing focusable in it); settled, the
+# chosen tab is the bar's one tab stop.
+_TAB_DRAWN = """() => {
+    const tab = document.querySelector("[role='tab'][aria-selected='true'][tabindex='0']");
+    const panel = document.querySelector("[role='tabpanel']");
+    return !!tab && !!panel && panel.getAttribute('aria-labelledby') === tab.id
+        && !!panel.querySelector("[data-testid='stElementContainer']")
+        && document.querySelector("[data-testid='stApp']")
+            .getAttribute('data-test-script-state') === 'notRunning'; }"""
+
+
+def open_tab(page, name: str) -> None:
+    """Click the result's tab ``name`` (unless it is open) and wait until the run the click
+    starts has drawn it and is over, and the tab bar is drawn whole again."""
+    if not page.get_by_role("tab", name=name, selected=True).count():
+        page.get_by_role("tab", name=name).click()
+        page.get_by_role("tab", name=name, selected=True).wait_for(timeout=30_000)
+    page.wait_for_function(_TAB_DRAWN, timeout=60_000)
+    _settled(page)
+
+
 def _question(browser, address: str, viewport: dict[str, int]):
     """A new page at ``address``, once its lesson question (a radio group) is drawn."""
     page = browser.new_page(viewport=viewport)
@@ -147,9 +173,7 @@ def tour(browser, url: str):
     _settled(page)
     yield "landing", page
     for tab in TABS[1:]:
-        page.get_by_role("tab", name=tab).click()
-        page.get_by_role("tab", name=tab, selected=True).wait_for(timeout=30_000)
-        _settled(page)
+        open_tab(page, tab)
         yield f"tab {tab}", page
     page.close()
 

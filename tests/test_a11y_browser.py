@@ -12,7 +12,16 @@ import pytest
 
 from bnviz import charts
 from bnviz.lessons import lesson
-from tests.a11y import FIRST_CHART, TABS, describe, focus_owned_by_streamlit, ours, run_axe, tour
+from tests.a11y import (
+    FIRST_CHART,
+    TABS,
+    describe,
+    focus_owned_by_streamlit,
+    open_tab,
+    ours,
+    run_axe,
+    tour,
+)
 from tests.server import ARTIFACTS, page_server
 from tests.test_a11y import contrast
 
@@ -137,10 +146,7 @@ def test_every_tab_at_200_percent_zoom_needs_no_sideways_scrolling(tmp_path):
         page.locator(FIRST_CHART).first.wait_for(timeout=60_000)
         wide = {}
         for tab in TABS:
-            page.get_by_role("tab", name=tab).click()
-            page.get_by_role("tab", name=tab, selected=True).wait_for(timeout=30_000)
-            page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden",
-                                                                    timeout=60_000)
+            open_tab(page, tab)
             scroll, client = page.evaluate(
                 "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
             if scroll > client:
