@@ -69,6 +69,19 @@ def page(**query: str | list[str]) -> AppTest:
     return at
 
 
+def started_training(link: dict[str, str]):
+    """The app run once with ``link`` and ``run=1``: ``(page, the shared job manager, the
+    training job it started)``; fails when no training started."""
+    import ui.state  # the app's own module, imported as the app imports it
+
+    at = page(**link, run="1")
+    at.run()
+    manager = ui.state.shared_job_manager()
+    job = manager.get(ComparisonRequest(ExperimentConfig.from_mapping(link)))
+    assert job is not None, "run=1 started no training"
+    return at, manager, job
+
+
 def fake_result(config: ExperimentConfig) -> ComparisonResult:
     """A made-up result of ``config``: one epoch of each model on four test images."""
     history = pd.DataFrame(

@@ -64,16 +64,9 @@ def test_a_charts_data_table_opens_with_one_click(in_process_page):
 
 
 def test_a_running_trainings_curves_are_described_and_their_data_opens(in_process_page):
-    import ui.state
-    from bnviz.config import ExperimentConfig
-    from tests.helpers import TINY_LINK, wait_for
+    from tests.helpers import TINY_LINK, started_training, wait_for
 
-    link = {**TINY_LINK, "epochs": "300"}
-    at = page(**link, run="1")
-    at.run()
-    manager = ui.state.shared_job_manager()
-    job = manager.get(ComparisonRequest(ExperimentConfig.from_mapping(link)))
-    assert job is not None, "run=1 started no training"
+    at, manager, job = started_training({**TINY_LINK, "epochs": "300"})
     try:
         wait_for(lambda: len(job.rows) >= 4, timeout=120)
         at.session_state["live_curves_loss_data"] = True  # the expander, opened

@@ -12,7 +12,14 @@ from bnviz.gallery import GALLERY_SEEDS
 from bnviz.job import GALLERY, JOB
 from bnviz.page import Body, Control
 from bnviz.summary import STATISTIC_LABELS
-from tests.helpers import TINY_LINK, page, prediction_alt_texts, run_until_results, wait_for
+from tests.helpers import (
+    TINY_LINK,
+    page,
+    prediction_alt_texts,
+    run_until_results,
+    started_training,
+    wait_for,
+)
 from tests.helpers import decided as _view
 from tests.helpers import open_section as _open
 from ui import sections
@@ -318,15 +325,8 @@ def test_the_noise_only_control_draws_every_tab_without_a_bn_layer(in_process_pa
 
 def test_stop_ends_the_training_of_the_session_that_started_it_others_only_stop_watching(
         in_process_page):
-    import ui.state
-    from bnviz.comparison import ComparisonRequest
-    from bnviz.config import ExperimentConfig
-
     link = {**TINY_LINK, "epochs": "300"}
-    mine = page(**link, run="1")
-    mine.run()
-    manager = ui.state.shared_job_manager()
-    job = manager.get(ComparisonRequest(ExperimentConfig.from_mapping(link)))
+    mine, manager, job = started_training(link)
     wait_for(lambda: len(job.rows) >= 2, timeout=120)
     viewer = page(**link)  # the same link, without asking to train: a viewer
     viewer.run()
@@ -356,15 +356,8 @@ def test_stop_ends_the_training_of_the_session_that_started_it_others_only_stop_
 
 
 def test_a_viewer_who_stops_watching_leaves_the_training_running(in_process_page):
-    import ui.state
-    from bnviz.comparison import ComparisonRequest
-    from bnviz.config import ExperimentConfig
-
     link = {**TINY_LINK, "epochs": "300"}
-    starter = page(**link, run="1")
-    starter.run()
-    manager = ui.state.shared_job_manager()
-    job = manager.get(ComparisonRequest(ExperimentConfig.from_mapping(link)))
+    _starter, manager, job = started_training(link)  # the session that trains it
     viewer = page(**link)
     viewer.run()
     viewer.button(key="stop_watching").click().run()
