@@ -26,6 +26,54 @@ from bnviz.store import ResultsStore
 tf_settings.apply()
 
 
+def _scan_installed_components_once() -> None:
+    """Each new AppTest scans every installed distribution's metadata for Streamlit
+    components (Streamlit 1.67: 0.45 s of a landing page's 0.52 s AppTest run, on this
+    suite's 347 distributions); the server does it once at start. The packages do not
+    change while the tests run, so the tests scan once too."""
+    import functools
+
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:  # another Streamlit: nothing to spare
+        return
+    scan = getattr(manifest_scanner, "scan_component_manifests", None)
+    if scan is not None and not hasattr(scan, "cache_info"):
+        once = functools.cache(scan)
+        manifest_scanner.scan_component_manifests = lambda *args, **kwargs: list(
+            once(*args, **kwargs))
+
+
+_scan_installed_components_once()
+
+
+def _no_keras_clear_session_after_page_runs() -> None:
+    """Streamlit ends every script run by calling ``keras.backend.clear_session()`` when
+    Keras is imported, and that runs a full garbage collection (with TensorFlow loaded,
+    a quarter of a second) and resets Keras's state under any training this process runs.
+    bnviz's server never imports Keras (its trainings run in their own processes:
+    tests/test_store.py checks that reading results imports no TensorFlow), so there the
+    clean-up never happens; in the tests Keras is imported (in-process trainings, the
+    model tests), and the clean-up made a class's page test 1.6 s alone but 15 s after a
+    training test. Matplotlib, the clean-up's other half, is left as Streamlit has it."""
+    try:
+        from streamlit.runtime.scriptrunner import script_runner
+    except ImportError:
+        return
+    if not hasattr(script_runner, "_clean_problem_modules"):
+        return
+
+    def close_matplotlib_figures() -> None:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close("all")
+
+    script_runner._clean_problem_modules = close_matplotlib_figures
+
+
+_no_keras_clear_session_after_page_runs()
+
+
 @pytest.fixture
 def tiny_config() -> ExperimentConfig:
     """Two epochs on 256 images: seconds, not minutes."""
