@@ -748,6 +748,7 @@ async def _class(server: Server, students: int, window: float, moves: int, seed:
             problems += [f"teacher: {problem}" for problem in await _problems(teacher)]
             # Ended, a class stops counting against the server's limit of running classes.
             await teacher.get_by_role("button", name="End the class").click()
+            await teacher.get_by_role("button", name="End it for everyone").click()
             await teacher.get_by_text("has ended").first.wait_for(timeout=timeout * 1000)
         finally:
             await browser.close()

@@ -68,6 +68,17 @@ def test_five_students_answer_see_the_reveal_and_follow_next(tmp_path):
             student.get_by_text(LESSON.steps[1].title).first.wait_for(timeout=FOLLOW_TIMEOUT_MS)
             followed.append(time.monotonic() - clicked)
         print(f"\nstudents followed Next in {', '.join(f'{s:.1f}' for s in followed)} s")
+
+        # End the class asks first, and both steps work from the keyboard.
+        teacher.get_by_role("button", name="End the class").focus()
+        teacher.keyboard.press("Enter")
+        confirm = teacher.get_by_role("button", name="End it for everyone")
+        confirm.wait_for(timeout=10_000)
+        assert not students[0].get_by_text("has ended").count()  # asked, not yet ended
+        confirm.focus()
+        teacher.keyboard.press("Enter")
+        teacher.get_by_text("has ended").first.wait_for(timeout=30_000)
+        students[0].get_by_text("has ended").first.wait_for(timeout=FOLLOW_TIMEOUT_MS)
         for page in (teacher, *students):
             assert page.locator("[data-testid='stException']").count() == 0
 

@@ -198,7 +198,11 @@ def test_a_teachers_key_is_never_quoted_and_an_ended_class_keeps_its_answers(in_
     repeated.run()
     assert not any(key in w.value for w in repeated.warning)
     teacher.run()
-    _button(teacher, "End the class").click().run()
+    # End the class asks first: its own control only opens the question.
+    assert not [b for b in teacher.button if b.label == "End the class"]
+    teacher.run()
+    assert not any("has ended" in w.value for w in teacher.warning)
+    _button(teacher, "End it for everyone").click().run()
     assert not teacher.exception
     assert any("has ended" in w.value for w in teacher.warning)
     assert [d for d in teacher.sidebar.get("download_button")]  # the answers, still

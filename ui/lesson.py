@@ -319,6 +319,11 @@ def _live_count(found: Place) -> None:
         st.metric("Students in the class", now.present)
 
 
+END_CLASS_WARNING = ("Every student's page then says the class has ended, and it takes no "
+                     "more answers; this page still downloads the answers.")
+END_CLASS_CONFIRM = "End it for everyone"
+
+
 def _teacher_controls(found: Place) -> None:
     # Read as the link reader reads it (`bnviz.link`): stripped and cut, as `place` judged it.
     room, key = found.room, st.query_params.get(KEY_PARAM, "").strip()[:MAX_LESSON_TEXT]
@@ -333,8 +338,11 @@ def _teacher_controls(found: Place) -> None:
             "Reveal", type="primary", width="stretch",
             help="Show the result and the class's answers on every page."):
         moves.append(lambda: store.reveal(room.code, key))
-    if st.button("End the class", width="stretch"):
-        moves.append(lambda: store.end(room.code, key))
+    # Asked twice: one stray click would otherwise close the class for the whole room.
+    with st.popover("End the class", width="stretch"):
+        st.markdown(END_CLASS_WARNING)
+        if st.button(END_CLASS_CONFIRM, type="primary", width="stretch"):
+            moves.append(lambda: store.end(room.code, key))
     for move in moves:
         try:
             move()
