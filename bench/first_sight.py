@@ -4,6 +4,7 @@ on a real server (127.0.0.1); and how soon a preset click paints.
 
     .venv/bin/python bench/first_sight.py              # 3 loads of each page, each way (~3 min)
     .venv/bin/python bench/first_sight.py --loads 5
+    .venv/bin/python bench/first_sight.py --floor    # and the floor: the two charts alone
 
 Pages: the landing page (no link: the gallery's blog result) and a stored link (a small
 configuration trained once before the loads, so its result is in the store). Each load is a
@@ -147,6 +148,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--loads", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--floor", action="store_true",
+                        help="also the floor: a page of the landing's two charts alone "
+                        "(bench/floor_app.py), the fastest the first chart can come")
     args = parser.parse_args()
     stored = tiny(3, 256, seed=41)
     with tempfile.TemporaryDirectory(prefix="bnviz-sight-") as tmp, \
@@ -159,7 +163,12 @@ def main() -> None:
         if trained.seconds_to_charts is None:
             raise SystemExit(f"could not store {stored.describe()}: {trained.problems}")
         figures.update(asyncio.run(measure(server, pages, args.loads, (1.0, 4.0))))
-        figures["seconds"] = round(time.monotonic() - began)
+    if args.floor:
+        with tempfile.TemporaryDirectory(prefix="bnviz-floor-") as tmp, \
+                Server(Path(tmp) / "cache", Path(tmp) / "server.log",
+                       script=ROOT / "bench" / "floor_app.py") as floor:
+            figures.update(asyncio.run(measure(floor, {"floor": "/"}, args.loads, (1.0, 4.0))))
+    figures["seconds"] = round(time.monotonic() - began)
     print("\n== first sight")
     for key, value in figures.items():
         if not key.endswith("_all"):

@@ -67,9 +67,11 @@ class Server:
     """One ``streamlit run streamlit_app.py`` process with its own log file."""
 
     def __init__(self, cache_dir: Path, log_path: Path, max_jobs: int = 1,
-                 env: dict[str, str] | None = None, prefix: list[str] | None = None) -> None:
+                 env: dict[str, str] | None = None, prefix: list[str] | None = None,
+                 script: Path = ROOT / "streamlit_app.py") -> None:
         """``prefix`` goes before the command (``bench/cloud.py`` puts the server into
-        control groups with it, by a shell that joins them and then execs the server)."""
+        control groups with it, by a shell that joins them and then execs the server);
+        ``script``: what it runs (``bench/first_sight.py --floor`` runs a page of its own)."""
         self.cache_dir, self.log_path = Path(cache_dir), Path(log_path)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -78,7 +80,7 @@ class Server:
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
                 [*(prefix or []), sys.executable, "-m", "streamlit", "run",
-                 str(ROOT / "streamlit_app.py"), "--server.port", str(self.port),
+                 str(script), "--server.port", str(self.port),
                  "--server.address", "127.0.0.1",
                  "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                 cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
