@@ -64,7 +64,7 @@ def test_a_charts_data_table_opens_with_one_click(in_process_page):
 
 
 def test_a_running_trainings_curves_are_described_and_their_data_opens(in_process_page):
-    from tests.helpers import TINY_LINK, started_training, wait_for
+    from tests.helpers import TINY_LINK, run_until_results, started_training, wait_for
 
     at, manager, job = started_training({**TINY_LINK, "epochs": "300"})
     try:
@@ -78,6 +78,17 @@ def test_a_running_trainings_curves_are_described_and_their_data_opens(in_proces
         table = at.dataframe[0].value
         assert list(table.columns) == ["series", "epoch", "mean", "low", "high", "seeds"]
         assert table["epoch"].max() >= 2 and set(table["seeds"]) == {1}
+        # Stopped, the page shows the partial result: the table being read stays open
+        # (the result's own, of the same chart), the other stays shut.
+        manager.stop(job, job.owner)
+        wait_for(job.ended.is_set, timeout=60)
+        run_until_results(at)
+        assert at.session_state["curves_loss_data"] is True
+        assert "curves_accuracy_data" not in at.session_state \
+            or not at.session_state["curves_accuracy_data"]
+        tables = [d.value for d in at.dataframe if "series" in d.value.columns]
+        trained = max(row["epoch"] for row in job.rows)
+        assert len(tables) == 1 and tables[0]["epoch"].max() == trained
     finally:
         manager.stop(job, job.owner)
         wait_for(job.ended.is_set, timeout=60)

@@ -84,30 +84,36 @@ def compact_page() -> None:
 
 def show_chart(result: object, build: Callable[[], charts.alt.TopLevelMixin], key: str,
                described: Callable[[], str], table: Callable[[], pd.DataFrame] | None = None,
-               png_name: str | None = None, fit: bool = False) -> None:
+               png_name: str | None = None, fit: bool = False,
+               table_open_if: str | None = None) -> None:
     """The chart ``build`` makes of a finished ``result``, in Streamlit's theme, said in words
     (``described``, from `bnviz.describe`: the chart's accessible label and a caption under
     it), with its data as a table one click away (``table``; None where the page shows the
     table beside the chart anyway) and an optional PNG download made on click; with ``fit``,
     as wide as its column with its legends below (`charts.fit_width`; the PNG keeps the
     chart's own width). What it shows is built once per result and chart (``key``) and
-    shared by every viewer (`ui.views`)."""
+    shared by every viewer (`ui.views`). ``table_open_if``: see `show_data_table`."""
     said = views.once(result, ("description", key), described)
     shown = (lambda: charts.fit_width(build())) if fit else build
     st.vega_lite_chart(views.chart_spec(result, key, shown, said), key=key, theme="streamlit")
     st.caption(said)
     if table is not None:
-        show_data_table(f"{key}_data", lambda: views.once(result, ("table", key), table))
+        show_data_table(f"{key}_data", lambda: views.once(result, ("table", key), table),
+                        open_if=table_open_if)
     if png_name:
         st.download_button("Download chart (PNG)", data=lambda: charts.to_png(build()),
                            file_name=png_name, mime="image/png", on_click="ignore",
                            key=f"{key}_png")
 
 
-def show_data_table(key: str, table: Callable[[], pd.DataFrame]) -> None:
+def show_data_table(key: str, table: Callable[[], pd.DataFrame],
+                    open_if: str | None = None) -> None:
     """A chart's data as a table (a screen reader reads it cell by cell), drawn only while
     its expander is open: a table on every chart would load the grid's script on first
-    sight."""
+    sight. ``open_if``: the key of another data table (the same chart while it trained)
+    that, left open, opens this one too."""
+    if open_if is not None and key not in st.session_state and st.session_state.get(open_if):
+        st.session_state[key] = True  # the table being read does not close under the reader
     data = st.expander("Data table", key=key, on_change="rerun")
     if data.open:
         with data:
@@ -227,6 +233,11 @@ def announce(text: str) -> None:
             f"{html.escape(text)}</div>")
 
 
+def _live_table_key(metric: str) -> str:
+    # The result's curves open their table when this one was open as the training ended.
+    return f"live_curves_{metric}_data"
+
+
 @st.fragment(run_every=LIVE_CURVES_SECONDS)
 def _show_live_curves(manager: JobManager, request: ComparisonRequest, large: bool) -> None:
     job = manager.get(request)
@@ -240,7 +251,7 @@ def _show_live_curves(manager: JobManager, request: ComparisonRequest, large: bo
                     history, metric, PRESENT_CURVE_HEIGHT if large else CURVE_HEIGHT, large),
                     said), key=f"live_curves_{metric}", theme="streamlit")
                 st.caption(said)
-                show_data_table(f"live_curves_{metric}_data",
+                show_data_table(_live_table_key(metric),
                                 lambda metric=metric: charts.curve_table(history, metric))
 
 
@@ -633,7 +644,8 @@ def _show_curves(result: ComparisonResult, epoch: int, large: bool = False) -> N
                 described=lambda metric=metric: describe.curves(result.history, metric),
                 table=lambda metric=metric: charts.curve_table(result.history, metric),
                 key=f"curves_{metric}" + ("_large" if large else "")
-                + ("" if marker is None else f"_{marker}"))
+                + ("" if marker is None else f"_{marker}"),
+                table_open_if=_live_table_key(metric))
     if result.seeds_shown > 1:
         st.caption(f"Lines: the mean of {result.seeds_shown} seeds; shaded bands: from the "
                    "lowest to the highest seed.")
